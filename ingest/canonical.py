@@ -1,0 +1,56 @@
+"""The canonical event schema (contract section 1) as Polars types."""
+
+from __future__ import annotations
+
+import polars as pl
+
+EVENT_TYPES = ("login", "logout", "session_activity", "password_reset", "password_change", "mfa")
+OUTCOMES = ("success", "failure")
+
+# Text fields of an event, in the order of the contract.
+TEXT_FIELDS = (
+    "event",
+    "outcome",
+    "user",
+    "customer_id",
+    "ip",
+    "host",
+    "user_agent",
+    "session_id",
+    "reason",
+    "service",
+)
+
+# What every parser returns: one row per event candidate, not yet validated.
+PARSED_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
+    "line_no": pl.Int64,
+    "seq": pl.Int32,
+    "ts": pl.Datetime("us"),
+    "ts_raw": pl.String,
+    **{name: pl.String for name in TEXT_FIELDS},
+    "extra": pl.String,
+    "raw": pl.String,
+}
+
+QUARANTINE_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
+    "line_no": pl.Int64,
+    "raw": pl.String,
+    "reason": pl.String,
+}
+
+
+def empty_parsed() -> pl.DataFrame:
+    return pl.DataFrame(schema=PARSED_SCHEMA)
+
+
+def empty_quarantine() -> pl.DataFrame:
+    return pl.DataFrame(schema=QUARANTINE_SCHEMA)
+
+
+def conform(frame: pl.DataFrame) -> pl.DataFrame:
+    """Give a parser's frame exactly the parsed schema: missing columns become nulls."""
+    columns = [
+        frame[name].cast(dtype) if name in frame.columns else pl.lit(None, dtype).alias(name)
+        for name, dtype in PARSED_SCHEMA.items()
+    ]
+    return frame.select(columns)

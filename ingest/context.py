@@ -1,0 +1,44 @@
+"""What a parser needs to know about the file it reads (all passed in, nothing global)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from ingest.canonical import empty_parsed, empty_quarantine
+
+
+@dataclass
+class ParseContext:
+    format: str
+    mtime: datetime  # the file's modification time, UTC, naive
+    year: int | None = None  # syslog: the year of the first line, when given
+    tz: str = "UTC"  # syslog and other zone-less timestamps
+    login_paths: tuple[str, ...] = ("/login",)
+    methods: tuple[str, ...] = ("POST",)
+    success_status: tuple[int, ...] = (302, 303)
+    failure_status: tuple[int, ...] = (200, 401, 403)
+    user_param: str = ""
+    service: str = ""
+    # Carried from batch to batch and stored with the source (CSV header, year rollover).
+    state: dict[str, Any] = field(default_factory=dict)
+    engine: duckdb.DuckDBPyConnection | None = None  # in-memory DuckDB for JSON work
+
+
+@dataclass
+class Parsed:
+    """A parser's answer for one batch of lines."""
+
+    events: pl.DataFrame = field(default_factory=empty_parsed)
+    quarantine: pl.DataFrame = field(default_factory=empty_quarantine)
+    skipped: int = 0
+
+
+def engine_of(context: ParseContext) -> duckdb.DuckDBPyConnection:
+    if context.engine is None:
+        context.engine = duckdb.connect(":memory:")
+    return context.engine

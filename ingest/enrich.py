@@ -1,0 +1,129 @@
+"""GeoIP, ASN and own-network labels, looked up once per distinct address."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import geoip2.database
+import geoip2.errors
+import maxminddb
+import polars as pl
+
+ENRICHED_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
+    "ip": pl.String,
+    "ip_valid": pl.Boolean,
+    "ip_norm": pl.String,
+    "ip_version": pl.Int8,
+    "ip_bin": pl.Binary,
+    "country": pl.String,
+    "city": pl.String,
+    "lat": pl.Float64,
+    "lon": pl.Float64,
+    "asn": pl.Int32,
+    "as_org": pl.String,
+    "own_network": pl.String,
+}
+_CACHE_LIMIT = 1_000_000
+
+
+class GeoIPError(RuntimeError):
+    pass
+
+
+def bundled_city_db() -> Path:
+    """The GeoLite2 City snapshot of 2018-07-03 carried by the maxminddb-geolite2 package."""
+    from _maxminddb_geolite2 import geolite2_database  # type: ignore[import-not-found]
+
+    return Path(geolite2_database())
+
+
+def _open(path: Path, what: str) -> geoip2.database.Reader:
+    try:
+        return geoip2.database.Reader(str(path), mode=maxminddb.MODE_AUTO)
+    except (OSError, maxminddb.InvalidDatabaseError, ValueError) as exc:
+        raise GeoIPError(f"cannot open {what} database {path}: {exc}") from exc
+
+
+@dataclass
+class Enricher:
+    city: geoip2.database.Reader
+    asn: geoip2.database.Reader | None
+    own: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
+    cache: dict[str, tuple[Any, ...]]
+
+    @classmethod
+    def open(cls, city_db: str, asn_db: str, own_networks: Iterable[str]) -> Enricher:
+        city = _open(Path(city_db) if city_db else bundled_city_db(), "GeoIP city")
+        asn = _open(Path(asn_db), "GeoIP ASN") if asn_db else None
+        own = tuple(ipaddress.ip_network(n, strict=False) for n in own_networks)
+        return cls(city=city, asn=asn, own=own, cache={})
+
+    def close(self) -> None:
+        self.city.close()
+        if self.asn is not None:
+            self.asn.close()
+
+    def lookup(self, addresses: pl.Series) -> pl.DataFrame:
+        """Distinct address texts -> one enrichment row each (invalid ones flagged)."""
+        rows = []
+        for text in addresses.drop_nulls().unique().to_list():
+            row = self.cache.get(text)
+            if row is None:
+                row = self._describe(text)
+                if len(self.cache) < _CACHE_LIMIT:
+                    self.cache[text] = row
+            rows.append(row)
+        return pl.DataFrame(rows, schema=ENRICHED_SCHEMA, orient="row")
+
+    def _describe(self, text: str) -> tuple[Any, ...]:
+        try:
+            address = ipaddress.ip_address(text)
+        except ValueError:
+            return (text, False, None, None, None, None, None, None, None, None, None, None)
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        packed = (
+            b"\x00" * 10 + b"\xff\xff" + address.packed if address.version == 4 else address.packed
+        )
+        own = next((str(n) for n in self.own if address in n), None)
+        place = self._place(address) if address.is_global else (None, None, None, None)
+        network = self._asn(address) if address.is_global else (None, None)
+        return (text, True, str(address), address.version, packed, *place, *network, own)
+
+    def _place(self, address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> tuple[Any, ...]:
+        try:
+            found = self.city.city(address)
+        except (geoip2.errors.AddressNotFoundError, ValueError):
+            return (None, None, None, None)
+        location = found.location
+        return (found.country.iso_code, found.city.name, location.latitude, location.longitude)
+
+    def _asn(self, address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> tuple[Any, ...]:
+        if self.asn is None:
+            return (None, None)
+        try:
+            found = self.asn.asn(address)
+        except (geoip2.errors.AddressNotFoundError, ValueError):
+            return (None, None)
+        return (found.autonomous_system_number, found.autonomous_system_organization)
+
+
+def enrich(events: pl.DataFrame, enricher: Enricher) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Events -> (enriched events, quarantined lines whose address is not an address)."""
+    table = enricher.lookup(events["ip"])
+    joined = events.join(table, on="ip", how="left")
+    invalid = joined.filter(pl.col("ip").is_not_null() & ~pl.col("ip_valid"))
+    if invalid.height:
+        bad_lines = invalid.group_by("line_no", maintain_order=True).agg(
+            pl.col("raw").first(),
+            pl.format("invalid IP address '{}'", pl.col("ip").str.slice(0, 60)).first().alias("reason"),
+        )
+        joined = joined.join(bad_lines.select("line_no"), on="line_no", how="anti")
+    else:
+        bad_lines = pl.DataFrame(schema={"line_no": pl.Int64, "raw": pl.String, "reason": pl.String})
+    enriched = joined.with_columns(ip=pl.coalesce("ip_norm", "ip")).drop("ip_valid", "ip_norm")
+    return enriched, bad_lines

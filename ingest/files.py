@@ -1,0 +1,46 @@
+"""Recognising a file already (partly) loaded: by content, not by name."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+
+from store.loading import SourceProgress
+
+HEAD = 4096  # bytes hashed at the start of a file, and before the point reached
+
+
+def digest(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def _read(fd: int, start: int, end: int) -> bytes:
+    """Positional read: leaves the file offset of a reader on the same fd untouched."""
+    return os.pread(fd, end - start, start)
+
+
+def head_of(fd: int, size: int) -> tuple[int, str]:
+    length = min(HEAD, size)
+    return length, digest(_read(fd, 0, length))
+
+
+def tail_before(fd: int, offset: int) -> str:
+    return digest(_read(fd, max(0, offset - HEAD), offset))
+
+
+def matching_source(fd: int, size: int, candidates: list[SourceProgress]) -> SourceProgress | None:
+    """The loaded source this file continues: same first bytes, same bytes before its end.
+
+    A copy under another name is the same source; a rotated or rewritten file is not.
+    """
+    heads: dict[int, str] = {}
+    for source in sorted(candidates, key=lambda s: -s.bytes_done):
+        if source.bytes_done > size or source.head_len > size:
+            continue
+        if source.head_len not in heads:
+            heads[source.head_len] = digest(_read(fd, 0, source.head_len))
+        if heads[source.head_len] != source.head_hash:
+            continue
+        if tail_before(fd, source.bytes_done) == source.tail_hash:
+            return source
+    return None

@@ -1,0 +1,42 @@
+"""The input formats, and telling them apart from a file's first lines."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import polars as pl
+
+from ingest import access, csvfile, jsonl, sshd
+from ingest.context import ParseContext, Parsed
+
+Parser = Callable[[pl.DataFrame, pl.DataFrame, ParseContext], Parsed]
+
+PARSERS: dict[str, Parser] = {
+    "jsonl": jsonl.parse,
+    "csv": csvfile.parse,
+    "sshd": sshd.parse,
+    "access": access.parse,
+}
+FORMATS = ("auto", *PARSERS)
+# sshd pairs lines of one connection across a batch boundary: it reads a little ahead.
+LOOKAHEAD_BYTES = {"sshd": 1 << 20}
+
+
+def detect(sample: bytes) -> str | None:
+    """Guess from the first non-blank lines; None when nothing fits."""
+    text = sample.decode("utf-8", errors="replace")
+    lines = [line.strip("\r") for line in text.split("\n")[:50] if line.strip()]
+    if len(lines) > 1 and not sample.endswith(b"\n"):
+        lines = lines[:-1]  # the sample may have cut the last line
+    if not lines:
+        return None
+    first = lines[0]
+    if first.lstrip().startswith("{"):
+        return "jsonl"
+    if sum(sshd.looks_like(line) for line in lines) * 2 >= len(lines):
+        return "sshd"
+    if sum(access.looks_like(line) for line in lines) * 2 >= len(lines):
+        return "access"
+    if csvfile.looks_like(first):
+        return "csv"
+    return None

@@ -1,0 +1,210 @@
+"""OpenSSH / PAM syslog lines -> login events, column-wise.
+
+One attempt is one event. OpenSSH with PAM describes a failed password twice (a
+`pam_unix ... authentication failure` line, then `Failed password` from the same
+pid), and an unknown name three times (`Invalid user`, the PAM line, `Failed
+password for invalid user`). The `Failed` lines are the events; a PAM or
+`Invalid user` line counts only when no `Failed` line of the same connection
+(host and pid, within the login grace time) follows it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import polars as pl
+
+from ingest.canonical import conform, empty_quarantine
+from ingest.context import ParseContext, Parsed
+from ingest.timestamps import local_to_utc, parse_rfc3339_or_epoch
+
+SSHD_PROGRAMS = ("sshd", "sshd-session")
+_GRACE = timedelta(seconds=300)
+
+HEADER = (
+    r"^(?:(?P<bsd>[A-Z][a-z]{2}\s+\d{1,2}\s+\d{2}:\d{2}:\d{2})"
+    r"|(?P<iso>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?))"
+    r"\s+(?P<syshost>\S+)\s+(?P<prog>[^\s\[(:]+)(?:\((?P<sub>[^)]*)\))?(?:\[(?P<pid>\d+)\])?:\s?"
+    r"(?P<msg>.*)$"
+)
+REPEATED = r"^message repeated (?P<times>\d+) times: \[\s?(?P<inner>.*)\]$"
+MESSAGE = (
+    r"^(?:(?P<verb>Failed|Accepted) (?P<method>\S+) for (?P<invalid>invalid user )?(?P<u1>.*?)"
+    r" from (?P<ip1>\S+) port \d+\b.*"
+    r"|Invalid user (?P<u2>.*?) from (?P<ip2>\S+)(?: port \d+)?"
+    r"|(?:pam_unix\([^)]*\):\s*)?authentication failure;(?P<pam>.*))\s*$"
+)
+_MONTHS = {m: i for i, m in enumerate("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(), 1)}
+_IP_LIKE = r"^[0-9A-Fa-f:.]+$"
+
+
+def looks_like(line: str) -> bool:
+    import re
+
+    return re.match(HEADER, line) is not None
+
+
+def parse(lines: pl.DataFrame, lookahead: pl.DataFrame, context: ParseContext) -> Parsed:
+    """Lines (line_no, raw) plus a few following lines for pairing -> events."""
+    both = pl.concat([lines.with_columns(ahead=pl.lit(False)), lookahead.with_columns(ahead=pl.lit(True))])
+    header = both.with_columns(pl.col("raw").str.extract_groups(HEADER).alias("h")).unnest("h")
+    unparsed = header.filter(pl.col("prog").is_null() & ~pl.col("ahead"))
+    quarantine = unparsed.select(
+        "line_no", "raw", pl.lit("not a syslog line").alias("reason")
+    ) if unparsed.height else empty_quarantine()
+    ours = header.filter(pl.col("prog").is_in(SSHD_PROGRAMS))
+    classified = _classify(ours)
+    classified = classified.with_columns(ts=_timestamps(classified, context))
+    counted = _drop_duplicates(classified)
+    events = _to_events(counted.filter(~pl.col("ahead")))
+    mine = lines.height - unparsed.height
+    lines_as_events = counted.filter(~pl.col("ahead")).height
+    return Parsed(
+        events=events,
+        quarantine=quarantine,
+        skipped=mine - lines_as_events,
+    )
+
+
+def _classify(frame: pl.DataFrame) -> pl.DataFrame:
+    repeated = pl.col("msg").str.extract_groups(REPEATED)
+    frame = frame.with_columns(rep=repeated).unnest("rep").with_columns(
+        msg=pl.coalesce("inner", "msg"),
+        times=pl.col("times").cast(pl.Int32, strict=False).fill_null(1),
+    )
+    frame = frame.with_columns(m=pl.col("msg").str.extract_groups(MESSAGE)).unnest("m")
+    kind = (
+        pl.when(pl.col("verb") == "Accepted")
+        .then(pl.lit("accepted"))
+        .when((pl.col("verb") == "Failed") & (pl.col("method") != "none"))
+        .then(pl.lit("failed"))
+        .when(pl.col("u2").is_not_null())
+        .then(pl.lit("invalid"))
+        .when(pl.col("pam").is_not_null())
+        .then(pl.lit("pam"))
+    )
+    rhost = pl.col("pam").str.extract(r"rhost=(\S*)")
+    return frame.with_columns(kind=kind).filter(pl.col("kind").is_not_null()).with_columns(
+        user=pl.coalesce("u1", "u2", pl.col("pam").str.extract(r"\buser=(\S*)"), pl.lit("")),
+        addr=pl.coalesce("ip1", "ip2", rhost),
+    )
+
+
+def _timestamps(frame: pl.DataFrame, context: ParseContext) -> pl.Expr | pl.Series:
+    if frame.height == 0:
+        return pl.lit(None, pl.Datetime("us"))
+    iso = parse_rfc3339_or_epoch(pl.col("iso"))
+    naive_iso = pl.col("iso").str.to_datetime(
+        format="%Y-%m-%dT%H:%M:%S%.f", time_unit="us", strict=False
+    )
+    bsd = _bsd_times(frame, context)
+    return frame.select(
+        pl.coalesce(iso, local_to_utc(naive_iso, context.tz), local_to_utc(bsd, context.tz))
+    ).to_series()
+
+
+def _bsd_times(frame: pl.DataFrame, context: ParseContext) -> pl.Expr:
+    """`Dec 10 06:55:46` has no year: the given one (rolling over at New Year) or the mtime's."""
+    parts = pl.col("bsd").str.extract_groups(
+        r"^(?P<mon>\w{3})\s+(?P<day>\d+)\s+(?P<time>\S+)$"
+    )
+    month = parts.struct.field("mon").replace_strict(_MONTHS, default=None, return_dtype=pl.Int32)
+    if context.year is not None:
+        year = _rolling_year(frame, month, context)
+    else:
+        year = pl.lit(context.mtime.year)
+    text = pl.format(
+        "{}-{}-{} {}", year, month, parts.struct.field("day"), parts.struct.field("time")
+    )
+    stamp = text.str.to_datetime("%Y-%-m-%-d %H:%M:%S", time_unit="us", strict=False)
+    if context.year is not None:
+        return stamp
+    # A line stamped after the file was last written belongs to the year before.
+    latest = context.mtime + timedelta(days=1)
+    return pl.when(stamp > latest).then(stamp.dt.offset_by("-1y")).otherwise(stamp)
+
+
+def _rolling_year(frame: pl.DataFrame, month: pl.Expr, context: ParseContext) -> pl.Expr:
+    months = frame.select(month.alias("m"))["m"]
+    previous = context.state.get("last_month")
+    shifted = months.shift(1, fill_value=previous if previous is not None else months[0])
+    wraps = ((shifted - months) >= 6).cast(pl.Int32).cum_sum() + int(context.state.get("wraps", 0))
+    last = months.drop_nulls()
+    if len(last):
+        context.state["last_month"] = int(last[-1])
+        context.state["wraps"] = int(wraps[-1])
+    return pl.lit(context.year) + pl.lit(wraps)
+
+
+def _drop_duplicates(frame: pl.DataFrame) -> pl.DataFrame:
+    """Keep `Failed`/`Accepted` lines; PAM and `Invalid user` lines only when unpaired."""
+    keyed = frame.with_row_index("row").with_columns(pl.col("pid").cast(pl.Int64, strict=False))
+    failed = keyed.filter(pl.col("kind") == "failed")
+    invalid = keyed.filter(pl.col("kind") == "invalid")
+    flagged = keyed.with_columns(
+        followed=_has_partner(keyed, failed, "forward"),
+        preceded=_has_partner(keyed, invalid, "backward"),
+    )
+    duplicate = ((pl.col("kind") == "invalid") & pl.col("followed")) | (
+        (pl.col("kind") == "pam") & (pl.col("followed") | pl.col("preceded"))
+    )
+    return flagged.filter(~duplicate)
+
+
+def _has_partner(frame: pl.DataFrame, partners: pl.DataFrame, strategy: str) -> pl.Series:
+    """For each row: is there a partner line of the same connection within the grace time?"""
+    left = frame.select("row", "syshost", "pid", "ts").filter(pl.col("ts").is_not_null()).sort("ts")
+    right = partners.select("syshost", "pid", pl.col("ts").alias("partner_ts")).drop_nulls().sort(
+        "partner_ts"
+    )
+    joined = left.join_asof(
+        right,
+        left_on="ts",
+        right_on="partner_ts",
+        by=["syshost", "pid"],
+        strategy=strategy,  # type: ignore[arg-type]
+        tolerance=_GRACE,
+        check_sortedness=False,
+    )
+    found = frame.select("row").join(
+        joined.select("row", pl.col("partner_ts").is_not_null().alias("found")), on="row", how="left"
+    )
+    return found.sort("row")["found"].fill_null(False)
+
+
+def _to_events(frame: pl.DataFrame) -> pl.DataFrame:
+    is_ip = pl.col("addr").str.contains(_IP_LIKE) & pl.col("addr").str.contains(r"[.:]")
+    reason = (
+        pl.when(pl.col("kind") == "accepted")
+        .then(None)
+        .when(pl.col("invalid").is_not_null() | (pl.col("kind") == "invalid"))
+        .then(pl.lit("unknown_user"))
+        .when(pl.col("method").is_in(["publickey", "hostbased"]))
+        .then(pl.lit("bad_key"))
+        .otherwise(pl.lit("bad_password"))
+    )
+    expanded = frame.with_columns(seq=pl.int_ranges(0, "times", dtype=pl.Int32)).explode("seq")
+    events = expanded.select(
+        "line_no",
+        "seq",
+        "ts",
+        ts_raw=pl.coalesce("bsd", "iso"),
+        event=pl.lit("login"),
+        outcome=pl.when(pl.col("kind") == "accepted").then(pl.lit("success")).otherwise(pl.lit("failure")),
+        user="user",
+        ip=pl.when(is_ip).then("addr"),
+        host=pl.when(~is_ip & (pl.col("addr") != "")).then("addr"),
+        reason=reason,
+        service=pl.lit("ssh"),
+        raw="raw",
+    )
+    return conform(events)
+
+
+def year_note(context: ParseContext, source_mtime: datetime) -> str:
+    if context.year is not None:
+        return f"syslog times read as year {context.year} (given), zone {context.tz}"
+    return (
+        f"syslog times read in zone {context.tz}, year from the file's modification time "
+        f"({source_mtime:%Y-%m-%d}); use --year/--tz to say otherwise"
+    )

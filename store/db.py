@@ -1,0 +1,120 @@
+"""Opening the database: one writer process, migrations applied on open."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from store.schema import LATEST_VERSION, MIGRATIONS
+
+
+class StoreError(RuntimeError):
+    """The database cannot be used; the message says why."""
+
+
+class StoreBusyError(StoreError):
+    """Another process holds the database (DuckDB allows one writer)."""
+
+
+_LOCK_PID = re.compile(r"PID (\d+)")
+
+
+@dataclass
+class Store:
+    """The one connection of this process. Readers in other threads use `cursor()`."""
+
+    path: Path
+    con: duckdb.DuckDBPyConnection
+
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """All or nothing: a crash or an exception inside leaves no half batch."""
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            yield self.con
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        self.con.execute("COMMIT")
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        return self.con.cursor()
+
+    def schema_version(self) -> int:
+        return _version(self.con)
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _version(con: duckdb.DuckDBPyConnection) -> int:
+    row = con.execute("SELECT max(version) FROM schema_version").fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
+
+
+def migrate(con: duckdb.DuckDBPyConnection, upto: int = LATEST_VERSION) -> int:
+    """Apply the missing steps, each in its own transaction; return the version reached."""
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at TIMESTAMP)"
+    )
+    current = _version(con)
+    if current > LATEST_VERSION:
+        raise StoreError(
+            f"database schema version {current} is newer than this vahti understands "
+            f"({LATEST_VERSION}): upgrade vahti"
+        )
+    for version in range(current + 1, upto + 1):
+        con.execute("BEGIN TRANSACTION")
+        try:
+            for statement in MIGRATIONS[version - 1]:
+                con.execute(statement)
+            con.execute(
+                "INSERT INTO schema_version VALUES (?, now()::TIMESTAMP)", [version]
+            )
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        con.execute("COMMIT")
+    return _version(con)
+
+
+def _connect(path: Path) -> duckdb.DuckDBPyConnection:
+    try:
+        return duckdb.connect(str(path))
+    except duckdb.IOException as exc:
+        text = str(exc)
+        if "lock" in text.lower():
+            pid = _LOCK_PID.search(text)
+            holder = f" (process {pid.group(1)})" if pid else ""
+            raise StoreBusyError(
+                f"database {path} is in use by another vahti process{holder}: DuckDB allows "
+                "one writer; stop it, or send the work through its API"
+            ) from exc
+        raise StoreError(f"cannot open database {path}: {text}") from exc
+    except duckdb.Error as exc:
+        raise StoreError(f"cannot open database {path}: {exc}") from exc
+
+
+def open_store(path: Path, *, upto: int = LATEST_VERSION) -> Store:
+    """Open (creating if needed) and bring the schema up to date."""
+    path = path.expanduser()
+    if path.parent and not path.parent.exists():
+        raise StoreError(f"cannot open database {path}: folder {path.parent} does not exist")
+    con = _connect(path)
+    try:
+        migrate(con, upto)
+    except BaseException:
+        con.close()
+        raise
+    return Store(path=path, con=con)

@@ -1,0 +1,106 @@
+"""Writes of the ingest stage: one transaction per batch, sources advanced with their rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+import polars as pl
+
+from store.db import Store
+
+EVENT_COLUMNS = (
+    "event_id", "ts", "event", "outcome", "user", "customer_id", "ip", "host", "user_agent",
+    "session_id", "reason", "service", "extra", "ip_version", "ip_bin", "country", "city", "lat",
+    "lon", "asn", "as_org", "own_network", "source_id", "line_no", "seq", "ingested_at",
+)  # fmt: skip
+
+
+@dataclass
+class SourceProgress:
+    """Where one input stands: enough to continue it, or to know it is already loaded."""
+
+    source_id: int
+    kind: str
+    path: str
+    format: str
+    head_len: int
+    head_hash: str
+    tail_hash: str
+    bytes_done: int
+    lines_done: int
+    parse_state: dict[str, Any]
+    events: int = 0
+    skipped: int = 0
+    quarantined: int = 0
+
+
+def file_sources(store: Store, max_head_len: int) -> list[SourceProgress]:
+    rows = store.con.execute(
+        """SELECT source_id, kind, path, format, head_len, head_hash, tail_hash, bytes_done,
+                  lines_done, parse_state, events, skipped, quarantined
+           FROM sources WHERE kind = 'file' AND head_len <= ? ORDER BY bytes_done DESC""",
+        [max_head_len],
+    ).fetchall()
+    return [
+        SourceProgress(*row[:9], parse_state=orjson.loads(row[9] or "{}"), events=row[10],
+                       skipped=row[11], quarantined=row[12])  # fmt: skip
+        for row in rows
+    ]
+
+
+def next_ids(store: Store) -> tuple[int, int]:
+    """(next event id, next source id): this process is the only writer, so ranges are safe."""
+    event = store.con.execute("SELECT coalesce(max(event_id), 0) + 1 FROM events").fetchone()
+    source = store.con.execute("SELECT coalesce(max(source_id), 0) + 1 FROM sources").fetchone()
+    assert event is not None and source is not None
+    return int(event[0]), int(source[0])
+
+
+def commit_batch(
+    store: Store,
+    progress: SourceProgress,
+    is_new: bool,
+    events: pl.DataFrame,
+    quarantine: pl.DataFrame,
+    now: datetime,
+) -> None:
+    """Events, quarantined lines and the source's new position: all or nothing."""
+    with store.transaction() as con:
+        if events.height:
+            con.register("batch_events", events.select(EVENT_COLUMNS).to_arrow())
+            names = ", ".join(f'"{c}"' for c in EVENT_COLUMNS)
+            con.execute(f"INSERT INTO events ({names}) SELECT {names} FROM batch_events")
+            con.unregister("batch_events")
+        if quarantine.height:
+            con.register("batch_quarantine", quarantine.to_arrow())
+            con.execute(
+                "INSERT INTO quarantine SELECT ?, line_no, raw, reason, ? FROM batch_quarantine",
+                [progress.source_id, now],
+            )
+            con.unregister("batch_quarantine")
+        _save_progress(con, progress, is_new, now)
+
+
+def _save_progress(con: Any, p: SourceProgress, is_new: bool, now: datetime) -> None:
+    state = orjson.dumps(p.parse_state).decode()
+    values = [p.head_len, p.head_hash, p.tail_hash, p.bytes_done, p.lines_done, p.events,
+              p.skipped, p.quarantined, state, now]  # fmt: skip
+    if is_new:
+        con.execute(
+            """INSERT INTO sources (head_len, head_hash, tail_hash, bytes_done, lines_done, events,
+                   skipped, quarantined, parse_state, last_loaded, first_loaded, source_id, kind,
+                   path, format)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            [*values, now, p.source_id, p.kind, p.path, p.format],
+        )
+    else:
+        con.execute(
+            """UPDATE sources SET head_len = ?, head_hash = ?, tail_hash = ?, bytes_done = ?,
+                   lines_done = ?, events = ?, skipped = ?, quarantined = ?, parse_state = ?,
+                   last_loaded = ?, path = ?
+               WHERE source_id = ?""",
+            [*values, p.path, p.source_id],
+        )

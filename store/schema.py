@@ -1,0 +1,125 @@
+"""Versioned, forward-only migrations. Never edit a released step: append a new one."""
+
+from __future__ import annotations
+
+# Step 1: what ingest needs. Step 2: what detection, privacy and the API need.
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """CREATE TABLE sources (
+            source_id INTEGER PRIMARY KEY,
+            kind VARCHAR NOT NULL,            -- file | push
+            path VARCHAR NOT NULL,            -- absolute path, or the push batch id
+            format VARCHAR NOT NULL,
+            head_len INTEGER NOT NULL,        -- bytes hashed into head_hash (<= 4096)
+            head_hash VARCHAR NOT NULL,
+            tail_hash VARCHAR NOT NULL,       -- hash of the 4096 bytes before bytes_done
+            bytes_done BIGINT NOT NULL,
+            lines_done BIGINT NOT NULL,
+            events INTEGER NOT NULL DEFAULT 0,
+            skipped INTEGER NOT NULL DEFAULT 0,
+            quarantined INTEGER NOT NULL DEFAULT 0,
+            parse_state JSON,                 -- what continuing the file needs (CSV header, year)
+            first_loaded TIMESTAMP NOT NULL,
+            last_loaded TIMESTAMP NOT NULL
+        )""",
+        """CREATE TABLE events (
+            event_id BIGINT NOT NULL,
+            ts TIMESTAMP NOT NULL,            -- UTC
+            event VARCHAR NOT NULL,
+            outcome VARCHAR,
+            "user" VARCHAR NOT NULL,
+            customer_id VARCHAR,
+            ip VARCHAR,
+            host VARCHAR,
+            user_agent VARCHAR,
+            session_id VARCHAR,
+            reason VARCHAR,
+            service VARCHAR,
+            extra JSON,
+            ip_version TINYINT,
+            ip_bin BLOB,                      -- 16 bytes, IPv4 mapped: range scans for CIDRs
+            country VARCHAR,
+            city VARCHAR,
+            lat DOUBLE,
+            lon DOUBLE,
+            asn INTEGER,
+            as_org VARCHAR,
+            own_network VARCHAR,
+            source_id INTEGER NOT NULL,
+            line_no BIGINT NOT NULL,
+            seq INTEGER NOT NULL,             -- >0 when one line holds several events
+            ingested_at TIMESTAMP NOT NULL
+        )""",
+        """CREATE TABLE quarantine (
+            source_id INTEGER NOT NULL,
+            line_no BIGINT NOT NULL,
+            raw VARCHAR NOT NULL,
+            reason VARCHAR NOT NULL,
+            quarantined_at TIMESTAMP NOT NULL
+        )""",
+    ),
+    (
+        """CREATE TABLE alerts (
+            alert_id VARCHAR PRIMARY KEY,
+            rule_id VARCHAR NOT NULL,
+            category VARCHAR NOT NULL,
+            severity VARCHAR NOT NULL,
+            entity_type VARCHAR NOT NULL,
+            entity VARCHAR NOT NULL,
+            first_seen TIMESTAMP NOT NULL,
+            last_seen TIMESTAMP NOT NULL,
+            event_count INTEGER NOT NULL,
+            summary VARCHAR NOT NULL,
+            status VARCHAR NOT NULL DEFAULT 'open',
+            mitre VARCHAR[] NOT NULL,
+            assignee VARCHAR,
+            created_at TIMESTAMP NOT NULL,
+            updated_at TIMESTAMP NOT NULL
+        )""",
+        """CREATE TABLE evidence (
+            alert_id VARCHAR NOT NULL,
+            event_id BIGINT NOT NULL
+        )""",
+        """CREATE TABLE alert_history (
+            alert_id VARCHAR NOT NULL,
+            changed_at TIMESTAMP NOT NULL,
+            actor VARCHAR NOT NULL,
+            change JSON NOT NULL
+        )""",
+        """CREATE TABLE rule_state (
+            rule_id VARCHAR PRIMARY KEY,
+            watermark_event_id BIGINT NOT NULL,
+            last_run TIMESTAMP NOT NULL
+        )""",
+        """CREATE TABLE holds (
+            hold_id INTEGER PRIMARY KEY,
+            "user" VARCHAR,
+            ip VARCHAR,
+            from_ts TIMESTAMP,
+            to_ts TIMESTAMP,
+            reason VARCHAR NOT NULL,
+            created_by VARCHAR NOT NULL,
+            created_at TIMESTAMP NOT NULL,
+            released_at TIMESTAMP
+        )""",
+        """CREATE TABLE audit (
+            seq BIGINT PRIMARY KEY,
+            logged_at TIMESTAMP NOT NULL,
+            actor VARCHAR NOT NULL,
+            action VARCHAR NOT NULL,
+            detail JSON NOT NULL,
+            prev_hash VARCHAR NOT NULL,
+            hash VARCHAR NOT NULL
+        )""",
+        """CREATE TABLE tokens (
+            token_id INTEGER PRIMARY KEY,
+            name VARCHAR NOT NULL UNIQUE,
+            role VARCHAR NOT NULL,
+            token_hash VARCHAR NOT NULL,
+            created_at TIMESTAMP NOT NULL,
+            revoked_at TIMESTAMP
+        )""",
+    ),
+)
+
+LATEST_VERSION = len(MIGRATIONS)

@@ -1,0 +1,138 @@
+"""Configuration: contract section 4, loaded once in the composition root and passed down."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+class ConfigError(ValueError):
+    """A configuration file or variable is unusable; the message names the key."""
+
+
+def parse_duration(value: object) -> timedelta:
+    """`90d`, `12h`, `30m`, `45s`, `2w` -> timedelta."""
+    if isinstance(value, timedelta):
+        return value
+    match = _DURATION.match(str(value))
+    if match is None:
+        raise ValueError(f"bad duration {value!r}: write a number and a unit, e.g. 90d, 12h, 30m")
+    amount, unit = match.groups()
+    return timedelta(**{_UNITS[unit]: int(amount)})
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RetentionSettings(Section):
+    events: Duration = parse_duration("180d")
+    quarantine: Duration = parse_duration("30d")
+    alerts: Duration = parse_duration("730d")
+    audit: Duration = parse_duration("730d")
+    pseudonymise_after: Duration = parse_duration("90d")
+
+
+class GeoIPSettings(Section):
+    city_db: str = ""
+    asn_db: str = ""
+    own_networks: tuple[str, ...] = ()
+
+    @field_validator("own_networks", mode="before")
+    @classmethod
+    def _check_cidrs(cls, value: Any) -> Any:
+        import ipaddress
+
+        if isinstance(value, str):
+            value = [value]
+        for cidr in value:
+            try:
+                ipaddress.ip_network(cidr, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"not a network: {cidr!r}") from exc
+        return tuple(value)
+
+
+class AccessLogSettings(Section):
+    """Which requests of a combined-format web log are login attempts, and how they ended."""
+
+    login_paths: tuple[str, ...] = ("/login",)
+    methods: tuple[str, ...] = ("POST",)
+    success_status: tuple[int, ...] = (302, 303)
+    failure_status: tuple[int, ...] = (200, 401, 403)
+    user_param: str = ""  # query parameter carrying the user name, if the service logs one
+    service: str = ""
+
+
+class IngestSettings(Section):
+    batch_bytes: int = Field(default=16 * 1024 * 1024, ge=4096)
+    spool_dir: str = "spool"
+    syslog_tz: str = "UTC"
+
+
+class Settings(BaseSettings):
+    """Every key has a default; `VAHTI_<SECTION>_<KEY>` overrides the file."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="VAHTI_",
+        env_nested_delimiter="_",
+        env_nested_max_split=1,
+        extra="forbid",
+        frozen=True,
+    )
+
+    retention: RetentionSettings = RetentionSettings()
+    geoip: GeoIPSettings = GeoIPSettings()
+    access: AccessLogSettings = AccessLogSettings()
+    ingest: IngestSettings = IngestSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The TOML file arrives as init values; the environment must win over it.
+        return env_settings, init_settings
+
+
+def _describe(error: ValidationError, origin: str) -> str:
+    problems = []
+    for item in error.errors():
+        key = ".".join(str(part) for part in item["loc"])
+        message = "unknown key" if item["type"] == "extra_forbidden" else item["msg"]
+        problems.append(f"{key}: {message}")
+    return f"{origin}: " + "; ".join(problems)
+
+
+def load_settings(path: Path | None) -> Settings:
+    """Read the TOML file (if any), apply VAHTI_* variables, validate everything once."""
+    data: dict[str, Any] = {}
+    origin = "configuration"
+    if path is not None:
+        origin = f"config file {path}"
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError(f"{origin}: cannot read: {exc.strerror}") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{origin}: not valid TOML: {exc}") from exc
+    try:
+        return Settings(**data)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, origin)) from exc
