@@ -1,0 +1,219 @@
+"""The command line: the composition root that loads settings and wires the stages."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import orjson
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+
+from ingest.enrich import Enricher, GeoIPError
+from ingest.pipeline import AccessRules, FileReport, IngestOptions, InputError, ingest, plan
+from store import Store, StoreError, open_store
+from store.stats import stats
+from vahti.settings import ConfigError, Settings, load_settings
+
+app = typer.Typer(
+    help="vahti: login security monitoring, retention and lawful extracts.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+err = Console(stderr=True)
+out = Console()
+
+DbOption = Annotated[
+    Path, typer.Option("--db", envvar="VAHTI_DB", help="DuckDB file", show_default=True)
+]
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", envvar="VAHTI_CONFIG", help="TOML configuration file")
+]
+
+
+class Exit2(Exception):
+    """Bad usage or bad input (exit code 2)."""
+
+
+@contextmanager
+def failures() -> Iterator[None]:
+    """Map what went wrong to the contract's exit codes, with the message on stderr."""
+    try:
+        yield
+    except (InputError, ConfigError, GeoIPError, Exit2) as exc:
+        err.print(f"vahti: {exc}", markup=False, highlight=False)
+        raise typer.Exit(2) from exc
+    except StoreError as exc:
+        err.print(f"vahti: {exc}", markup=False, highlight=False)
+        raise typer.Exit(1) from exc
+
+
+def settings_from(config: Path | None) -> Settings:
+    return load_settings(config)
+
+
+def ingest_options(settings: Settings, fmt: str, year: int | None, tz: str | None) -> IngestOptions:
+    access = settings.access
+    return IngestOptions(
+        format=fmt,
+        year=year,
+        tz=tz or settings.ingest.syslog_tz,
+        batch_bytes=settings.ingest.batch_bytes,
+        access=AccessRules(
+            login_paths=access.login_paths,
+            methods=tuple(m.upper() for m in access.methods),
+            success_status=access.success_status,
+            failure_status=access.failure_status,
+            user_param=access.user_param,
+            service=access.service,
+        ),
+    )
+
+
+def open_enricher(settings: Settings) -> Enricher:
+    geo = settings.geoip
+    return Enricher.open(geo.city_db, geo.asn_db, geo.own_networks)
+
+
+def run_ingest(
+    store: Store,
+    settings: Settings,
+    files: list[Path],
+    options: IngestOptions,
+    verbose: bool = False,
+) -> list[FileReport]:
+    plans = plan(files, options)
+    enricher = open_enricher(settings)
+    try:
+        if err.is_terminal and sum(p.size for p in plans) > options.batch_bytes:
+            return _ingest_with_bar(store, plans, options, enricher)
+        callback = _batch_logger if verbose else None
+        return ingest(store, plans, options, enricher, callback)
+    finally:
+        enricher.close()
+
+
+def _batch_logger(report: FileReport, done: int, size: int) -> None:
+    err.print(
+        f"committed batch: {report.path.name} {done}/{size} bytes, {report.loaded} events",
+        markup=False,
+        highlight=False,
+    )
+
+
+def _ingest_with_bar(store: Store, plans: list, options: IngestOptions, enricher: Enricher) -> list[FileReport]:
+    columns = ("{task.description}", BarColumn(), DownloadColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=err, transient=True) as bar:
+        task = bar.add_task("ingest", total=sum(p.size for p in plans))
+        offsets: dict[Path, int] = {}
+
+        def advance(report: FileReport, done: int, size: int) -> None:
+            bar.update(task, advance=done - offsets.get(report.path, 0), description=report.path.name)
+            offsets[report.path] = done
+
+        return ingest(store, plans, options, enricher, advance)
+
+
+def print_reports(reports: list[FileReport], as_json: bool) -> None:
+    rows = [
+        {
+            "file": str(r.path),
+            "format": r.format,
+            "read": r.read,
+            "loaded": r.loaded,
+            "skipped": r.skipped,
+            "quarantined": r.quarantined,
+            "already_loaded": r.already,
+            "notes": r.notes,
+        }
+        for r in reports
+    ]
+    if as_json:
+        sys.stdout.write(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode() + "\n")
+        return
+    for row in rows:
+        out.print(
+            f"{row['file']} ({row['format'] or 'empty'}): read {row['read']} lines, "
+            f"loaded {row['loaded']} events, skipped {row['skipped']}, "
+            f"quarantined {row['quarantined']}, already loaded {row['already_loaded']}",
+            markup=False,
+            highlight=False,
+        )
+        for note in row["notes"]:
+            err.print(f"  note: {note}", markup=False, highlight=False)
+    if len(rows) > 1:
+        totals = {k: sum(r[k] for r in rows) for k in ("read", "loaded", "skipped", "quarantined", "already_loaded")}
+        out.print(
+            f"total: read {totals['read']} lines, loaded {totals['loaded']} events, "
+            f"skipped {totals['skipped']}, quarantined {totals['quarantined']}, "
+            f"already loaded {totals['already_loaded']}",
+            markup=False,
+            highlight=False,
+        )
+
+
+@app.command("ingest")
+def ingest_command(
+    files: Annotated[list[Path], typer.Argument(help="log files, or folders of them")],
+    fmt: Annotated[str, typer.Option("--format", help="auto, jsonl, csv, sshd or access")] = "auto",
+    year: Annotated[int | None, typer.Option(help="syslog: year of the first line")] = None,
+    tz: Annotated[str | None, typer.Option(help="syslog: time zone of the stamps")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the counts as JSON")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="log each batch")] = False,
+    db: DbOption = Path("vahti.duckdb"),
+    config: ConfigOption = None,
+) -> None:
+    """Load log files; print read / loaded / skipped / quarantined / already-loaded counts."""
+    with failures():
+        settings = settings_from(config)
+        options = ingest_options(settings, fmt, year, tz)
+        plan(files, options)  # every file checked before the database is touched
+        with open_store(db) as store:
+            reports = run_ingest(store, settings, files, options, verbose)
+        print_reports(reports, as_json)
+
+
+@app.command("stats")
+def stats_command(
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    db: DbOption = Path("vahti.duckdb"),
+    config: ConfigOption = None,
+) -> None:
+    """Counts of what the store holds."""
+    with failures():
+        settings_from(config)
+        with open_store(db) as store:
+            figures = stats(store)
+        if as_json:
+            sys.stdout.write(orjson.dumps(figures).decode() + "\n")
+            return
+        for key, value in figures.items():
+            out.print(f"{key:>16}: {value}", markup=False, highlight=False)
+
+
+@app.command("demo")
+def demo_command(
+    days: Annotated[int, typer.Option(help="length of the synthetic period")] = 30,
+    seed: Annotated[int, typer.Option(help="random seed")] = 7,
+    workdir: Annotated[Path | None, typer.Option(help="where to write the log files")] = None,
+    db: DbOption = Path("vahti.duckdb"),
+    config: ConfigOption = None,
+) -> None:
+    """Make a realistic synthetic month of logins with attacks in it, ingest it, summarise."""
+    from vahti.demo import run_demo
+
+    with failures():
+        settings = settings_from(config)
+        run_demo(settings, db, workdir, days, seed, out)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()
