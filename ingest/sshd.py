@@ -125,14 +125,18 @@ def _bsd_times(frame: pl.DataFrame, context: ParseContext) -> pl.Expr:
 
 
 def _rolling_year(frame: pl.DataFrame, month: pl.Expr, context: ParseContext) -> pl.Expr:
-    months = frame.select(month.alias("m"))["m"]
+    months = frame.select(month.alias("m"))["m"].forward_fill()
     previous = context.state.get("last_month")
-    shifted = months.shift(1, fill_value=previous if previous is not None else months[0])
-    wraps = ((shifted - months) >= 6).cast(pl.Int32).cum_sum() + int(context.state.get("wraps", 0))
-    last = months.drop_nulls()
+    first = previous if previous is not None else months.drop_nulls().first()
+    shifted = months.shift(1, fill_value=first).forward_fill()
+    drops = ((shifted - months) >= 6).fill_null(False).cast(pl.Int32)
+    wraps = drops.cum_sum() + int(context.state.get("wraps", 0))
+    # The lookahead is read again with the next batch: the state stops before it.
+    own = frame["ahead"].not_()
+    last = months.filter(own).drop_nulls()
     if len(last):
         context.state["last_month"] = int(last[-1])
-        context.state["wraps"] = int(wraps[-1])
+        context.state["wraps"] = int(wraps.filter(own)[-1])
     return pl.lit(context.year) + pl.lit(wraps)
 
 

@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+LOGHUB = ROOT.parent / "shared" / "data" / "loghub" / "OpenSSH_2k.log"
+
+
+@pytest.fixture
+def loghub() -> Path:
+    if not LOGHUB.exists():
+        pytest.fail(f"real test data missing: {LOGHUB} (../shared beside the clone)")
+    return LOGHUB
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    return tmp_path / "vahti.duckdb"
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """The real command line, in a child process, as a user runs it."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("VAHTI_")}
+    environment.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "vahti.cli", *args],
+        capture_output=True,
+        text=True,
+        env=environment,
+        cwd=cwd,
+        timeout=300,
+    )
