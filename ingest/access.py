@@ -8,7 +8,7 @@ from ingest.canonical import conform
 from ingest.context import ParseContext, Parsed
 
 COMBINED = (
-    r'^(?P<client>\S+) \S+ (?P<ruser>\S+) \[(?P<time>[^\]]+)\] '
+    r"^(?P<client>\S+) \S+ (?P<ruser>\S+) \[(?P<time>[^\]]+)\] "
     r'"(?P<method>[A-Z]+) (?P<target>\S+)(?: HTTP/[\d.]+)?" (?P<status>\d{3}) \S+'
     r'(?: "(?P<referer>(?:[^"\\]|\\.)*)" "(?P<agent>(?:[^"\\]|\\.)*)")?.*$'
 )
@@ -34,7 +34,7 @@ def parse(lines: pl.DataFrame, lookahead: pl.DataFrame, context: ParseContext) -
         & pl.col("method").is_in(list(context.methods))
         & status.is_in(list(context.success_status) + list(context.failure_status))
     )
-    user = pl.when(pl.col("ruser") != "-").then("ruser")
+    user: pl.Expr = pl.when(pl.col("ruser") != "-").then("ruser")
     if context.user_param:
         from_query = pl.col("target").str.extract(rf"[?&]{context.user_param}=([^&]*)")
         user = pl.coalesce(from_query, user)
@@ -67,7 +67,9 @@ def _percent_decoded(names: pl.Series) -> pl.Series:
     """Query strings are %-encoded; decode each distinct name once."""
     from urllib.parse import unquote_plus
 
-    distinct = [n for n in names.unique().to_list() if n is not None and "%" in n or n and "+" in n]
+    distinct = [
+        n for n in names.unique().to_list() if (n is not None and "%" in n) or (n and "+" in n)
+    ]
     if not distinct:
         return names
     return names.replace({n: unquote_plus(n) for n in distinct})

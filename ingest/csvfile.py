@@ -73,8 +73,7 @@ def parse(lines: pl.DataFrame, lookahead: pl.DataFrame, context: ParseContext) -
     }
     table = good.select("line_no", "raw", **columns)
     empty_as_null = [
-        pl.when(pl.col(n) == "").then(None).otherwise(pl.col(n)).alias(n)
-        for n in header
+        pl.when(pl.col(n) == "").then(None).otherwise(pl.col(n)).alias(n) for n in header
     ]
     table = table.with_columns(empty_as_null)
     unknown = [n for n in header if n not in KNOWN]

@@ -36,7 +36,7 @@ class GeoIPError(RuntimeError):
 
 def bundled_city_db() -> Path:
     """The GeoLite2 City snapshot of 2018-07-03 carried by the maxminddb-geolite2 package."""
-    from _maxminddb_geolite2 import geolite2_database  # type: ignore[import-not-found]
+    from _maxminddb_geolite2 import geolite2_database
 
     return Path(geolite2_database())
 
@@ -120,10 +120,14 @@ def enrich(events: pl.DataFrame, enricher: Enricher) -> tuple[pl.DataFrame, pl.D
     if invalid.height:
         bad_lines = invalid.group_by("line_no", maintain_order=True).agg(
             pl.col("raw").first(),
-            pl.format("invalid IP address '{}'", pl.col("ip").str.slice(0, 60)).first().alias("reason"),
+            pl.format("invalid IP address '{}'", pl.col("ip").str.slice(0, 60))
+            .first()
+            .alias("reason"),
         )
         joined = joined.join(bad_lines.select("line_no"), on="line_no", how="anti")
     else:
-        bad_lines = pl.DataFrame(schema={"line_no": pl.Int64, "raw": pl.String, "reason": pl.String})
+        bad_lines = pl.DataFrame(
+            schema={"line_no": pl.Int64, "raw": pl.String, "reason": pl.String}
+        )
     enriched = joined.with_columns(ip=pl.coalesce("ip_norm", "ip")).drop("ip_valid", "ip_norm")
     return enriched, bad_lines

@@ -57,7 +57,7 @@ def _query() -> str:
         options = ", ".join(
             f"CASE WHEN json_type(j[{i}]) IN {_SCALARS} THEN j[{i}]->>'$' END" for i in where[field]
         )
-        picks.append(f"coalesce({options}) AS \"{field if field != 'ts' else 'ts_raw'}\"")
+        picks.append(f'coalesce({options}) AS "{field if field != "ts" else "ts_raw"}"')
     path_list = ", ".join(f"'{p}'" for p in paths)
     known = _known_keys()
     return f"""

@@ -34,9 +34,8 @@ def split_lines(data: bytes, first_line_no: int) -> pl.DataFrame:
             "line_no", "raw", "utf8_ok"
         )
     count = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
-    frame = _read_fast(data)
-    if frame is None or frame.height != count:
-        frame = _read_slow(data)
+    fast = _read_fast(data)
+    frame = fast if fast is not None and fast.height == count else _read_slow(data)
     return frame.with_columns(
         pl.int_range(first_line_no, first_line_no + frame.height, dtype=pl.Int64).alias("line_no")
     ).select("line_no", "raw", "utf8_ok")
@@ -81,7 +80,9 @@ def _read_slow(data: bytes) -> pl.DataFrame:
             text = line.decode("utf-8", errors="backslashreplace")
             oks.append(False)
         raws.append(text or None)
-    return pl.DataFrame({"raw": raws, "utf8_ok": oks}, schema={"raw": pl.String, "utf8_ok": pl.Boolean})
+    return pl.DataFrame(
+        {"raw": raws, "utf8_ok": oks}, schema={"raw": pl.String, "utf8_ok": pl.Boolean}
+    )
 
 
 def read_chunks(
@@ -108,7 +109,11 @@ def read_chunks(
         body, pending = pending[:cut], pending[cut:]
         lines = split_lines(body, line_no)
         ahead = pending[:lookahead_bytes]
-        ahead = ahead[: ahead.rfind(b"\n") + 1] if not (eof and len(pending) <= lookahead_bytes) else ahead
+        ahead = (
+            ahead[: ahead.rfind(b"\n") + 1]
+            if not (eof and len(pending) <= lookahead_bytes)
+            else ahead
+        )
         lookahead = split_lines(ahead, line_no + lines.height)
         yield Chunk(offset, offset + cut, line_no, lines, lookahead)
         offset += cut

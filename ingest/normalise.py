@@ -20,7 +20,11 @@ def _problem() -> pl.Expr:
         pl.when(pl.col("ts_raw").is_null() & pl.col("ts").is_null())
         .then(pl.lit("missing ts"))
         .when(pl.col("ts").is_null())
-        .then(pl.format("bad timestamp '{}' (RFC 3339 with an offset, or epoch seconds)", _shown("ts_raw")))
+        .then(
+            pl.format(
+                "bad timestamp '{}' (RFC 3339 with an offset, or epoch seconds)", _shown("ts_raw")
+            )
+        )
         .when((pl.col("ts") < EARLIEST) | (pl.col("ts") >= LATEST))
         .then(pl.format("timestamp out of range: {}", pl.col("ts").cast(pl.String)))
         .when(~event.is_in(EVENT_TYPES))

@@ -75,7 +75,9 @@ def check_options(options: IngestOptions) -> None:
     try:
         zoneinfo.ZoneInfo(options.tz)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
-        raise InputError(f"bad --tz {options.tz!r}: not a known time zone (e.g. Europe/Helsinki)") from exc
+        raise InputError(
+            f"bad --tz {options.tz!r}: not a known time zone (e.g. Europe/Helsinki)"
+        ) from exc
 
 
 def expand(paths: Iterable[Path]) -> list[Path]:
@@ -140,11 +142,18 @@ def _context(plan: FilePlan, fmt: str, options: IngestOptions, state: dict) -> P
     year = options.year if options.year is not None else state.get("year")
     rules = options.access
     return ParseContext(
-        format=fmt, mtime=plan.mtime, year=year, tz=state.get("tz") or options.tz,
-        login_paths=rules.login_paths, methods=rules.methods,
-        success_status=rules.success_status, failure_status=rules.failure_status,
-        user_param=rules.user_param, service=rules.service, state=state,
-    )  # fmt: skip
+        format=fmt,
+        mtime=plan.mtime,
+        year=year,
+        tz=state.get("tz") or options.tz,
+        login_paths=rules.login_paths,
+        methods=rules.methods,
+        success_status=rules.success_status,
+        failure_status=rules.failure_status,
+        user_param=rules.user_param,
+        service=rules.service,
+        state=state,
+    )
 
 
 def _ingest_file(run: _Run, plan: FilePlan) -> FileReport:
@@ -171,9 +180,12 @@ def _ingest_file(run: _Run, plan: FilePlan) -> FileReport:
                     f"time ({plan.mtime:%Y-%m-%d}); use --year/--tz to say otherwise"
                 )
         chunks = read_chunks(
-            handle, progress.bytes_done, progress.lines_done + 1, run.options.batch_bytes,
+            handle,
+            progress.bytes_done,
+            progress.lines_done + 1,
+            run.options.batch_bytes,
             LOOKAHEAD_BYTES.get(progress.format, 0),
-        )  # fmt: skip
+        )
         is_new = found is None
         try:
             for chunk in chunks:
@@ -193,9 +205,17 @@ def _new_source(store: Store, plan: FilePlan) -> SourceProgress:
     _, source_id = next_ids(store)
     assert plan.format is not None
     return SourceProgress(
-        source_id=source_id, kind="file", path=str(plan.path.resolve()), format=plan.format,
-        head_len=0, head_hash="", tail_hash="", bytes_done=0, lines_done=0, parse_state={},
-    )  # fmt: skip
+        source_id=source_id,
+        kind="file",
+        path=str(plan.path.resolve()),
+        format=plan.format,
+        head_len=0,
+        head_hash="",
+        tail_hash="",
+        bytes_done=0,
+        lines_done=0,
+        parse_state={},
+    )
 
 
 def _load_chunk(
@@ -219,7 +239,9 @@ def _load_chunk(
     quarantine = pl.concat([broken, parsed.quarantine, rejected, bad_address])
     now = datetime.now(UTC).replace(tzinfo=None)
     events = enriched.with_columns(
-        event_id=pl.int_range(run.next_event_id, run.next_event_id + enriched.height, dtype=pl.Int64),
+        event_id=pl.int_range(
+            run.next_event_id, run.next_event_id + enriched.height, dtype=pl.Int64
+        ),
         source_id=pl.lit(progress.source_id, pl.Int32),
         ingested_at=pl.lit(now),
     )

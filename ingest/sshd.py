@@ -34,7 +34,12 @@ MESSAGE = (
     r"|Invalid user (?P<u2>.*?) from (?P<ip2>\S+)(?: port \d+)?"
     r"|(?:pam_unix\([^)]*\):\s*)?authentication failure;(?P<pam>.*))\s*$"
 )
-_MONTHS = {m: i for i, m in enumerate("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(), 1)}
+_MONTHS = {
+    m: i
+    for i, m in enumerate(
+        ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"], 1
+    )
+}
 _IP_LIKE = r"^[0-9A-Fa-f:.]+$"
 
 
@@ -46,12 +51,16 @@ def looks_like(line: str) -> bool:
 
 def parse(lines: pl.DataFrame, lookahead: pl.DataFrame, context: ParseContext) -> Parsed:
     """Lines (line_no, raw) plus a few following lines for pairing -> events."""
-    both = pl.concat([lines.with_columns(ahead=pl.lit(False)), lookahead.with_columns(ahead=pl.lit(True))])
+    both = pl.concat(
+        [lines.with_columns(ahead=pl.lit(False)), lookahead.with_columns(ahead=pl.lit(True))]
+    )
     header = both.with_columns(pl.col("raw").str.extract_groups(HEADER).alias("h")).unnest("h")
     unparsed = header.filter(pl.col("prog").is_null() & ~pl.col("ahead"))
-    quarantine = unparsed.select(
-        "line_no", "raw", pl.lit("not a syslog line").alias("reason")
-    ) if unparsed.height else empty_quarantine()
+    quarantine = (
+        unparsed.select("line_no", "raw", pl.lit("not a syslog line").alias("reason"))
+        if unparsed.height
+        else empty_quarantine()
+    )
     ours = header.filter(pl.col("prog").is_in(SSHD_PROGRAMS))
     classified = _classify(ours)
     classified = classified.with_columns(ts=_timestamps(classified, context))
@@ -68,9 +77,13 @@ def parse(lines: pl.DataFrame, lookahead: pl.DataFrame, context: ParseContext) -
 
 def _classify(frame: pl.DataFrame) -> pl.DataFrame:
     repeated = pl.col("msg").str.extract_groups(REPEATED)
-    frame = frame.with_columns(rep=repeated).unnest("rep").with_columns(
-        msg=pl.coalesce("inner", "msg"),
-        times=pl.col("times").cast(pl.Int32, strict=False).fill_null(1),
+    frame = (
+        frame.with_columns(rep=repeated)
+        .unnest("rep")
+        .with_columns(
+            msg=pl.coalesce("inner", "msg"),
+            times=pl.col("times").cast(pl.Int32, strict=False).fill_null(1),
+        )
     )
     frame = frame.with_columns(m=pl.col("msg").str.extract_groups(MESSAGE)).unnest("m")
     kind = (
@@ -84,9 +97,13 @@ def _classify(frame: pl.DataFrame) -> pl.DataFrame:
         .then(pl.lit("pam"))
     )
     rhost = pl.col("pam").str.extract(r"rhost=(\S*)")
-    return frame.with_columns(kind=kind).filter(pl.col("kind").is_not_null()).with_columns(
-        user=pl.coalesce("u1", "u2", pl.col("pam").str.extract(r"\buser=(\S*)"), pl.lit("")),
-        addr=pl.coalesce("ip1", "ip2", rhost),
+    return (
+        frame.with_columns(kind=kind)
+        .filter(pl.col("kind").is_not_null())
+        .with_columns(
+            user=pl.coalesce("u1", "u2", pl.col("pam").str.extract(r"\buser=(\S*)"), pl.lit("")),
+            addr=pl.coalesce("ip1", "ip2", rhost),
+        )
     )
 
 
@@ -105,9 +122,7 @@ def _timestamps(frame: pl.DataFrame, context: ParseContext) -> pl.Expr | pl.Seri
 
 def _bsd_times(frame: pl.DataFrame, context: ParseContext) -> pl.Expr:
     """`Dec 10 06:55:46` has no year: the given one (rolling over at New Year) or the mtime's."""
-    parts = pl.col("bsd").str.extract_groups(
-        r"^(?P<mon>\w{3})\s+(?P<day>\d+)\s+(?P<time>\S+)$"
-    )
+    parts = pl.col("bsd").str.extract_groups(r"^(?P<mon>\w{3})\s+(?P<day>\d+)\s+(?P<time>\S+)$")
     month = parts.struct.field("mon").replace_strict(_MONTHS, default=None, return_dtype=pl.Int32)
     if context.year is not None:
         year = _rolling_year(frame, month, context)
@@ -158,8 +173,10 @@ def _drop_duplicates(frame: pl.DataFrame) -> pl.DataFrame:
 def _has_partner(frame: pl.DataFrame, partners: pl.DataFrame, strategy: str) -> pl.Series:
     """For each row: is there a partner line of the same connection within the grace time?"""
     left = frame.select("row", "syshost", "pid", "ts").filter(pl.col("ts").is_not_null()).sort("ts")
-    right = partners.select("syshost", "pid", pl.col("ts").alias("partner_ts")).drop_nulls().sort(
-        "partner_ts"
+    right = (
+        partners.select("syshost", "pid", pl.col("ts").alias("partner_ts"))
+        .drop_nulls()
+        .sort("partner_ts")
     )
     joined = left.join_asof(
         right,
@@ -171,7 +188,9 @@ def _has_partner(frame: pl.DataFrame, partners: pl.DataFrame, strategy: str) -> 
         check_sortedness=False,
     )
     found = frame.select("row").join(
-        joined.select("row", pl.col("partner_ts").is_not_null().alias("found")), on="row", how="left"
+        joined.select("row", pl.col("partner_ts").is_not_null().alias("found")),
+        on="row",
+        how="left",
     )
     return found.sort("row")["found"].fill_null(False)
 
@@ -194,7 +213,9 @@ def _to_events(frame: pl.DataFrame) -> pl.DataFrame:
         "ts",
         ts_raw=pl.coalesce("bsd", "iso"),
         event=pl.lit("login"),
-        outcome=pl.when(pl.col("kind") == "accepted").then(pl.lit("success")).otherwise(pl.lit("failure")),
+        outcome=pl.when(pl.col("kind") == "accepted")
+        .then(pl.lit("success"))
+        .otherwise(pl.lit("failure")),
         user="user",
         ip=pl.when(is_ip).then("addr"),
         host=pl.when(~is_ip & (pl.col("addr") != "")).then("addr"),

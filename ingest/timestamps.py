@@ -15,7 +15,11 @@ def parse_rfc3339_or_epoch(text: pl.Expr) -> pl.Expr:
     """RFC 3339 with any offset, or epoch seconds -> naive UTC datetime; null if neither."""
     epoch_us = (text.str.strip_chars().cast(pl.Float64, strict=False) * 1_000_000).round(0)
     from_epoch = (
-        pl.when(epoch_us.abs() < 4e15).then(epoch_us).otherwise(None).cast(pl.Int64).cast(pl.Datetime("us"))
+        pl.when(epoch_us.abs() < 4e15)
+        .then(epoch_us)
+        .otherwise(None)
+        .cast(pl.Int64)
+        .cast(pl.Datetime("us"))
     )
     iso = text.str.strip_chars().str.to_datetime(
         format="%+", time_zone="UTC", time_unit="us", strict=False

@@ -66,7 +66,8 @@ def _version(con: duckdb.DuckDBPyConnection) -> int:
 def migrate(con: duckdb.DuckDBPyConnection, upto: int = LATEST_VERSION) -> int:
     """Apply the missing steps, each in its own transaction; return the version reached."""
     con.execute(
-        "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at TIMESTAMP)"
+        "CREATE TABLE IF NOT EXISTS schema_version "
+        "(version INTEGER PRIMARY KEY, applied_at TIMESTAMP)"
     )
     current = _version(con)
     if current > LATEST_VERSION:
@@ -79,9 +80,7 @@ def migrate(con: duckdb.DuckDBPyConnection, upto: int = LATEST_VERSION) -> int:
         try:
             for statement in MIGRATIONS[version - 1]:
                 con.execute(statement)
-            con.execute(
-                "INSERT INTO schema_version VALUES (?, now()::TIMESTAMP)", [version]
-            )
+            con.execute("INSERT INTO schema_version VALUES (?, now()::TIMESTAMP)", [version])
         except BaseException:
             con.execute("ROLLBACK")
             raise

@@ -12,10 +12,33 @@ import polars as pl
 from store.db import Store
 
 EVENT_COLUMNS = (
-    "event_id", "ts", "event", "outcome", "user", "customer_id", "ip", "host", "user_agent",
-    "session_id", "reason", "service", "extra", "ip_version", "ip_bin", "country", "city", "lat",
-    "lon", "asn", "as_org", "own_network", "source_id", "line_no", "seq", "ingested_at",
-)  # fmt: skip
+    "event_id",
+    "ts",
+    "event",
+    "outcome",
+    "user",
+    "customer_id",
+    "ip",
+    "host",
+    "user_agent",
+    "session_id",
+    "reason",
+    "service",
+    "extra",
+    "ip_version",
+    "ip_bin",
+    "country",
+    "city",
+    "lat",
+    "lon",
+    "asn",
+    "as_org",
+    "own_network",
+    "source_id",
+    "line_no",
+    "seq",
+    "ingested_at",
+)
 
 
 @dataclass
@@ -45,8 +68,21 @@ def file_sources(store: Store, max_head_len: int) -> list[SourceProgress]:
         [max_head_len],
     ).fetchall()
     return [
-        SourceProgress(*row[:9], parse_state=orjson.loads(row[9] or "{}"), events=row[10],
-                       skipped=row[11], quarantined=row[12])  # fmt: skip
+        SourceProgress(
+            source_id=row[0],
+            kind=row[1],
+            path=row[2],
+            format=row[3],
+            head_len=row[4],
+            head_hash=row[5],
+            tail_hash=row[6],
+            bytes_done=row[7],
+            lines_done=row[8],
+            parse_state=orjson.loads(row[9] or "{}"),
+            events=row[10],
+            skipped=row[11],
+            quarantined=row[12],
+        )
         for row in rows
     ]
 
@@ -86,8 +122,18 @@ def commit_batch(
 
 def _save_progress(con: Any, p: SourceProgress, is_new: bool, now: datetime) -> None:
     state = orjson.dumps(p.parse_state).decode()
-    values = [p.head_len, p.head_hash, p.tail_hash, p.bytes_done, p.lines_done, p.events,
-              p.skipped, p.quarantined, state, now]  # fmt: skip
+    values = [
+        p.head_len,
+        p.head_hash,
+        p.tail_hash,
+        p.bytes_done,
+        p.lines_done,
+        p.events,
+        p.skipped,
+        p.quarantined,
+        state,
+        now,
+    ]
     if is_new:
         con.execute(
             """INSERT INTO sources (head_len, head_hash, tail_hash, bytes_done, lines_done, events,

@@ -23,7 +23,9 @@ def db(tmp_path: Path) -> Path:
     return tmp_path / "vahti.duckdb"
 
 
-def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     """The real command line, in a child process, as a user runs it."""
     environment = {k: v for k, v in os.environ.items() if not k.startswith("VAHTI_")}
     environment.update(env or {})

@@ -105,55 +105,59 @@ def _batch_logger(report: FileReport, done: int, size: int) -> None:
     )
 
 
-def _ingest_with_bar(store: Store, plans: list, options: IngestOptions, enricher: Enricher) -> list[FileReport]:
+def _ingest_with_bar(
+    store: Store, plans: list, options: IngestOptions, enricher: Enricher
+) -> list[FileReport]:
     columns = ("{task.description}", BarColumn(), DownloadColumn(), TimeRemainingColumn())
     with Progress(*columns, console=err, transient=True) as bar:
         task = bar.add_task("ingest", total=sum(p.size for p in plans))
         offsets: dict[Path, int] = {}
 
         def advance(report: FileReport, done: int, size: int) -> None:
-            bar.update(task, advance=done - offsets.get(report.path, 0), description=report.path.name)
+            bar.update(
+                task, advance=done - offsets.get(report.path, 0), description=report.path.name
+            )
             offsets[report.path] = done
 
         return ingest(store, plans, options, enricher, advance)
 
 
+COUNTS = ("read", "loaded", "skipped", "quarantined", "already")
+
+
+def _counts_line(counts: dict[str, int]) -> str:
+    return (
+        f"read {counts['read']} lines, loaded {counts['loaded']} events, "
+        f"skipped {counts['skipped']}, quarantined {counts['quarantined']}, "
+        f"already loaded {counts['already']}"
+    )
+
+
 def print_reports(reports: list[FileReport], as_json: bool) -> None:
-    rows = [
-        {
-            "file": str(r.path),
-            "format": r.format,
-            "read": r.read,
-            "loaded": r.loaded,
-            "skipped": r.skipped,
-            "quarantined": r.quarantined,
-            "already_loaded": r.already,
-            "notes": r.notes,
-        }
-        for r in reports
-    ]
     if as_json:
+        rows = [
+            {
+                "file": str(r.path),
+                "format": r.format,
+                **{k: getattr(r, k) for k in COUNTS},
+                "notes": r.notes,
+            }
+            for r in reports
+        ]
         sys.stdout.write(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode() + "\n")
         return
-    for row in rows:
+    for r in reports:
+        counts = {k: getattr(r, k) for k in COUNTS}
         out.print(
-            f"{row['file']} ({row['format'] or 'empty'}): read {row['read']} lines, "
-            f"loaded {row['loaded']} events, skipped {row['skipped']}, "
-            f"quarantined {row['quarantined']}, already loaded {row['already_loaded']}",
+            f"{r.path} ({r.format or 'empty'}): {_counts_line(counts)}",
             markup=False,
             highlight=False,
         )
-        for note in row["notes"]:
+        for note in r.notes:
             err.print(f"  note: {note}", markup=False, highlight=False)
-    if len(rows) > 1:
-        totals = {k: sum(r[k] for r in rows) for k in ("read", "loaded", "skipped", "quarantined", "already_loaded")}
-        out.print(
-            f"total: read {totals['read']} lines, loaded {totals['loaded']} events, "
-            f"skipped {totals['skipped']}, quarantined {totals['quarantined']}, "
-            f"already loaded {totals['already_loaded']}",
-            markup=False,
-            highlight=False,
-        )
+    if len(reports) > 1:
+        totals = {k: sum(getattr(r, k) for r in reports) for k in COUNTS}
+        out.print(f"total: {_counts_line(totals)}", markup=False, highlight=False)
 
 
 @app.command("ingest")

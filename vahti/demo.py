@@ -21,18 +21,27 @@ def write_demo_files(folder: Path, days: int, seed: int) -> tuple[Path, Path]:
     events = folder / "portal-logins.jsonl"
     events.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in data.events))
     labels = folder / "labels.json"
-    labels.write_bytes(orjson.dumps([vars(label) for label in data.labels], option=orjson.OPT_INDENT_2))
+    labels.write_bytes(
+        orjson.dumps([vars(label) for label in data.labels], option=orjson.OPT_INDENT_2)
+    )
     return events, labels
 
 
-def run_demo(settings: Settings, db: Path, workdir: Path | None, days: int, seed: int, out: Console) -> None:
+def run_demo(
+    settings: Settings, db: Path, workdir: Path | None, days: int, seed: int, out: Console
+) -> None:
     from vahti.cli import print_reports, run_ingest
 
     folder = workdir or db.resolve().parent / "vahti-demo"
     events, labels = write_demo_files(folder, days, seed)
     out.print(f"wrote {events} and {labels}", markup=False, highlight=False)
     with open_store(db) as store:
-        reports = run_ingest(store, settings, [events], IngestOptions(format="jsonl", batch_bytes=settings.ingest.batch_bytes))
+        reports = run_ingest(
+            store,
+            settings,
+            [events],
+            IngestOptions(format="jsonl", batch_bytes=settings.ingest.batch_bytes),
+        )
         print_reports(reports, as_json=False)
         figures = stats(store)
         top = store.con.execute(

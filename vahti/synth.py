@@ -12,8 +12,35 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-FIRST = "matti liisa juha anna mikko sanna jukka laura timo kaisa antti maria pekka elina ville".split()
-LAST = "virtanen korhonen nieminen makinen hamalainen laine heikkinen koskinen jarvinen lehtonen".split()
+FIRST = [
+    "matti",
+    "liisa",
+    "juha",
+    "anna",
+    "mikko",
+    "sanna",
+    "jukka",
+    "laura",
+    "timo",
+    "kaisa",
+    "antti",
+    "maria",
+    "pekka",
+    "elina",
+    "ville",
+]
+LAST = [
+    "virtanen",
+    "korhonen",
+    "nieminen",
+    "makinen",
+    "hamalainen",
+    "laine",
+    "heikkinen",
+    "koskinen",
+    "jarvinen",
+    "lehtonen",
+]
 HOME_NETS = ("91.152", "84.248", "87.92", "62.78", "80.220", "89.27")  # Finnish ISPs
 MOBILE_NAT = "46.132.10"  # a carrier NAT pool: many users, changing addresses
 OFFICE_NAT = "193.166.3.1"  # a customer's office: many users behind one address
@@ -97,7 +124,9 @@ def _address(rng: random.Random, person: Person, day: int) -> str:
     return person.home_ip
 
 
-def _background(w: _Writer, people: list[Person], start: datetime, days: int, skip: set[str]) -> None:
+def _background(
+    w: _Writer, people: list[Person], start: datetime, days: int, skip: set[str]
+) -> None:
     rng = w.rng
     for day in range(days):
         for person in people:
@@ -115,7 +144,13 @@ def _background(w: _Writer, people: list[Person], start: datetime, days: int, sk
                     w.login(ts, person.user, ip, "failure", **more)
                     ts += timedelta(seconds=rng.uniform(5, 30))
                 w.out.events.append(
-                    {"ts": _iso(ts), "event": "password_reset", "user": person.user, "ip": ip, **more}
+                    {
+                        "ts": _iso(ts),
+                        "event": "password_reset",
+                        "user": person.user,
+                        "ip": ip,
+                        **more,
+                    }
                 )
                 ts += timedelta(minutes=rng.uniform(2, 10))
             session = w.session()
@@ -123,8 +158,14 @@ def _background(w: _Writer, people: list[Person], start: datetime, days: int, sk
             for _ in range(rng.randint(0, 3)):
                 ts += timedelta(minutes=rng.uniform(1, 20))
                 w.out.events.append(
-                    {"ts": _iso(ts), "event": "session_activity", "user": person.user, "ip": ip,
-                     "session_id": session, **more}  # fmt: skip
+                    {
+                        "ts": _iso(ts),
+                        "event": "session_activity",
+                        "user": person.user,
+                        "ip": ip,
+                        "session_id": session,
+                        **more,
+                    }
                 )
 
 
@@ -136,13 +177,25 @@ def _attacks(w: _Writer, people: list[Person], start: datetime, days: int) -> No
     t = at(days - 9, 3.2)  # brute force: one source, one account, 62 tries in 9 minutes
     target = victims[0]
     for i in range(62):
-        w.login(t + timedelta(seconds=i * 8.7), target.user, "183.62.140.253", "failure", user_agent=BOT_AGENT)
+        w.login(
+            t + timedelta(seconds=i * 8.7),
+            target.user,
+            "183.62.140.253",
+            "failure",
+            user_agent=BOT_AGENT,
+        )
     w.label("brute_force", "ip", "183.62.140.253", t, t + timedelta(seconds=61 * 8.7))
 
     t = at(days - 8, 1.5)  # password spraying: 30 accounts, one or two tries each
     for i, person in enumerate(people[10:40]):
         for k in range(rng.randint(1, 2)):
-            w.login(t + timedelta(seconds=i * 90 + k * 5), person.user, "103.99.0.122", "failure", user_agent=BOT_AGENT)
+            w.login(
+                t + timedelta(seconds=i * 90 + k * 5),
+                person.user,
+                "103.99.0.122",
+                "failure",
+                user_agent=BOT_AGENT,
+            )
     w.label("password_spraying", "ip", "103.99.0.122", t, t + timedelta(minutes=46))
 
     t = at(days - 7, 2.0)  # credential stuffing: a leaked list, several sources, 2% success
@@ -152,55 +205,107 @@ def _attacks(w: _Writer, people: list[Person], start: datetime, days: int) -> No
         user = people[40 + i % 150].user if known else f"leaked{i}@example.net"
         outcome = "success" if known and i % 50 == 7 else "failure"
         reason = None if outcome == "success" else ("bad_password" if known else "unknown_user")
-        w.login(t + timedelta(seconds=i * 6), user, source, outcome, reason=reason, user_agent=BOT_AGENT)
+        w.login(
+            t + timedelta(seconds=i * 6), user, source, outcome, reason=reason, user_agent=BOT_AGENT
+        )
     for k in range(4):
-        w.label("credential_stuffing", "ip", f"45.155.205.{10 + k}", t, t + timedelta(seconds=240 * 6))
+        w.label(
+            "credential_stuffing", "ip", f"45.155.205.{10 + k}", t, t + timedelta(seconds=240 * 6)
+        )
 
     t = at(days - 6, 4.0)  # distributed brute force: one account, 14 sources in 25 minutes
     target = victims[1]
     for i in range(28):
-        w.login(t + timedelta(seconds=i * 53), target.user, f"177.10.{i % 14}.{20 + i % 14}", "failure", user_agent=BOT_AGENT)
+        w.login(
+            t + timedelta(seconds=i * 53),
+            target.user,
+            f"177.10.{i % 14}.{20 + i % 14}",
+            "failure",
+            user_agent=BOT_AGENT,
+        )
     w.label("distributed_brute_force", "user", target.user, t, t + timedelta(seconds=27 * 53))
 
     t = at(days - 5, 23.1)  # success after failures: guessed on the 9th try
     target = victims[2]
     for i in range(8):
-        w.login(t + timedelta(seconds=i * 20), target.user, "200.10.10.5", "failure", user_agent=BOT_AGENT)
-    w.login(t + timedelta(seconds=170), target.user, "200.10.10.5", "success", session_id=w.session(), user_agent=BOT_AGENT)
+        w.login(
+            t + timedelta(seconds=i * 20),
+            target.user,
+            "200.10.10.5",
+            "failure",
+            user_agent=BOT_AGENT,
+        )
+    w.login(
+        t + timedelta(seconds=170),
+        target.user,
+        "200.10.10.5",
+        "success",
+        session_id=w.session(),
+        user_agent=BOT_AGENT,
+    )
     w.label("success_after_failures", "user", target.user, t, t + timedelta(seconds=170))
 
     t = at(days - 4, 12.0)  # impossible travel: Espoo, then Chile 40 minutes later
     target = victims[3]
-    w.login(t, target.user, target.home_ip, "success", session_id=w.session(), user_agent=target.agent)
-    w.login(t + timedelta(minutes=40), target.user, "200.10.10.9", "success", session_id=w.session(), user_agent=target.agent)
+    w.login(
+        t, target.user, target.home_ip, "success", session_id=w.session(), user_agent=target.agent
+    )
+    w.login(
+        t + timedelta(minutes=40),
+        target.user,
+        "200.10.10.9",
+        "success",
+        session_id=w.session(),
+        user_agent=target.agent,
+    )
     w.label("impossible_travel", "user", target.user, t, t + timedelta(minutes=40))
 
     t = at(days - 3, 9.0)  # new country: a long-time Finnish user appears from Nigeria
     target = victims[4]
-    w.login(t, target.user, "105.112.10.4", "success", session_id=w.session(), user_agent=target.agent)
+    w.login(
+        t, target.user, "105.112.10.4", "success", session_id=w.session(), user_agent=target.agent
+    )
     w.label("new_country", "user", target.user, t, t)
 
     t = at(days - 2, 15.0)  # session hijack: a stolen cookie replayed from abroad, another client
     target = victims[5]
     session = w.session()
     w.login(t, target.user, target.home_ip, "success", session_id=session, user_agent=target.agent)
-    w.out.events.append({"ts": _iso(t + timedelta(minutes=7)), "event": "session_activity", "user": target.user,
-                         "ip": "31.13.10.77", "session_id": session, "user_agent": BOT_AGENT})  # fmt: skip
+    w.out.events.append(
+        {
+            "ts": _iso(t + timedelta(minutes=7)),
+            "event": "session_activity",
+            "user": target.user,
+            "ip": "31.13.10.77",
+            "session_id": session,
+            "user_agent": BOT_AGENT,
+        }
+    )
     w.label("session_hijack", "session", session, t, t + timedelta(minutes=7))
 
     t = at(days - 2, 3.0)  # account enumeration: 45 names that do not exist
     for i in range(45):
-        w.login(t + timedelta(seconds=i * 40), f"{rng.choice(FIRST)}{i}.test", "81.40.10.66", "failure",
-                reason="unknown_user", user_agent=BOT_AGENT)  # fmt: skip
+        w.login(
+            t + timedelta(seconds=i * 40),
+            f"{rng.choice(FIRST)}{i}.test",
+            "81.40.10.66",
+            "failure",
+            reason="unknown_user",
+            user_agent=BOT_AGENT,
+        )
     w.label("account_enumeration", "ip", "81.40.10.66", t, t + timedelta(seconds=44 * 40))
 
     t = at(days - 1, 10.0)  # dormant account: silent since the first days, then a login
     target = people[-1]
-    w.login(t, target.user, target.home_ip, "success", session_id=w.session(), user_agent=target.agent)
+    w.login(
+        t, target.user, target.home_ip, "success", session_id=w.session(), user_agent=target.agent
+    )
     w.label("dormant_account", "user", target.user, t, t)
 
 
-def generate(days: int = 30, users: int = 400, seed: int = 7, end: datetime | None = None) -> Synthetic:
+def generate(
+    days: int = 30, users: int = 400, seed: int = 7, end: datetime | None = None
+) -> Synthetic:
     """Events (canonical dicts, unsorted as real pushes are) and the attacks' labels."""
     rng = random.Random(seed)
     end = end or datetime(2026, 11, 1, tzinfo=UTC)

@@ -31,7 +31,10 @@ def test_jsonl_canonical_and_ecs(tmp_path: Path, db: Path) -> None:
     source.write_text(JSONL)
     (report,) = load(db, source)
     assert (report.read, report.loaded, report.skipped, report.quarantined) == (14, 4, 1, 9)
-    rows = query(db, 'SELECT "user", event, outcome, ip, ts, session_id, user_agent, extra, host FROM events ORDER BY line_no')
+    rows = query(
+        db,
+        'SELECT "user", event, outcome, ip, ts, session_id, user_agent, extra, host FROM events ORDER BY line_no',
+    )
     assert rows[0][:5] == ("matti.virtanen", "login", "failure", "91.152.10.1", rows[0][4])
     assert json.loads(rows[0][7]) == {"ticket": "X-1"}
     assert rows[1][:4] == ("liisa", "login", "success", "84.248.10.1")  # IPv4-mapped unwrapped
@@ -63,8 +66,17 @@ def test_csv(tmp_path: Path, db: Path) -> None:
         '2026-10-01T06:03:12Z,login,failure,"matti,91.152.10.1,,,,,\n'
     )
     (report,) = load(db, source)
-    assert (report.format, report.read, report.loaded, report.skipped, report.quarantined) == ("csv", 5, 2, 1, 2)
-    rows = query(db, 'SELECT "user", customer_id, user_agent, session_id, service, extra FROM events ORDER BY line_no')
+    assert (report.format, report.read, report.loaded, report.skipped, report.quarantined) == (
+        "csv",
+        5,
+        2,
+        1,
+        2,
+    )
+    rows = query(
+        db,
+        'SELECT "user", customer_id, user_agent, session_id, service, extra FROM events ORDER BY line_no',
+    )
     assert rows[0] == ("matti", "A1", 'Mozilla (X, Y) "q"', None, "portal", '{"office":"HKI"}')
     assert rows[1][3] == "s1"
     reasons = [r for (r,) in query(db, "SELECT reason FROM quarantine ORDER BY line_no")]
@@ -87,7 +99,13 @@ def test_access_log(tmp_path: Path, db: Path) -> None:
     from ingest.pipeline import AccessRules
 
     (report,) = load(db, source, access=AccessRules(user_param="user"))
-    assert (report.format, report.read, report.loaded, report.skipped, report.quarantined) == ("access", 5, 2, 2, 1)
+    assert (report.format, report.read, report.loaded, report.skipped, report.quarantined) == (
+        "access",
+        5,
+        2,
+        2,
+        1,
+    )
     rows = query(db, 'SELECT outcome, "user", reason, ts FROM events ORDER BY line_no')
     assert rows[0][:3] == ("success", "-", None)
     assert rows[1][:3] == ("failure", "matti.väisänen", "http_200")
@@ -99,7 +117,12 @@ def test_detect() -> None:
     assert detect(ACCESS.encode()) == "access"
     assert detect(b"ts,user,outcome,ip\n") == "csv"
     assert detect(b"Dec 10 06:55:46 LabSZ sshd[24200]: Invalid user x from 1.2.3.4\n") == "sshd"
-    assert detect(b"2026-11-25T10:00:00.123456+02:00 host sshd[5]: Accepted publickey for a from 1.2.3.4 port 5 ssh2\n") == "sshd"
+    assert (
+        detect(
+            b"2026-11-25T10:00:00.123456+02:00 host sshd[5]: Accepted publickey for a from 1.2.3.4 port 5 ssh2\n"
+        )
+        == "sshd"
+    )
     assert detect(b"hello world\nsome text\n") is None
 
 
@@ -114,7 +137,10 @@ def test_iso_syslog_and_pam_tag(tmp_path: Path, db: Path) -> None:
     (report,) = load(db, source, year=2026, tz="Europe/Helsinki")
     assert (report.loaded, report.skipped, report.quarantined) == (3, 1, 0)
     rows = query(db, 'SELECT "user", ip, host, ts FROM events ORDER BY line_no')
-    assert rows[0][:2] == ("anna", "91.152.10.1") and rows[0][3].isoformat() == "2026-11-25T08:00:00.123456"
+    assert (
+        rows[0][:2] == ("anna", "91.152.10.1")
+        and rows[0][3].isoformat() == "2026-11-25T08:00:00.123456"
+    )
     assert rows[1][:3] == ("", "218.188.2.4", None)
     assert rows[2][:3] == ("root", None, "dsl.example.com")
     assert rows[2][3].isoformat() == "2026-06-14T12:16:02"  # Helsinki summer time, UTC+3
@@ -133,8 +159,14 @@ def test_new_year_rollover(tmp_path: Path, db: Path) -> None:
 
 def test_rollover_across_batches(tmp_path: Path, db: Path) -> None:
     """The year carried from batch to batch, with the lookahead not counted twice."""
-    lines = [f"Dec 31 23:59:{s:02d} h sshd[{s}]: Failed password for root from 1.2.3.4 port 1 ssh2" for s in range(40)]
-    lines += [f"Jan  1 00:00:{s:02d} h sshd[{100 + s}]: Failed password for root from 1.2.3.4 port 1 ssh2" for s in range(40)]
+    lines = [
+        f"Dec 31 23:59:{s:02d} h sshd[{s}]: Failed password for root from 1.2.3.4 port 1 ssh2"
+        for s in range(40)
+    ]
+    lines += [
+        f"Jan  1 00:00:{s:02d} h sshd[{100 + s}]: Failed password for root from 1.2.3.4 port 1 ssh2"
+        for s in range(40)
+    ]
     source = tmp_path / "auth.log"
     source.write_text("\n".join(lines) + "\n")
     load(db, source, year=2025, batch_bytes=4096)

@@ -15,9 +15,17 @@ from tests.helpers import load, query
 
 
 def _line(i: int) -> bytes:
-    return orjson.dumps(
-        {"ts": 1790000000 + i, "outcome": "failure", "user": f"u{i % 50}", "ip": f"91.152.{i % 200}.{i % 250 + 1}"}
-    ) + b"\n"
+    return (
+        orjson.dumps(
+            {
+                "ts": 1790000000 + i,
+                "outcome": "failure",
+                "user": f"u{i % 50}",
+                "ip": f"91.152.{i % 200}.{i % 250 + 1}",
+            }
+        )
+        + b"\n"
+    )
 
 
 def test_second_run_loads_nothing(loghub: Path, db: Path) -> None:
@@ -43,7 +51,9 @@ def test_grown_file_continues(tmp_path: Path, db: Path) -> None:
         handle.write(b"".join(_line(i) for i in range(100, 130)))
     (more,) = load(db, source)
     assert (more.read, more.loaded, more.already) == (30, 30, 100)
-    assert query(db, "SELECT count(*), count(DISTINCT line_no), max(line_no) FROM events") == [(130, 130, 130)]
+    assert query(db, "SELECT count(*), count(DISTINCT line_no), max(line_no) FROM events") == [
+        (130, 130, 130)
+    ]
 
 
 def test_rewritten_file_is_new(tmp_path: Path, db: Path) -> None:
@@ -70,8 +80,21 @@ def test_kill_mid_file_then_finish(tmp_path: Path, db: Path) -> None:
     config = tmp_path / "vahti.toml"
     config.write_text("[ingest]\nbatch_bytes = 65536\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith("VAHTI_")}
-    command = [sys.executable, "-m", "vahti.cli", "ingest", str(source), "--db", str(db), "--config", str(config), "-v"]
-    child = subprocess.Popen(command, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env, cwd=ROOT)
+    command = [
+        sys.executable,
+        "-m",
+        "vahti.cli",
+        "ingest",
+        str(source),
+        "--db",
+        str(db),
+        "--config",
+        str(config),
+        "-v",
+    ]
+    child = subprocess.Popen(
+        command, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env, cwd=ROOT
+    )
     assert child.stderr is not None
     committed = 0
     for line in child.stderr:
@@ -86,5 +109,7 @@ def test_kill_mid_file_then_finish(tmp_path: Path, db: Path) -> None:
     assert 0 < partial < total
     finish = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
     assert finish.returncode == 0, finish.stderr
-    rows = query(db, "SELECT count(*), count(DISTINCT line_no), min(line_no), max(line_no) FROM events")
+    rows = query(
+        db, "SELECT count(*), count(DISTINCT line_no), min(line_no), max(line_no) FROM events"
+    )
     assert rows == [(total, total, 1, total)]

@@ -70,7 +70,11 @@ def test_one_attempt_counted_once(loghub: Path, db: Path) -> None:
     """494 PAM failure lines, each followed by its `Failed` line but the last: one counts."""
     load(db, loghub, year=2025)
     lines = loghub.read_text().splitlines()
-    pam = [n for n, line in enumerate(lines, 1) if "pam_unix(sshd:auth): authentication failure" in line]
+    pam = [
+        n
+        for n, line in enumerate(lines, 1)
+        if "pam_unix(sshd:auth): authentication failure" in line
+    ]
     assert len(pam) == 494
     counted = query(db, f"SELECT line_no FROM events WHERE line_no IN ({', '.join(map(str, pam))})")
     assert counted == [(LINES - 1,)]

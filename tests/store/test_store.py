@@ -14,9 +14,7 @@ from store.schema import LATEST_VERSION
 def test_old_database_is_upgraded(db: Path) -> None:
     with open_store(db, upto=1) as old:
         assert old.schema_version() == 1
-        old.con.execute(
-            "INSERT INTO quarantine VALUES (1, 7, 'kept', 'reason', now()::TIMESTAMP)"
-        )
+        old.con.execute("INSERT INTO quarantine VALUES (1, 7, 'kept', 'reason', now()::TIMESTAMP)")
         with pytest.raises(duckdb.CatalogException):
             old.con.execute("SELECT * FROM alerts")
     with open_store(db) as new:
@@ -34,13 +32,19 @@ def test_newer_database_is_refused(db: Path) -> None:
 
 def test_second_writer_process_gets_a_clear_error(db: Path) -> None:
     holder = subprocess.Popen(
-        [sys.executable, "-c", f"import duckdb,sys,time; c=duckdb.connect({str(db)!r}); print('ok', flush=True); time.sleep(30)"],
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb,sys,time; c=duckdb.connect({str(db)!r}); print('ok', flush=True); time.sleep(30)",
+        ],
         stdout=subprocess.PIPE,
         text=True,
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "ok"
-        with pytest.raises(StoreBusyError, match=rf"in use by another vahti process \(process {holder.pid}\)"):
+        with pytest.raises(
+            StoreBusyError, match=rf"in use by another vahti process \(process {holder.pid}\)"
+        ):
             open_store(db)
     finally:
         holder.kill()
