@@ -12,6 +12,7 @@ from pathlib import Path
 import polars as pl
 
 from ingest.context import ParseContext
+from ingest.csvfile import CsvHeaderError, read_header
 from ingest.enrich import Enricher, enrich
 from ingest.files import HEAD, head_of, matching_source, tail_before
 from ingest.formats import FORMATS, LOOKAHEAD_BYTES, PARSERS, detect
@@ -110,6 +111,8 @@ def plan(paths: Iterable[Path], options: IngestOptions) -> list[FilePlan]:
                 f"{path}: cannot tell the format from its first lines; give --format "
                 "(jsonl, csv, sshd or access)"
             )
+        if fmt == "csv":
+            _check_csv_header(path, sample)
         mtime = datetime.fromtimestamp(stat.st_mtime, UTC).replace(tzinfo=None)
         plans.append(FilePlan(path=path, format=fmt, size=stat.st_size, mtime=mtime))
     return plans
@@ -124,6 +127,17 @@ class _Run:
     enricher: Enricher
     next_event_id: int
     on_batch: BatchCallback | None
+
+
+def _check_csv_header(path: Path, sample: bytes) -> None:
+    text = sample.decode("utf-8", errors="replace")
+    first = next((line for line in text.split("\n") if line.strip()), None)
+    if first is None:
+        return
+    try:
+        read_header(first.strip("\r"))
+    except CsvHeaderError as exc:
+        raise InputError(f"{path}: {exc}") from exc
 
 
 def ingest(
