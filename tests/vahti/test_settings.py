@@ -63,5 +63,5 @@ def test_errors_name_the_key(tmp_path: Path, toml: str, message: str) -> None:
 
 def test_bad_environment_value(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("VAHTI_RETENTION_AUDIT", "forever")
-    with pytest.raises(ConfigError, match="retention.audit"):
+    with pytest.raises(ConfigError, match=r"retention\.audit"):
         load_settings(None)

@@ -1,0 +1,160 @@
+"""Ingest speed: vahti against DuckDB's bare readers on the same files, with peak memory.
+
+    python -m bench.ingest [--lines 1000000] [--big 5000000]
+
+Prints events/s for 1M canonical JSONL events and a 1M-line sshd log, beside DuckDB's own
+`read_json` / `read_csv` of the same file (the floor), and the peak RSS of ingesting the
+sshd log at 1M and at `--big` lines (memory must stay flat as files grow).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+CHILD = """
+import json, resource, sys, time
+from pathlib import Path
+kind, path, db = sys.argv[1], sys.argv[2], sys.argv[3]
+start = time.perf_counter()
+if kind == "vahti":
+    from ingest.enrich import Enricher
+    from ingest.pipeline import IngestOptions, ingest, plan
+    from store import open_store
+    options = IngestOptions(year=2026)
+    enricher = Enricher.open("", "", ())
+    with open_store(Path(db)) as store:
+        (report,) = ingest(store, plan([Path(path)], options), options, enricher)
+    count = report.loaded
+else:
+    import duckdb
+    con = duckdb.connect(db)
+    reader = "read_json('%s', format='newline_delimited')" % path if kind == "read_json" else (
+        "read_csv('%s', columns={'raw': 'VARCHAR'}, delim=chr(1), quote='', escape='', header=false)" % path)
+    con.execute("CREATE TABLE t AS SELECT * FROM " + reader)
+    count = con.execute("SELECT count(*) FROM t").fetchone()[0]
+elapsed = time.perf_counter() - start
+print(json.dumps({"seconds": elapsed, "count": count,
+                  "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+USERS = [f"user{i}" for i in range(20_000)]
+
+
+def _addresses(rng: random.Random, count: int) -> list[str]:
+    """One distinct address per 20 events, the ratio seen in real logs (10M events: ~0.5M)."""
+    return [
+        f"{rng.randrange(1, 223)}.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
+        for _ in range(count)
+    ]
+
+
+def write_jsonl(path: Path, lines: int) -> None:
+    rng = random.Random(1)
+    pool = _addresses(rng, max(lines // 20, 1))
+    with path.open("w") as out:
+        for i in range(lines):
+            ip = rng.choice(pool)
+            out.write(
+                json.dumps(
+                    {
+                        "ts": f"2026-10-{1 + i * 30 // lines:02d}T{i % 24:02d}:{i % 60:02d}:{i % 59:02d}.{i % 1000:03d}Z",
+                        "event": "login",
+                        "outcome": "failure" if i % 7 == 0 else "success",
+                        "user": rng.choice(USERS),
+                        "customer_id": f"A{i % 20000}",
+                        "ip": ip,
+                        "user_agent": "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0",
+                        "session_id": f"s{i:012x}",
+                    }
+                )
+                + "\n"
+            )
+
+
+def write_sshd(path: Path, lines: int) -> None:
+    """Connections as OpenSSH with PAM logs them: PAM line, Failed lines, noise."""
+    rng = random.Random(2)
+    pool = _addresses(rng, max(lines // 20, 1))
+    months = ("Oct", "Nov")
+    with path.open("w") as out:
+        pid, written = 1000, 0
+        while written < lines:
+            pid += 1
+            ip = rng.choice(pool)
+            stamp = f"{months[written * 2 // lines]} {1 + written % 28:2d} {written % 24:02d}:{written % 60:02d}:{written % 59:02d}"
+            user = rng.choice(("root", "admin", "oracle", "matti"))
+            block = [
+                f"{stamp} mail sshd[{pid}]: pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost={ip}  user={user}",
+                f"{stamp} mail sshd[{pid}]: Failed password for {user} from {ip} port {rng.randrange(1024, 65535)} ssh2",
+                f"{stamp} mail sshd[{pid}]: Failed password for {user} from {ip} port {rng.randrange(1024, 65535)} ssh2",
+                f"{stamp} mail sshd[{pid}]: Received disconnect from {ip}: 11: Bye Bye [preauth]",
+                f"{stamp} mail CRON[{pid + 1}]: pam_unix(cron:session): session opened for user root by (uid=0)",
+            ]
+            if pid % 50 == 0:
+                block.append(
+                    f"{stamp} mail sshd[{pid}]: Accepted publickey for matti from {ip} port 22 ssh2"
+                )
+            out.write("\n".join(block) + "\n")
+            written += len(block)
+
+
+def measure(kind: str, path: Path, folder: Path) -> dict[str, float]:
+    db = folder / f"{kind}-{path.stem}-{time.monotonic_ns()}.duckdb"
+    result = subprocess.run(
+        [sys.executable, "-c", CHILD, kind, str(path), str(db)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--lines", type=int, default=1_000_000)
+    parser.add_argument("--big", type=int, default=5_000_000)
+    args = parser.parse_args()
+    print(
+        f"# vahti ingest benchmark, {date.today()}, {platform.node()}, {platform.processor() or platform.machine()}"
+    )
+    with tempfile.TemporaryDirectory() as name:
+        folder = Path(name)
+        jsonl, sshd, big = folder / "events.jsonl", folder / "auth.log", folder / "auth-big.log"
+        write_jsonl(jsonl, args.lines)
+        write_sshd(sshd, args.lines)
+        rows = [
+            ("JSONL, vahti ingest", measure("vahti", jsonl, folder), args.lines),
+            ("JSONL, DuckDB read_json (floor)", measure("read_json", jsonl, folder), args.lines),
+            ("sshd, vahti ingest", measure("vahti", sshd, folder), args.lines),
+            (
+                "sshd, DuckDB read_csv of the lines (floor)",
+                measure("read_csv", sshd, folder),
+                args.lines,
+            ),
+        ]
+        if args.big:
+            write_sshd(big, args.big)
+            rows.append(
+                (f"sshd {args.big:,} lines, vahti ingest", measure("vahti", big, folder), args.big)
+            )
+        print(
+            f"{'what':48} {'lines':>10} {'seconds':>8} {'lines/s':>10} {'events':>10} {'peak MiB':>9}"
+        )
+        for label, figures, lines in rows:
+            print(
+                f"{label:48} {lines:>10,} {figures['seconds']:>8.2f} {lines / figures['seconds']:>10,.0f} "
+                f"{int(figures['count']):>10,} {figures['peak_mib']:>9.0f}"
+            )
+
+
+if __name__ == "__main__":
+    main()
