@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import polars as pl
 
+# A blank line is one of these characters only; it is skipped, never quarantined.
+BLANK = " \t\r"
+
 EVENT_TYPES = ("login", "logout", "session_activity", "password_reset", "password_change", "mfa")
 OUTCOMES = ("success", "failure")
 

@@ -7,6 +7,7 @@ from collections.abc import Callable
 import polars as pl
 
 from ingest import access, csvfile, jsonl, sshd
+from ingest.canonical import BLANK
 from ingest.context import ParseContext, Parsed
 
 Parser = Callable[[pl.DataFrame, pl.DataFrame, ParseContext], Parsed]
@@ -25,7 +26,7 @@ LOOKAHEAD_BYTES = {"sshd": 1 << 20}
 def detect(sample: bytes) -> str | None:
     """Guess from the first non-blank lines; None when nothing fits."""
     text = sample.decode("utf-8", errors="replace")
-    lines = [line.strip("\r") for line in text.split("\n")[:50] if line.strip()]
+    lines = [line.strip("\r") for line in text.split("\n")[:50] if line.strip(BLANK)]
     if len(lines) > 1 and not sample.endswith(b"\n"):
         lines = lines[:-1]  # the sample may have cut the last line
     if not lines:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import polars as pl
 
+from ingest.canonical import BLANK
 from ingest.context import ParseContext
 from ingest.csvfile import CsvHeaderError, read_header
 from ingest.enrich import Enricher, enrich
@@ -131,7 +132,7 @@ class _Run:
 
 def _check_csv_header(path: Path, sample: bytes) -> None:
     text = sample.decode("utf-8", errors="replace")
-    first = next((line for line in text.split("\n") if line.strip()), None)
+    first = next((line for line in text.split("\n") if line.strip(BLANK)), None)
     if first is None:
         return
     try:
@@ -244,7 +245,11 @@ def _load_chunk(
     broken = lines.filter(~pl.col("utf8_ok")).select(
         "line_no", "raw", reason=pl.lit("invalid UTF-8")
     )
-    text = pl.col("utf8_ok") & pl.col("raw").is_not_null() & (pl.col("raw").str.strip_chars() != "")
+    text = (
+        pl.col("utf8_ok")
+        & pl.col("raw").is_not_null()
+        & (pl.col("raw").str.strip_chars(BLANK) != "")
+    )
     usable = lines.filter(text).select("line_no", "raw")
     ahead = chunk.lookahead.filter(text).select("line_no", "raw")
     parsed = PARSERS[context.format](usable, ahead, context)

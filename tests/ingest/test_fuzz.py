@@ -76,3 +76,15 @@ def test_random_bytes_any_format(data: bytes, fmt: str) -> None:
             return
         events = query(db, "SELECT count(DISTINCT (line_no)) FROM events")[0][0]
         assert report.read == events + report.skipped + report.quarantined
+
+
+def test_control_characters_are_not_blank(tmp_path: Path) -> None:
+    """Python calls \\x1c whitespace; a line of it is a line, and CSV refuses it as a header."""
+    source = tmp_path / "odd.csv"
+    source.write_bytes(b"\x1c\n")
+    try:
+        load(tmp_path / "v.duckdb", source, format="csv")
+    except InputError as exc:
+        assert "CSV header" in str(exc)
+    else:
+        raise AssertionError("a CSV file without a header was accepted")
