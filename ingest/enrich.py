@@ -41,24 +41,37 @@ def bundled_city_db() -> Path:
     return Path(geolite2_database())
 
 
-def _open(path: Path, what: str) -> geoip2.database.Reader:
+def _open_city(path: Path) -> maxminddb.Reader:
+    """The C reader under geoip2, read raw: geoip2's model objects would double the cost."""
+    try:
+        reader = maxminddb.open_database(str(path), maxminddb.MODE_AUTO)
+    except (OSError, maxminddb.InvalidDatabaseError, ValueError) as exc:
+        raise GeoIPError(f"cannot open GeoIP city database {path}: {exc}") from exc
+    kind = reader.metadata().database_type
+    if "City" not in kind:
+        reader.close()
+        raise GeoIPError(f"{path} is a {kind} database, not a City one (set geoip.city_db)")
+    return reader
+
+
+def _open_asn(path: Path) -> geoip2.database.Reader:
     try:
         return geoip2.database.Reader(str(path), mode=maxminddb.MODE_AUTO)
     except (OSError, maxminddb.InvalidDatabaseError, ValueError) as exc:
-        raise GeoIPError(f"cannot open {what} database {path}: {exc}") from exc
+        raise GeoIPError(f"cannot open GeoIP ASN database {path}: {exc}") from exc
 
 
 @dataclass
 class Enricher:
-    city: geoip2.database.Reader
+    city: maxminddb.Reader
     asn: geoip2.database.Reader | None
     own: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
     cache: dict[str, tuple[Any, ...]]
 
     @classmethod
     def open(cls, city_db: str, asn_db: str, own_networks: Iterable[str]) -> Enricher:
-        city = _open(Path(city_db) if city_db else bundled_city_db(), "GeoIP city")
-        asn = _open(Path(asn_db), "GeoIP ASN") if asn_db else None
+        city = _open_city(Path(city_db) if city_db else bundled_city_db())
+        asn = _open_asn(Path(asn_db)) if asn_db else None
         own = tuple(ipaddress.ip_network(n, strict=False) for n in own_networks)
         return cls(city=city, asn=asn, own=own, cache={})
 
@@ -90,17 +103,18 @@ class Enricher:
             b"\x00" * 10 + b"\xff\xff" + address.packed if address.version == 4 else address.packed
         )
         own = next((str(n) for n in self.own if address in n), None)
-        place = self._place(address) if address.is_global else (None, None, None, None)
-        network = self._asn(address) if address.is_global else (None, None)
+        place = self._place(address)
+        network = self._asn(address)
         return (text, True, str(address), address.version, packed, *place, *network, own)
 
     def _place(self, address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> tuple[Any, ...]:
-        try:
-            found = self.city.city(address)
-        except (geoip2.errors.AddressNotFoundError, ValueError):
+        record = self.city.get(address)  # private and unknown addresses: None
+        if not isinstance(record, dict):
             return (None, None, None, None)
-        location = found.location
-        return (found.country.iso_code, found.city.name, location.latitude, location.longitude)
+        country = record.get("country") or record.get("registered_country") or {}
+        city = (record.get("city") or {}).get("names", {}).get("en")
+        location = record.get("location") or {}
+        return (country.get("iso_code"), city, location.get("latitude"), location.get("longitude"))
 
     def _asn(self, address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> tuple[Any, ...]:
         if self.asn is None:

@@ -1,80 +1,96 @@
-"""JSON Lines with canonical or Elastic Common Schema names, parsed by DuckDB's JSON functions."""
+"""JSON Lines with canonical or Elastic Common Schema names, parsed by DuckDB in one pass.
+
+`json_transform` reads each line once into a struct (the reader DuckDB's own `read_json`
+uses). In ECS `user`, `event`, `host`, `user_agent` and `service` are objects while the
+canonical names are strings, so those arrive as JSON and are split here.
+"""
 
 from __future__ import annotations
 
+import orjson
 import polars as pl
 
-from ingest.canonical import TEXT_FIELDS, conform
+from ingest.canonical import conform
 from ingest.context import ParseContext, Parsed, engine_of
 from ingest.timestamps import parse_rfc3339_or_epoch
 
-# Canonical name first; ECS alternatives nested and dotted. A canonical key only counts
-# when it holds a scalar: in ECS `user`, `event`, `host` and `service` are objects.
-PATHS: dict[str, tuple[str, ...]] = {
-    "ts": ("ts", "@timestamp"),
-    "event": ("event", "event.action"),
-    "outcome": ("outcome", "event.outcome"),
-    "user": ("user", "user.name"),
-    "customer_id": ("customer_id",),
-    "ip": ("ip", "source.ip"),
-    "host": ("host",),
-    "user_agent": ("user_agent", "user_agent.original"),
-    "session_id": ("session_id", "session.id", "http.cookie.session"),
-    "reason": ("reason", "event.reason"),
-    "service": ("service", "service.name"),
-}
+# Names that are either a canonical string or an ECS object.
+_EITHER = ("event", "user", "host", "user_agent", "service")
+_SPEC = {
+    "ts": "VARCHAR",
+    "@timestamp": "VARCHAR",
+    **{name: "JSON" for name in _EITHER},
+    "outcome": "VARCHAR",
+    "customer_id": "VARCHAR",
+    "ip": "VARCHAR",
+    "session_id": "VARCHAR",
+    "reason": "VARCHAR",
+    "source": {"ip": "VARCHAR"},
+    "session": {"id": "VARCHAR"},
+    "http": {"cookie": {"session": "VARCHAR"}},
+    **{
+        dotted: "VARCHAR"
+        for dotted in (
+            "event.action", "event.outcome", "event.reason", "user.name", "source.ip",
+            "user_agent.original", "session.id", "http.cookie.session", "service.name",
+        )
+    },
+}  # fmt: skip
 _SCALARS = "('VARCHAR', 'BIGINT', 'UBIGINT', 'DOUBLE', 'BOOLEAN')"
+KNOWN_KEYS = tuple(name for name in _SPEC if name not in ("source", "session", "http"))
 
 
-def _json_paths(name: str) -> list[str]:
-    """`user.name` is reachable nested ($.user.name) or as one dotted key ($."user.name")."""
-    parts = name.split(".")
-    nested = "$." + ".".join(f'"{p}"' for p in parts)
-    return [nested] if len(parts) == 1 else [nested, f'$."{name}"']
+def _scalar(expr: str) -> str:
+    return f"CASE WHEN json_type({expr}) IN {_SCALARS} THEN {expr}->>'$' END"
 
 
-def _plan() -> tuple[list[str], dict[str, list[int]]]:
-    paths: list[str] = []
-    where: dict[str, list[int]] = {}
-    for field, names in PATHS.items():
-        for name in names:
-            for path in _json_paths(name):
-                where.setdefault(field, []).append(len(paths) + 1)
-                paths.append(path)
-    return paths, where
+def _inner(expr: str, key: str) -> str:
+    return f"CASE WHEN json_type({expr}) = 'OBJECT' THEN {expr}->>'$.{key}' END"
 
 
-def _known_keys() -> str:
-    """Top-level keys whose scalar value became a canonical field (objects stay in `extra`)."""
-    names = sorted({name for names in PATHS.values() for name in names})
-    return ", ".join("'" + name + "'" for name in names)
+def _fields() -> dict[str, str]:
+    f = "f."
+    return {
+        "ts_raw": f'coalesce({f}ts, {f}"@timestamp")',
+        "event": f'coalesce({_scalar(f + "event")}, {_inner(f + "event", "action")}, {f}"event.action")',
+        "outcome": f'coalesce({f}outcome, {_inner(f + "event", "outcome")}, {f}"event.outcome")',
+        "user": f'coalesce({_scalar(f + "user")}, {_inner(f + "user", "name")}, {f}"user.name")',
+        "customer_id": f"{f}customer_id",
+        "ip": f'coalesce({f}ip, {f}source.ip, {f}"source.ip")',
+        "host": _scalar(f + "host"),
+        "user_agent": f'coalesce({_scalar(f + "user_agent")}, {_inner(f + "user_agent", "original")}, {f}"user_agent.original")',
+        "session_id": f'coalesce({f}session_id, {f}session.id, {f}"session.id", {f}http.cookie.session, {f}"http.cookie.session")',
+        "reason": f'coalesce({f}reason, {_inner(f + "event", "reason")}, {f}"event.reason")',
+        "service": f'coalesce({_scalar(f + "service")}, {_inner(f + "service", "name")}, {f}"service.name")',
+    }  # fmt: skip
 
 
 def _query() -> str:
-    paths, where = _plan()
-    picks = []
-    for field in ("ts", *TEXT_FIELDS):
-        options = ", ".join(
-            f"CASE WHEN json_type(j[{i}]) IN {_SCALARS} THEN j[{i}]->>'$' END" for i in where[field]
-        )
-        picks.append(f'coalesce({options}) AS "{field if field != "ts" else "ts_raw"}"')
-    path_list = ", ".join(f"'{p}'" for p in paths)
-    known = _known_keys()
+    spec = orjson.dumps(_SPEC).decode()
+    known = ", ".join(f"'{k}'" for k in KNOWN_KEYS)
+    picks = ",\n               ".join(f'{sql} AS "{name}"' for name, sql in _fields().items())
+    # Only lines with keys we do not know pay for rebuilding the object without the known ones.
+    rest = f"""to_json(map_from_entries(list_filter(
+                   map_entries(CAST(raw::JSON AS MAP(VARCHAR, JSON))),
+                   lambda e: NOT (e.key IN ({known}) AND json_type(e.value) IN {_SCALARS}))))"""
     return f"""
         WITH checked AS (
-            SELECT line_no, raw, json_valid(raw) AS valid FROM lines
+            SELECT line_no, raw, json_valid(raw) AS valid,
+                   CASE WHEN json_valid(raw) THEN json_type(raw) END AS kind
+            FROM lines
         ), objects AS (
-            SELECT line_no, raw, json_extract(raw, [{path_list}]) AS j,
-                   to_json(map_from_entries(list_filter(
-                       map_entries(CAST(raw::JSON AS MAP(VARCHAR, JSON))),
-                       lambda e: NOT (e.key IN ({known}) AND json_type(e.value) IN {_SCALARS})
-                   ))) AS rest
-            FROM checked WHERE valid AND json_type(raw) = 'OBJECT'
+            SELECT line_no, raw, json_transform(raw, '{spec}') AS f,
+                   list_filter(json_keys(raw), lambda k: k NOT IN ({known})) AS unknown
+            FROM checked WHERE kind = 'OBJECT'
         )
-        SELECT line_no, {", ".join(picks)},
-               CASE WHEN rest::VARCHAR <> '{{}}' THEN rest::VARCHAR END AS extra, raw
+        SELECT line_no, {picks},
+               CASE WHEN len(unknown) > 0 THEN {rest} END AS extra,
+               raw, NULL AS problem
         FROM objects
-        ORDER BY line_no
+        UNION ALL
+        SELECT line_no, {", ".join("NULL" for _ in _fields())}, NULL, raw,
+               CASE WHEN valid THEN 'not a JSON object (' || lower(kind) || ')' ELSE 'invalid JSON' END
+        FROM checked WHERE kind IS DISTINCT FROM 'OBJECT'
     """
 
 
@@ -85,25 +101,15 @@ def parse(lines: pl.DataFrame, lookahead: pl.DataFrame, context: ParseContext) -
     engine = engine_of(context)
     engine.register("lines", lines.select("line_no", "raw").to_arrow())
     try:
-        fields = pl.from_arrow(engine.sql(_QUERY).to_arrow_table())
-        status = pl.from_arrow(
-            engine.sql(
-                "SELECT line_no, raw, json_valid(raw) AS valid, "
-                "CASE WHEN json_valid(raw) THEN json_type(raw) END AS kind FROM lines "
-                "WHERE NOT json_valid(raw) OR json_type(raw) <> 'OBJECT' ORDER BY line_no"
-            ).to_arrow_table()
-        )
+        table = pl.from_arrow(engine.sql(_QUERY).to_arrow_table())
     finally:
         engine.unregister("lines")
-    assert isinstance(fields, pl.DataFrame) and isinstance(status, pl.DataFrame)
-    quarantine = status.select(
-        "line_no",
-        "raw",
-        reason=pl.when(pl.col("valid"))
-        .then(pl.format("not a JSON object ({})", pl.col("kind").str.to_lowercase()))
-        .otherwise(pl.lit("invalid JSON")),
-    )
-    events = fields.with_columns(
-        seq=pl.lit(0, pl.Int32), ts=parse_rfc3339_or_epoch(pl.col("ts_raw"))
+    assert isinstance(table, pl.DataFrame)
+    bad = table.filter(pl.col("problem").is_not_null())
+    quarantine = bad.select("line_no", "raw", reason="problem")
+    events = (
+        table.filter(pl.col("problem").is_null())
+        .sort("line_no")
+        .with_columns(seq=pl.lit(0, pl.Int32), ts=parse_rfc3339_or_epoch(pl.col("ts_raw")))
     )
     return Parsed(events=conform(events), quarantine=quarantine)
