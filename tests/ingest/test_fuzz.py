@@ -34,7 +34,9 @@ BAD = st.one_of(
     ),
     st.builds(
         lambda ts: orjson.dumps({"ts": ts, "outcome": "failure", "user": "u", "ip": "1.2.3.4"}),
-        st.one_of(st.integers(-(2**63), 2**63 - 1), st.floats(allow_nan=True), st.text(max_size=40)),
+        st.one_of(
+            st.integers(-(2**63), 2**63 - 1), st.floats(allow_nan=True), st.text(max_size=40)
+        ),
     ),
     st.just(
         b'{"ts":1790000000,"outcome":"failure","user":"' + b"A" * 300_000 + b'","ip":"1.2.3.4"}'
