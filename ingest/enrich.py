@@ -108,9 +108,10 @@ class Enricher:
         return (text, True, str(address), address.version, packed, *place, *network, own)
 
     def _place(self, address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> tuple[Any, ...]:
-        record = self.city.get(address)  # private and unknown addresses: None
-        if not isinstance(record, dict):
+        found = self.city.get(address)  # private and unknown addresses: None
+        if not isinstance(found, dict):
             return (None, None, None, None)
+        record: dict[str, Any] = found
         country = record.get("country") or record.get("registered_country") or {}
         city = (record.get("city") or {}).get("names", {}).get("en")
         location = record.get("location") or {}

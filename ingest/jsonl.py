@@ -50,19 +50,35 @@ def _inner(expr: str, key: str) -> str:
 
 def _fields() -> dict[str, str]:
     f = "f."
+
+    def first(*options: str) -> str:
+        return "coalesce(" + ", ".join(options) + ")"
+
     return {
-        "ts_raw": f'coalesce({f}ts, {f}"@timestamp")',
-        "event": f'coalesce({_scalar(f + "event")}, {_inner(f + "event", "action")}, {f}"event.action")',
-        "outcome": f'coalesce({f}outcome, {_inner(f + "event", "outcome")}, {f}"event.outcome")',
-        "user": f'coalesce({_scalar(f + "user")}, {_inner(f + "user", "name")}, {f}"user.name")',
-        "customer_id": f"{f}customer_id",
-        "ip": f'coalesce({f}ip, {f}source.ip, {f}"source.ip")',
+        "ts_raw": first(f + "ts", f + '"@timestamp"'),
+        "event": first(_scalar(f + "event"), _inner(f + "event", "action"), f + '"event.action"'),
+        "outcome": first(f + "outcome", _inner(f + "event", "outcome"), f + '"event.outcome"'),
+        "user": first(_scalar(f + "user"), _inner(f + "user", "name"), f + '"user.name"'),
+        "customer_id": f + "customer_id",
+        "ip": first(f + "ip", f + "source.ip", f + '"source.ip"'),
         "host": _scalar(f + "host"),
-        "user_agent": f'coalesce({_scalar(f + "user_agent")}, {_inner(f + "user_agent", "original")}, {f}"user_agent.original")',
-        "session_id": f'coalesce({f}session_id, {f}session.id, {f}"session.id", {f}http.cookie.session, {f}"http.cookie.session")',
-        "reason": f'coalesce({f}reason, {_inner(f + "event", "reason")}, {f}"event.reason")',
-        "service": f'coalesce({_scalar(f + "service")}, {_inner(f + "service", "name")}, {f}"service.name")',
-    }  # fmt: skip
+        "user_agent": first(
+            _scalar(f + "user_agent"),
+            _inner(f + "user_agent", "original"),
+            f + '"user_agent.original"',
+        ),
+        "session_id": first(
+            f + "session_id",
+            f + "session.id",
+            f + '"session.id"',
+            f + "http.cookie.session",
+            f + '"http.cookie.session"',
+        ),
+        "reason": first(f + "reason", _inner(f + "event", "reason"), f + '"event.reason"'),
+        "service": first(
+            _scalar(f + "service"), _inner(f + "service", "name"), f + '"service.name"'
+        ),
+    }
 
 
 def _query() -> str:
@@ -89,7 +105,8 @@ def _query() -> str:
         FROM objects
         UNION ALL
         SELECT line_no, {", ".join("NULL" for _ in _fields())}, NULL, raw,
-               CASE WHEN valid THEN 'not a JSON object (' || lower(kind) || ')' ELSE 'invalid JSON' END
+               CASE WHEN valid THEN 'not a JSON object (' || lower(kind) || ')'
+                 ELSE 'invalid JSON' END
         FROM checked WHERE kind IS DISTINCT FROM 'OBJECT'
     """
 

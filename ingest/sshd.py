@@ -98,8 +98,8 @@ def _split_header(frame: pl.DataFrame) -> pl.DataFrame:
     """
     raw = pl.col("raw")
     bsd = raw.str.contains(r"^[A-Z][a-z]{2} ")
-    text = pl.when(raw.str.slice(3, 2) == "  ").then(raw.str.slice(0, 4) + raw.str.slice(5))
-    text = text.otherwise(raw)
+    padded = raw.str.slice(3, 2) == "  "
+    text = pl.when(padded).then(raw.str.slice(0, 4) + raw.str.slice(5)).otherwise(raw)
     six = text.str.splitn(" ", 6)
     four = text.str.splitn(" ", 4)
     stamp_bsd = pl.concat_str(
