@@ -27,7 +27,7 @@ ENRICHED_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "as_org": pl.String,
     "own_network": pl.String,
 }
-_CACHE_LIMIT = 1_000_000
+_CACHE_LIMIT = 500_000
 
 
 class GeoIPError(RuntimeError):
@@ -66,14 +66,14 @@ class Enricher:
     city: maxminddb.Reader
     asn: geoip2.database.Reader | None
     own: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
-    cache: dict[str, tuple[Any, ...]]
+    cache: pl.DataFrame  # addresses described so far, one row each
 
     @classmethod
     def open(cls, city_db: str, asn_db: str, own_networks: Iterable[str]) -> Enricher:
         city = _open_city(Path(city_db) if city_db else bundled_city_db())
         asn = _open_asn(Path(asn_db)) if asn_db else None
         own = tuple(ipaddress.ip_network(n, strict=False) for n in own_networks)
-        return cls(city=city, asn=asn, own=own, cache={})
+        return cls(city=city, asn=asn, own=own, cache=pl.DataFrame(schema=ENRICHED_SCHEMA))
 
     def close(self) -> None:
         self.city.close()
@@ -81,16 +81,19 @@ class Enricher:
             self.asn.close()
 
     def lookup(self, addresses: pl.Series) -> pl.DataFrame:
-        """Distinct address texts -> one enrichment row each (invalid ones flagged)."""
-        rows = []
-        for text in addresses.drop_nulls().unique().to_list():
-            row = self.cache.get(text)
-            if row is None:
-                row = self._describe(text)
-                if len(self.cache) < _CACHE_LIMIT:
-                    self.cache[text] = row
-            rows.append(row)
-        return pl.DataFrame(rows, schema=ENRICHED_SCHEMA, orient="row")
+        """Distinct address texts -> one enrichment row each (invalid ones flagged).
+
+        Only addresses this run has not met yet are described in Python; the rest is a join.
+        """
+        distinct = addresses.drop_nulls().unique().to_frame("ip")
+        unseen = distinct.join(self.cache, on="ip", how="anti")["ip"].to_list()
+        fresh = pl.DataFrame(
+            [self._describe(text) for text in unseen], schema=ENRICHED_SCHEMA, orient="row"
+        )
+        if self.cache.height + fresh.height > _CACHE_LIMIT:
+            self.cache = self.cache.clear()  # memory stays flat on endless streams
+        self.cache = pl.concat([self.cache, fresh], rechunk=False)
+        return distinct.join(self.cache, on="ip", how="inner")
 
     def _describe(self, text: str) -> tuple[Any, ...]:
         try:

@@ -53,6 +53,6 @@ def test_each_address_looked_up_once() -> None:
     enricher = Enricher.open("", "", [])
     try:
         enricher.lookup(pl.Series(["91.152.10.1"] * 1000))
-        assert list(enricher.cache) == ["91.152.10.1"]
+        assert enricher.cache["ip"].to_list() == ["91.152.10.1"]
     finally:
         enricher.close()
