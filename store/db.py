@@ -91,7 +91,7 @@ def migrate(con: duckdb.DuckDBPyConnection, upto: int = LATEST_VERSION) -> int:
 def _connect(path: Path) -> duckdb.DuckDBPyConnection:
     try:
         # Commits append to the WAL; checkpoints (compressing into the file) come in bulk.
-        return duckdb.connect(str(path), config={"checkpoint_threshold": "1GB"})
+        return duckdb.connect(str(path), config={"checkpoint_threshold": "256MB"})
     except duckdb.IOException as exc:
         text = str(exc)
         if "lock" in text.lower():

@@ -1,0 +1,39 @@
+"""The detectors: pure functions from a Polars frame of events (and parameters) to findings.
+
+No database, clock or configuration inside: a rule (YAML in rules/) names one of these and
+gives its parameters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+
+from analytics.detectors.common import FINDINGS_SCHEMA, Params
+from analytics.detectors.geo import VelocityParams, geo_velocity
+from analytics.detectors.novelty import DormancyParams, FirstSeenParams, dormancy, first_seen
+from analytics.detectors.sequence import SequenceParams, failures_then_success
+from analytics.detectors.session import SessionParams, session_divergence
+from analytics.detectors.windows import CountParams, DistinctParams, window_count, window_distinct
+
+
+@dataclass(frozen=True)
+class Detector:
+    params: type[Params]
+    run: Callable[[pl.DataFrame, Any], pl.DataFrame]
+
+
+DETECTORS: dict[str, Detector] = {
+    "window_count": Detector(CountParams, window_count),
+    "window_distinct": Detector(DistinctParams, window_distinct),
+    "failures_then_success": Detector(SequenceParams, failures_then_success),
+    "geo_velocity": Detector(VelocityParams, geo_velocity),
+    "first_seen": Detector(FirstSeenParams, first_seen),
+    "session_divergence": Detector(SessionParams, session_divergence),
+    "dormancy": Detector(DormancyParams, dormancy),
+}
+
+__all__ = ["DETECTORS", "FINDINGS_SCHEMA", "Detector"]

@@ -1,0 +1,117 @@
+"""Pieces every detector shares: filters, source keys, windows into episodes, findings."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Annotated, Literal
+
+import polars as pl
+from pydantic import BaseModel, BeforeValidator, ConfigDict
+
+_DURATION = re.compile(r"^(\d+)([smhdw])$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def duration(value: object) -> timedelta:
+    """`10m`, `1h`, `30d` -> timedelta (how rules write time)."""
+    if isinstance(value, timedelta):
+        return value
+    match = _DURATION.match(str(value).strip())
+    if match is None:
+        raise ValueError(f"bad duration {value!r}: write e.g. 10m, 1h, 30d")
+    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+
+
+Duration = Annotated[timedelta, BeforeValidator(duration)]
+
+FINDINGS_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
+    "entity": pl.String,
+    "first_seen": pl.Datetime("us"),
+    "last_seen": pl.Datetime("us"),
+    "event_ids": pl.List(pl.Int64),
+    "summary": pl.String,
+}
+
+
+class Params(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Where(Params):
+    """Which events a detector looks at."""
+
+    event: str | None = "login"
+    outcome: Literal["success", "failure"] | None = None
+    reason: str | None = None
+
+    def expr(self) -> pl.Expr:
+        condition = pl.lit(True)
+        if self.event is not None:
+            condition &= pl.col("event") == self.event
+        if self.outcome is not None:
+            condition &= pl.col("outcome") == self.outcome
+        if self.reason is not None:
+            condition &= pl.col("reason") == self.reason
+        return condition
+
+
+def empty_findings() -> pl.DataFrame:
+    return pl.DataFrame(schema=FINDINGS_SCHEMA)
+
+
+def source_key() -> pl.Expr:
+    """The address, or for IPv6 its /64: privacy addresses of one host change within it."""
+    hexed = pl.col("ip_bin").bin.encode("hex")
+    groups = [
+        hexed.str.slice(i * 4, 4).str.strip_chars_start("0").replace("", "0") for i in range(4)
+    ]
+    prefix = pl.concat_str(groups, separator=":") + pl.lit("::/64")
+    return pl.when(pl.col("ip_version") == 6).then(prefix).otherwise(pl.col("ip"))
+
+
+KEYS = {"ip": source_key, "user": lambda: pl.col("user"), "session": lambda: pl.col("session_id")}
+KeyName = Literal["ip", "user", "session"]
+
+
+def keyed(events: pl.DataFrame, key: KeyName, where: Where) -> pl.DataFrame:
+    """The events a detector looks at, with `key` set and null keys dropped, sorted."""
+    return (
+        events.filter(where.expr())
+        .with_columns(key=KEYS[key]())
+        .filter(pl.col("key").is_not_null())
+        .sort("key", "ts", "event_id")
+    )
+
+
+def episodes(triggers: pl.DataFrame, window: timedelta) -> pl.DataFrame:
+    """Trigger instants (key, ts) -> merged spans [ts - window, ts] per key."""
+    spans = triggers.select("key", start=pl.col("ts") - window, end=pl.col("ts")).sort(
+        "key", "start"
+    )
+    previous_end = pl.col("end").cum_max().shift(1).over("key")
+    fresh = previous_end.is_null() | (pl.col("start") > previous_end)
+    return (
+        spans.with_columns(episode=fresh.cast(pl.Int32).cum_sum().over("key"))
+        .group_by("key", "episode")
+        .agg(pl.col("start").min(), pl.col("end").max())
+    )
+
+
+def evidence(events: pl.DataFrame, spans: pl.DataFrame) -> pl.DataFrame:
+    """The keyed events inside each span, labelled with it."""
+    return events.join(spans, on="key", how="inner").filter(
+        (pl.col("ts") >= pl.col("start")) & (pl.col("ts") <= pl.col("end"))
+    )
+
+
+def minutes(first: pl.Expr, last: pl.Expr) -> pl.Expr:
+    return ((last - first).dt.total_seconds() / 60).ceil().cast(pl.Int64).clip(lower_bound=1)
+
+
+def names(column: str, limit: int = 3) -> pl.Expr:
+    """`a, b and 4 more` from the distinct values of a column."""
+    distinct = pl.col(column).drop_nulls().unique(maintain_order=True)
+    shown = distinct.head(limit).str.join(", ")
+    more = distinct.len() - limit
+    return pl.when(more > 0).then(pl.format("{} and {} more", shown, more)).otherwise(shown)

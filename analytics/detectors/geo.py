@@ -1,0 +1,71 @@
+"""Geo-velocity: consecutive logins of an account further apart than travel allows."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from analytics.detectors.common import Params, Where, empty_findings, keyed
+
+EARTH_KM = 6371.0088
+
+
+class VelocityParams(Params):
+    max_kmh: float = 900.0
+    min_km: float = 500.0
+    familiar_after: int = 3  # a country seen this often before is the account's own
+
+
+def haversine_km(lat1: pl.Expr, lon1: pl.Expr, lat2: pl.Expr, lon2: pl.Expr) -> pl.Expr:
+    rad = 3.141592653589793 / 180
+    dlat = (lat2 - lat1) * rad / 2
+    dlon = (lon2 - lon1) * rad / 2
+    a = dlat.sin() ** 2 + (lat1 * rad).cos() * (lat2 * rad).cos() * dlon.sin() ** 2
+    return 2 * EARTH_KM * a.sqrt().arcsin()
+
+
+def geo_velocity(events: pl.DataFrame, p: VelocityParams) -> pl.DataFrame:
+    """Own networks, same-city hops and places the account uses regularly are exempt."""
+    frame = keyed(events, "user", Where(outcome="success")).filter(
+        pl.col("lat").is_not_null() & pl.col("lon").is_not_null()
+    )
+    if frame.height < 2:
+        return empty_findings()
+    seen_before = pl.int_range(pl.len()).over("key", "country")
+    frame = frame.with_columns(familiar=seen_before >= p.familiar_after)
+    prev = {
+        c: pl.col(c).shift(1).over("key")
+        for c in ("ts", "lat", "lon", "city", "country", "event_id", "own_network", "ip")
+    }
+    pairs = frame.with_columns(**{f"prev_{c}": e for c, e in prev.items()}).filter(
+        pl.col("prev_ts").is_not_null()
+    )
+    pairs = pairs.with_columns(
+        km=haversine_km(pl.col("prev_lat"), pl.col("prev_lon"), pl.col("lat"), pl.col("lon")),
+        hours=((pl.col("ts") - pl.col("prev_ts")).dt.total_seconds() / 3600).clip(
+            lower_bound=1 / 60
+        ),
+    ).with_columns(kmh=pl.col("km") / pl.col("hours"))
+    exempt = (
+        pl.col("own_network").is_not_null()
+        | pl.col("prev_own_network").is_not_null()
+        | (pl.col("city").is_not_null() & (pl.col("city") == pl.col("prev_city")))
+        | pl.col("familiar")
+    )
+    found = pairs.filter((pl.col("km") >= p.min_km) & (pl.col("kmh") > p.max_kmh) & ~exempt)
+    return found.select(
+        entity="key",
+        first_seen="prev_ts",
+        last_seen="ts",
+        event_ids=pl.concat_list("prev_event_id", "event_id"),
+        summary=pl.format(
+            "{} logged in from {} ({}) and {} min later from {} ({}): {} km, {} km/h",
+            "key",
+            pl.coalesce(pl.col("prev_city"), pl.col("prev_country"), pl.col("prev_ip")),
+            "prev_ip",
+            ((pl.col("ts") - pl.col("prev_ts")).dt.total_seconds() / 60).round(0).cast(pl.Int64),
+            pl.coalesce(pl.col("city"), pl.col("country"), pl.col("ip")),
+            "ip",
+            pl.col("km").round(0).cast(pl.Int64),
+            pl.col("kmh").round(0).cast(pl.Int64),
+        ),
+    )

@@ -1,0 +1,68 @@
+"""Failures, then a success: a guessed or stuffed password that worked."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import polars as pl
+
+from analytics.detectors.common import Duration, Params, Where, empty_findings, keyed, minutes
+
+
+class SequenceParams(Params):
+    window: Duration = timedelta(minutes=10)
+    min_failures: int = 5
+
+
+def failures_then_success(events: pl.DataFrame, p: SequenceParams) -> pl.DataFrame:
+    """A success of an account preceded, within `window`, by `min_failures` failures of it
+    since its last success."""
+    frame = keyed(events, "user", Where())
+    if frame.height == 0:
+        return empty_findings()
+    failed = (pl.col("outcome") == "failure").cast(pl.Int32)
+    frame = frame.with_columns(
+        streak_id=(pl.col("outcome") == "success")
+        .cast(pl.Int32)
+        .cum_sum()
+        .shift(1, fill_value=0)
+        .over("key"),
+    )
+    # Each success closes the streak of failures that came after the previous success.
+    runs = (
+        frame.with_columns(is_failure=failed)
+        .group_by("key", "streak_id")
+        .agg(
+            success_ts=pl.col("ts").filter(pl.col("outcome") == "success").first(),
+            success_id=pl.col("event_id").filter(pl.col("outcome") == "success").first(),
+            failure_ts=pl.col("ts").filter(pl.col("is_failure") == 1),
+            failure_ids=pl.col("event_id").filter(pl.col("is_failure") == 1),
+            sources=pl.col("ip").filter(pl.col("is_failure") == 1).unique(),
+        )
+    )
+    runs = runs.filter(pl.col("success_ts").is_not_null()).explode("failure_ts", "failure_ids")
+    recent = runs.filter(pl.col("failure_ts") >= pl.col("success_ts") - p.window)
+    found = (
+        recent.group_by("key", "streak_id")
+        .agg(
+            pl.col("success_ts").first(),
+            pl.col("success_id").first(),
+            first_seen=pl.col("failure_ts").min(),
+            failure_ids=pl.col("failure_ids"),
+            sources=pl.col("sources").first(),
+        )
+        .filter(pl.col("failure_ids").list.len() >= p.min_failures)
+    )
+    return found.select(
+        entity="key",
+        first_seen="first_seen",
+        last_seen="success_ts",
+        event_ids=pl.concat_list("failure_ids", "success_id"),
+        summary=pl.format(
+            "successful login for {} after {} failures in {} min (from {})",
+            "key",
+            pl.col("failure_ids").list.len(),
+            minutes(pl.col("first_seen"), pl.col("success_ts")),
+            pl.col("sources").list.join(", "),
+        ),
+    )

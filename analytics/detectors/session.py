@@ -1,0 +1,45 @@
+"""One session id seen from diverging places or clients: a stolen cookie replayed."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from analytics.detectors.common import Params, Where, empty_findings, keyed, names
+
+
+class SessionParams(Params):
+    compare: tuple[str, ...] = ("country", "user_agent")
+
+
+def session_divergence(events: pl.DataFrame, p: SessionParams) -> pl.DataFrame:
+    """A session with more than one value of any compared field (mobile NAT hops stay quiet:
+    a new address in the same country with the same client is not divergence)."""
+    frame = keyed(events, "session", Where(event=None))
+    if frame.height == 0:
+        return empty_findings()
+    found = frame.group_by("key").agg(
+        first_seen=pl.col("ts").min(),
+        last_seen=pl.col("ts").max(),
+        event_ids=pl.col("event_id"),
+        users=names("user"),
+        sources=names("ip"),
+        **{f"n_{field}": pl.col(field).drop_nulls().n_unique() for field in p.compare},
+        **{f"v_{field}": names(field, 2) for field in p.compare},
+    )
+    diverging = pl.any_horizontal([pl.col(f"n_{field}") > 1 for field in p.compare])
+    found = found.filter(diverging)
+    changed = pl.concat_str(
+        [
+            pl.when(pl.col(f"n_{field}") > 1).then(pl.format(f"{field} {{}}", pl.col(f"v_{field}")))
+            for field in p.compare
+        ],
+        separator="; ",
+        ignore_nulls=True,
+    )
+    return found.select(
+        entity="key",
+        first_seen="first_seen",
+        last_seen="last_seen",
+        event_ids="event_ids",
+        summary=pl.format("session of {} used from {}: {}", "users", "sources", changed),
+    )

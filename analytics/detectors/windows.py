@@ -1,0 +1,163 @@
+"""Sliding-window detectors: how many events, or how many distinct values, per key."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import polars as pl
+
+from analytics.detectors.common import (
+    Duration,
+    KeyName,
+    Params,
+    Where,
+    empty_findings,
+    episodes,
+    evidence,
+    keyed,
+    minutes,
+    names,
+    source_key,
+)
+
+
+class CountParams(Params):
+    key: KeyName = "ip"
+    where: Where = Where(outcome="failure")
+    window: Duration
+    min_events: int
+    max_users: int | None = None  # "against one or a few accounts"
+
+
+def window_count(events: pl.DataFrame, p: CountParams) -> pl.DataFrame:
+    """At least `min_events` matching events of one key within `window`."""
+    frame = keyed(events, p.key, p.where)
+    if frame.height == 0:
+        return empty_findings()
+    counts = frame.rolling(index_column="ts", period=p.window, group_by="key").agg(n=pl.len())
+    triggers = counts.filter(pl.col("n") >= p.min_events)
+    found = (
+        evidence(frame, episodes(triggers, p.window))
+        .group_by("key", "episode")
+        .agg(
+            first_seen=pl.col("ts").min(),
+            last_seen=pl.col("ts").max(),
+            event_ids=pl.col("event_id"),
+            users=pl.col("user").n_unique(),
+            user_names=names("user"),
+        )
+    )
+    if p.max_users is not None:
+        found = found.filter(pl.col("users") <= p.max_users)
+    return found.select(
+        entity="key",
+        first_seen="first_seen",
+        last_seen="last_seen",
+        event_ids="event_ids",
+        summary=pl.format(
+            "{} {} for {} from {} in {} min",
+            pl.col("event_ids").list.len(),
+            pl.lit(_describe(p.where)),
+            "user_names",
+            "key",
+            minutes(pl.col("first_seen"), pl.col("last_seen")),
+        ),
+    )
+
+
+class Share(Params):
+    low: float = 0.0
+    high: float = 1.0
+    low_inclusive: bool = True
+
+
+class DistinctParams(Params):
+    key: KeyName = "ip"
+    where: Where = Where(outcome="failure")
+    window: Duration
+    distinct: Literal["user", "source", "country"] = "user"
+    min_distinct: int
+    max_mean_tries: float | None = None  # tries per distinct value, on average
+    success_share: Share | None = None
+    unknown_share: Share | None = None  # failures naming accounts that do not exist
+    shares_match: Literal["all", "any"] = "all"
+
+
+_DISTINCT = {
+    "user": lambda: pl.col("user"),
+    "source": source_key,
+    "country": lambda: pl.col("country"),
+}
+
+
+def window_distinct(events: pl.DataFrame, p: DistinctParams) -> pl.DataFrame:
+    """At least `min_distinct` different values (accounts, sources) for one key in `window`."""
+    frame = keyed(events, p.key, p.where).with_columns(value=_DISTINCT[p.distinct]())
+    frame = frame.filter(pl.col("value").is_not_null())
+    if frame.height == 0:
+        return empty_findings()
+    counts = frame.rolling(index_column="ts", period=p.window, group_by="key").agg(
+        n=pl.col("value").n_unique()
+    )
+    triggers = counts.filter(pl.col("n") >= p.min_distinct)
+    found = (
+        evidence(frame, episodes(triggers, p.window))
+        .group_by("key", "episode")
+        .agg(
+            first_seen=pl.col("ts").min(),
+            last_seen=pl.col("ts").max(),
+            event_ids=pl.col("event_id"),
+            distinct=pl.col("value").n_unique(),
+            success=(pl.col("outcome") == "success").fill_null(False).mean(),
+            unknown=(pl.col("reason") == "unknown_user").fill_null(False).mean(),
+            value_names=names("value"),
+        )
+    )
+    found = found.filter(_conditions(p))
+    what = {"user": "accounts", "source": "sources", "country": "countries"}[p.distinct]
+    return found.select(
+        entity="key",
+        first_seen="first_seen",
+        last_seen="last_seen",
+        event_ids="event_ids",
+        summary=pl.format(
+            "{} {} against {} {} ({}) from {} in {} min",
+            pl.col("event_ids").list.len(),
+            pl.lit(_describe(p.where)),
+            "distinct",
+            pl.lit(what),
+            "value_names",
+            "key",
+            minutes(pl.col("first_seen"), pl.col("last_seen")),
+        ),
+    )
+
+
+def _within(column: str, share: Share) -> pl.Expr:
+    low = pl.col(column) >= share.low if share.low_inclusive else pl.col(column) > share.low
+    return low & (pl.col(column) <= share.high)
+
+
+def _conditions(p: DistinctParams) -> pl.Expr:
+    condition = pl.lit(True)
+    if p.max_mean_tries is not None:
+        condition &= pl.col("event_ids").list.len() / pl.col("distinct") <= p.max_mean_tries
+    shares = [
+        _within(column, share)
+        for column, share in (("success", p.success_share), ("unknown", p.unknown_share))
+        if share is not None
+    ]
+    if shares:
+        joined = pl.any_horizontal(shares) if p.shares_match == "any" else pl.all_horizontal(shares)
+        condition &= joined
+    return condition
+
+
+def _describe(where: Where) -> str:
+    """`failed logins`, `successful logins`, `login attempts`, `events`."""
+    noun = f"{where.event}s" if where.event else "events"
+    if where.outcome == "failure":
+        return f"failed {noun}"
+    if where.outcome == "success":
+        return f"successful {noun}"
+    return f"{where.event} attempts" if where.event else noun

@@ -1,0 +1,54 @@
+"""Every rule's own cases (events that must alert, events that must not), and the corpus."""
+
+from __future__ import annotations
+
+import datetime
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from analytics.cases import check_case
+from analytics.rules import CATEGORIES, Case, Rule, default_rules_dir, expand_case, load_rules
+from ingest.context import ParseContext
+from ingest.enrich import Enricher
+from ingest.records import parse_records
+
+RULES, ERRORS = load_rules(default_rules_dir())
+CASES = [(rule, case) for rule in RULES for case in rule.tests]
+
+
+@pytest.fixture(scope="module")
+def enricher() -> Enricher:
+    return Enricher.open("", "", ())
+
+
+def case_events(case: Case, enricher: Enricher) -> pl.DataFrame:
+    context = ParseContext(format="jsonl", mtime=datetime.datetime(2026, 11, 1))
+    events, rejected = parse_records(expand_case(case), enricher, context)
+    assert rejected.height == 0, rejected.to_dicts()
+    return events.with_columns(event_id=pl.int_range(1, events.height + 1, dtype=pl.Int64))
+
+
+@pytest.mark.parametrize(("rule", "case"), CASES, ids=[f"{r.id}: {c.name}" for r, c in CASES])
+def test_rule_case(rule: Rule, case: Case, enricher: Enricher) -> None:
+    result = check_case(rule, case, case_events(case, enricher))
+    assert result.passed, result.detail
+
+
+def test_corpus_is_valid() -> None:
+    assert ERRORS == []
+    files = sorted(p.stem for p in default_rules_dir().glob("*.yaml"))
+    assert sorted(r.id for r in RULES) == files
+    assert {r.category for r in RULES} == set(CATEGORIES)
+
+
+def test_broken_rule_is_named_and_others_load(tmp_path: Path) -> None:
+    for path in default_rules_dir().glob("*.yaml"):
+        (tmp_path / path.name).write_text(path.read_text())
+    (tmp_path / "brute_force.yaml").write_text("id: brute_force\nname: [unclosed\n")
+    (tmp_path / "odd.yaml").write_text((default_rules_dir() / "dormant_account.yaml").read_text())
+    rules, errors = load_rules(tmp_path)
+    assert {e.file for e in errors} == {"brute_force.yaml", "odd.yaml"}
+    assert "does not match the file name" in next(e.message for e in errors if e.file == "odd.yaml")
+    assert len(rules) == len(RULES) - 1
