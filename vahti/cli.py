@@ -3,53 +3,26 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import orjson
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 
-from ingest.enrich import Enricher, GeoIPError
-from ingest.pipeline import AccessRules, FileReport, IngestOptions, InputError, ingest, plan
-from store import Store, StoreError, open_store
+from ingest.enrich import Enricher
+from ingest.pipeline import AccessRules, FileReport, IngestOptions, ingest, plan
+from store import Store, open_store
 from store.stats import stats
-from vahti.settings import ConfigError, Settings, load_settings
+from vahti.detection_cli import alerts_app, detect_command
+from vahti.settings import Settings, load_settings
+from vahti.shell import DEFAULT_DB, ConfigOption, DbOption, err, failures, out
 
 app = typer.Typer(
     help="vahti: login security monitoring, retention and lawful extracts.",
     no_args_is_help=True,
     add_completion=False,
 )
-err = Console(stderr=True, soft_wrap=True)
-out = Console(soft_wrap=True)
-
-DbOption = Annotated[
-    Path, typer.Option("--db", envvar="VAHTI_DB", help="DuckDB file", show_default=True)
-]
-ConfigOption = Annotated[
-    Path | None, typer.Option("--config", envvar="VAHTI_CONFIG", help="TOML configuration file")
-]
-
-
-class Exit2(Exception):
-    """Bad usage or bad input (exit code 2)."""
-
-
-@contextmanager
-def failures() -> Iterator[None]:
-    """Map what went wrong to the contract's exit codes, with the message on stderr."""
-    try:
-        yield
-    except (InputError, ConfigError, GeoIPError, Exit2) as exc:
-        err.print(f"vahti: {exc}", markup=False, highlight=False)
-        raise typer.Exit(2) from exc
-    except StoreError as exc:
-        err.print(f"vahti: {exc}", markup=False, highlight=False)
-        raise typer.Exit(1) from exc
 
 
 def settings_from(config: Path | None) -> Settings:
@@ -168,7 +141,7 @@ def ingest_command(
     tz: Annotated[str | None, typer.Option(help="syslog: time zone of the stamps")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the counts as JSON")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="log each batch")] = False,
-    db: DbOption = Path("vahti.duckdb"),
+    db: DbOption = DEFAULT_DB,
     config: ConfigOption = None,
 ) -> None:
     """Load log files; print read / loaded / skipped / quarantined / already-loaded counts."""
@@ -184,7 +157,7 @@ def ingest_command(
 @app.command("stats")
 def stats_command(
     as_json: Annotated[bool, typer.Option("--json")] = False,
-    db: DbOption = Path("vahti.duckdb"),
+    db: DbOption = DEFAULT_DB,
     config: ConfigOption = None,
 ) -> None:
     """Counts of what the store holds."""
@@ -204,7 +177,7 @@ def demo_command(
     days: Annotated[int, typer.Option(help="length of the synthetic period")] = 30,
     seed: Annotated[int, typer.Option(help="random seed")] = 7,
     workdir: Annotated[Path | None, typer.Option(help="where to write the log files")] = None,
-    db: DbOption = Path("vahti.duckdb"),
+    db: DbOption = DEFAULT_DB,
     config: ConfigOption = None,
 ) -> None:
     """Make a realistic synthetic month of logins with attacks in it, ingest it, summarise."""
@@ -213,6 +186,10 @@ def demo_command(
     with failures():
         settings = settings_from(config)
         run_demo(settings, db, workdir, days, seed, out)
+
+
+app.command("detect")(detect_command)
+app.add_typer(alerts_app, name="alerts")
 
 
 def main() -> None:

@@ -82,6 +82,10 @@ class IngestSettings(Section):
     syslog_tz: str = "UTC"
 
 
+class DetectionSettings(Section):
+    rules_dir: str = ""  # empty: the rules shipped with vahti
+
+
 class Settings(BaseSettings):
     """Every key has a default; `VAHTI_<SECTION>_<KEY>` overrides the file."""
 
@@ -97,6 +101,7 @@ class Settings(BaseSettings):
     geoip: GeoIPSettings = GeoIPSettings()
     access: AccessLogSettings = AccessLogSettings()
     ingest: IngestSettings = IngestSettings()
+    detection: DetectionSettings = DetectionSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -41,10 +41,11 @@ LAST = [
     "jarvinen",
     "lehtonen",
 ]
-HOME_NETS = ("91.152", "84.248", "87.92", "62.78", "80.220", "89.27")  # Finnish ISPs
+HOME_NETS = ("91.152", "84.248", "87.92", "80.220", "88.112", "85.23")  # all Finnish in GeoLite2
 MOBILE_NAT = "46.132.10"  # a carrier NAT pool: many users, changing addresses
 OFFICE_NAT = "193.166.3.1"  # a customer's office: many users behind one address
 VPN_ABROAD = "5.9.10.1"  # a corporate VPN exit in Germany, used every week
+TRAVEL_ABROAD = ("31.13.10.40", "81.40.10.41")  # Sweden, Spain: flights of hours, not minutes
 BROWSERS = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36",
     "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15",
@@ -108,7 +109,7 @@ def _people(rng: random.Random, count: int) -> list[Person]:
     people = []
     for i in range(count):
         user = f"{rng.choice(FIRST)}.{rng.choice(LAST)}{i}"
-        habit = rng.choices(["home", "office", "mobile", "vpn"], [70, 15, 12, 3])[0]
+        habit = rng.choices(["home", "office", "mobile", "vpn", "travel"], [68, 15, 12, 3, 2])[0]
         home = f"{rng.choice(HOME_NETS)}.{rng.randrange(1, 255)}.{rng.randrange(1, 255)}"
         people.append(Person(user, f"A{1000000 + i}", home, rng.choice(BROWSERS), habit))
     return people
@@ -121,6 +122,8 @@ def _address(rng: random.Random, person: Person, day: int) -> str:
         return f"{MOBILE_NAT}.{rng.randrange(1, 255)}"
     if person.habit == "vpn" and day % 7 in (1, 3):
         return VPN_ABROAD
+    if person.habit == "travel" and day % 5 == 2:  # works in Stockholm or Spain every week
+        return TRAVEL_ABROAD[int(person.customer_id[1:]) % len(TRAVEL_ABROAD)]
     return person.home_ip
 
 
@@ -130,7 +133,8 @@ def _background(
     rng = w.rng
     for day in range(days):
         for person in people:
-            if person.user in skip or rng.random() > 0.6:
+            travelling = person.habit == "travel" and day % 5 == 2  # never skips a work trip
+            if person.user in skip or (rng.random() > 0.6 and not travelling):
                 continue
             ts = start + timedelta(days=day, hours=rng.uniform(6, 22))
             ip = _address(rng, person, day)
@@ -231,14 +235,14 @@ def _attacks(w: _Writer, people: list[Person], start: datetime, days: int) -> No
         w.login(
             t + timedelta(seconds=i * 20),
             target.user,
-            "200.10.10.5",
+            "95.217.10.5",
             "failure",
             user_agent=BOT_AGENT,
         )
     w.login(
         t + timedelta(seconds=170),
         target.user,
-        "200.10.10.5",
+        "95.217.10.5",
         "success",
         session_id=w.session(),
         user_agent=BOT_AGENT,
@@ -259,6 +263,10 @@ def _attacks(w: _Writer, people: list[Person], start: datetime, days: int) -> No
         user_agent=target.agent,
     )
     w.label("impossible_travel", "user", target.user, t, t + timedelta(minutes=40))
+    # The login from Chile is also the account's first from a new country: both are true.
+    w.label(
+        "new_country", "user", target.user, t + timedelta(minutes=40), t + timedelta(minutes=40)
+    )
 
     t = at(days - 3, 9.0)  # new country: a long-time Finnish user appears from Nigeria
     target = victims[4]
@@ -314,7 +322,10 @@ def generate(
     w = _Writer(rng)
     dormant = people[-1]
     _background(w, people[:-1], start, days, skip=set())
-    _background(w, [dormant], start, min(3, days), skip=set())
+    # The dormant account was last used well before the month began.
+    for day in (45, 44):
+        w.login(start - timedelta(days=day, hours=-10), dormant.user, dormant.home_ip, "success",
+                customer_id=dormant.customer_id, user_agent=dormant.agent, session_id=w.session())  # fmt: skip
     _attacks(w, people, start, days)
     w.out.events.sort(key=lambda e: e["ts"])
     return w.out

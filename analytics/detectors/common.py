@@ -113,5 +113,5 @@ def names(column: str, limit: int = 3) -> pl.Expr:
     """`a, b and 4 more` from the distinct values of a column."""
     distinct = pl.col(column).drop_nulls().unique(maintain_order=True)
     shown = distinct.head(limit).str.join(", ")
-    more = distinct.len() - limit
+    more = distinct.len().cast(pl.Int64) - limit
     return pl.when(more > 0).then(pl.format("{} and {} more", shown, more)).otherwise(shown)

@@ -15,18 +15,20 @@ class SequenceParams(Params):
 
 
 def failures_then_success(events: pl.DataFrame, p: SequenceParams) -> pl.DataFrame:
-    """A success of an account preceded, within `window`, by `min_failures` failures of it
-    since its last success."""
-    frame = keyed(events, "user", Where())
+    """A success of an account preceded, within `window`, by `min_failures` failed logins
+    since its last success. A password reset or change in between ends the run: the person
+    proved who they are another way (a forgotten password, not a guessed one)."""
+    frame = keyed(events, "user", Where(event=None)).filter(
+        pl.col("event").is_in(["login", "password_reset", "password_change"])
+    )
     if frame.height == 0:
         return empty_findings()
-    failed = (pl.col("outcome") == "failure").cast(pl.Int32)
+    login = pl.col("event") == "login"
+    failed = (login & (pl.col("outcome") == "failure")).cast(pl.Int32)
+    boundary = ((login & (pl.col("outcome") == "success")) | ~login).cast(pl.Int32)
     frame = frame.with_columns(
-        streak_id=(pl.col("outcome") == "success")
-        .cast(pl.Int32)
-        .cum_sum()
-        .shift(1, fill_value=0)
-        .over("key"),
+        streak_id=boundary.cum_sum().shift(1, fill_value=0).over("key"),
+        outcome=pl.when(login).then(pl.col("outcome")),
     )
     # Each success closes the streak of failures that came after the previous success.
     runs = (

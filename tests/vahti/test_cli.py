@@ -82,6 +82,6 @@ def test_bad_config_exits_2(tmp_path: Path, db: Path) -> None:
 def test_demo(tmp_path: Path) -> None:
     result = run_cli("demo", "--db", str(tmp_path / "demo.duckdb"), "--days", "10", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert "top failing sources" in result.stdout
+    assert "labelled attacks found" in result.stdout
     stats = json.loads(run_cli("stats", "--json", "--db", str(tmp_path / "demo.duckdb")).stdout)
     assert stats["events"] > 3000 and stats["quarantined"] == 0

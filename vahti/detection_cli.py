@@ -1,0 +1,216 @@
+"""`vahti detect` and `vahti alerts`: running the rules, reading and triaging what they found."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import orjson
+import typer
+from rich.table import Table
+
+from analytics.rules import Rule, default_rules_dir, load_rules
+from analytics.run import RunReport, Window, run_detection
+from store import Store, open_store
+from store.alerts import STATUSES, Alert, evidence_rows, get_alert, history, list_alerts, set_status
+from vahti.settings import Settings, load_settings
+from vahti.shell import (
+    DEFAULT_DB,
+    ConfigOption,
+    DbOption,
+    NotFound,
+    UsageError,
+    err,
+    failures,
+    out,
+    parse_time,
+    say,
+)
+
+alerts_app = typer.Typer(
+    help="List alerts; show one with its evidence; triage.", no_args_is_help=False
+)
+
+
+def rules_of(settings: Settings) -> list[Rule]:
+    """The enabled rules; a broken rule file is named on stderr and the others still run."""
+    folder = (
+        Path(settings.detection.rules_dir) if settings.detection.rules_dir else default_rules_dir()
+    )
+    if not folder.is_dir():
+        raise UsageError(f"rules folder {folder} does not exist (detection.rules_dir)")
+    rules, errors = load_rules(folder)
+    for error in errors:
+        say(f"vahti: rule file {error.file} skipped: {error.message}", error=True)
+    return rules
+
+
+def detect(store: Store, settings: Settings, window: Window | None = None) -> RunReport:
+    return run_detection(store, rules_of(settings), window)
+
+
+def detect_command(
+    since: Annotated[
+        str | None, typer.Option("--from", help="replay from this time (RFC 3339)")
+    ] = None,
+    until: Annotated[str | None, typer.Option("--to", help="replay up to this time")] = None,
+    db: DbOption = DEFAULT_DB,
+    config: ConfigOption = None,
+) -> None:
+    """Run every enabled rule over what is new since its last run (or replay --from/--to)."""
+    with failures():
+        settings = load_settings(config)
+        start, end = parse_time(since, "--from"), parse_time(until, "--to")
+        window = None
+        if start is not None or end is not None:
+            if start is None or end is None or start >= end:
+                raise UsageError("a replay needs both --from and --to, --from before --to")
+            window = Window(start, end)
+        with open_store(db) as store:
+            report = detect(store, settings, window)
+        say(
+            f"read {report.events} events, {len(report.rules)} rules ran: "
+            f"{report.new} new alerts, {report.updated} updated"
+        )
+        for rule in report.rules:
+            say(
+                f"  {rule.rule_id}: {rule.findings} findings, {rule.new} new, "
+                f"{rule.updated} updated, {rule.seconds:.2f} s"
+            )
+
+
+def alert_table(alerts: list[Alert], title: str = "alerts") -> Table:
+    table = Table(title=title)
+    for name in (
+        "id",
+        "severity",
+        "category",
+        "entity",
+        "last seen",
+        "events",
+        "status",
+        "summary",
+    ):
+        table.add_column(name, overflow="fold")
+    for a in alerts:
+        table.add_row(
+            a.alert_id, a.severity, a.category, a.entity, a.last_seen.isoformat(timespec="seconds"),
+            str(a.event_count), a.status, a.summary,
+        )  # fmt: skip
+    return table
+
+
+@alerts_app.callback(invoke_without_command=True)
+def alerts_command(
+    context: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="print a JSON array")] = False,
+    status: Annotated[
+        str | None, typer.Option(help="open, acknowledged, closed, false_positive")
+    ] = None,
+    category: Annotated[str | None, typer.Option(help="e.g. brute_force")] = None,
+    db: DbOption = DEFAULT_DB,
+    config: ConfigOption = None,
+) -> None:
+    """List alerts, newest first."""
+    if context.invoked_subcommand is not None:
+        return
+    with failures():
+        load_settings(config)
+        if status is not None and status not in STATUSES:
+            raise UsageError(f"unknown status {status!r}: one of {', '.join(STATUSES)}")
+        with open_store(db) as store:
+            alerts = list_alerts(store.con, status, category)
+        if as_json:
+            sys.stdout.write(orjson.dumps([a.as_json() for a in alerts]).decode() + "\n")
+        else:
+            out.print(alert_table(alerts))
+
+
+@alerts_app.command("show")
+def show_command(
+    alert_id: Annotated[str, typer.Argument(help="alert id")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    db: DbOption = DEFAULT_DB,
+    config: ConfigOption = None,
+) -> None:
+    """One alert: what, why (its summary), and its evidence events."""
+    with failures():
+        load_settings(config)
+        with open_store(db) as store:
+            alert = get_alert(store.con, alert_id)
+            if alert is None:
+                raise NotFound(f"no alert {alert_id}")
+            events = evidence_rows(store.con, alert_id)
+            changes = history(store.con, alert_id)
+        if as_json:
+            body = {**alert.as_json(), "evidence": events, "history": changes}
+            sys.stdout.write(orjson.dumps(body, default=str).decode() + "\n")
+            return
+        _print_alert(alert, events, changes)
+
+
+def _print_alert(alert: Alert, events: list[dict], changes: list[dict]) -> None:
+    say(f"{alert.alert_id}  {alert.severity.upper()}  {alert.category}  ({alert.rule_id})")
+    say(f"{alert.summary}.")
+    say(
+        f"{alert.entity_type} {alert.entity}; {alert.event_count} events from "
+        f"{alert.first_seen.isoformat(timespec='seconds')}Z to "
+        f"{alert.last_seen.isoformat(timespec='seconds')}Z; status {alert.status}; "
+        f"ATT&CK {', '.join(alert.mitre)}"
+    )
+    table = Table(title="evidence")
+    columns = ("ts", "event", "outcome", "user", "ip", "country", "city", "reason", "session_id")
+    for name in columns:
+        table.add_column(name, overflow="fold")
+    for event in events:
+        table.add_row(*("" if event[c] is None else str(event[c]) for c in columns))
+    out.print(table)
+    for change in changes:
+        say(
+            f"{change['at']} {change['actor']}: {change['status'][0]} -> "
+            f"{change['status'][1]} {change.get('note') or ''}"
+        )
+
+
+def _triage(status: str, alert_id: str, note: str | None, db: Path, config: Path | None) -> None:
+    with failures():
+        load_settings(config)
+        with open_store(db) as store, store.transaction():
+            from datetime import UTC, datetime
+
+            now = datetime.now(UTC).replace(tzinfo=None)
+            alert = set_status(store.con, alert_id, status, "cli", note, now)
+        if alert is None:
+            raise NotFound(f"no alert {alert_id}")
+        say(f"{alert_id}: {status}")
+
+
+NoteOption = Annotated[str | None, typer.Option("--note", help="why")]
+
+
+@alerts_app.command("ack")
+def ack_command(
+    alert_id: str, note: NoteOption = None, db: DbOption = DEFAULT_DB, config: ConfigOption = None
+) -> None:
+    """Acknowledge: someone is on it."""
+    _triage("acknowledged", alert_id, note, db, config)
+
+
+@alerts_app.command("close")
+def close_command(
+    alert_id: str, note: NoteOption = None, db: DbOption = DEFAULT_DB, config: ConfigOption = None
+) -> None:
+    """Close: handled."""
+    _triage("closed", alert_id, note, db, config)
+
+
+@alerts_app.command("false-positive")
+def false_positive_command(
+    alert_id: str, note: NoteOption = None, db: DbOption = DEFAULT_DB, config: ConfigOption = None
+) -> None:
+    """Mark as a false positive (say why in --note)."""
+    _triage("false_positive", alert_id, note, db, config)
+
+
+__all__ = ["alerts_app", "detect", "detect_command", "err"]

@@ -1,0 +1,68 @@
+"""What every command shares: consoles, the common options, exit codes, printing."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from ingest.enrich import GeoIPError
+from ingest.pipeline import InputError
+from store import StoreError
+from vahti.settings import ConfigError
+
+err = Console(stderr=True, soft_wrap=True)
+# Piped output keeps tables readable: wide lines rather than 80-column folds.
+out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
+
+DbOption = Annotated[
+    Path, typer.Option("--db", envvar="VAHTI_DB", help="DuckDB file", show_default=True)
+]
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", envvar="VAHTI_CONFIG", help="TOML configuration file")
+]
+DEFAULT_DB = Path("vahti.duckdb")
+
+
+class UsageError(Exception):
+    """Bad usage or bad input (exit code 2)."""
+
+
+class NotFound(Exception):
+    """An id that names nothing (exit code 1)."""
+
+
+@contextmanager
+def failures() -> Iterator[None]:
+    """Map what went wrong to the contract's exit codes, with the message on stderr."""
+    try:
+        yield
+    except (InputError, ConfigError, GeoIPError, UsageError) as exc:
+        say(f"vahti: {exc}", error=True)
+        raise typer.Exit(2) from exc
+    except (StoreError, NotFound) as exc:
+        say(f"vahti: {exc}", error=True)
+        raise typer.Exit(1) from exc
+
+
+def say(text: str, error: bool = False) -> None:
+    (err if error else out).print(text, markup=False, highlight=False)
+
+
+def parse_time(text: str | None, option: str) -> datetime | None:
+    """RFC 3339 (or a date) from the command line -> naive UTC."""
+    if text is None:
+        return None
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise UsageError(f"bad {option} {text!r}: give an RFC 3339 time or a date") from exc
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value
