@@ -106,7 +106,7 @@ def evidence(events: pl.DataFrame, spans: pl.DataFrame) -> pl.DataFrame:
 
 
 def minutes(first: pl.Expr, last: pl.Expr) -> pl.Expr:
-    return ((last - first).dt.total_seconds() / 60).ceil().cast(pl.Int64).clip(lower_bound=1)
+    return ((last - first).dt.total_seconds() / 60).round(0).cast(pl.Int64).clip(lower_bound=1)
 
 
 def names(column: str, limit: int = 3) -> pl.Expr:
