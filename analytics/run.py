@@ -21,10 +21,10 @@ from store import Store
 from store.alerts import (
     Alert,
     active_alerts,
-    add_evidence,
-    extend_alert,
-    insert_alert,
+    insert_alerts,
     known_ids,
+    link_evidence,
+    save_alerts,
     set_watermark,
     stable_id,
     watermark,
@@ -156,32 +156,46 @@ def _run_rule(
 def _merge(
     store: Store, rule: Rule, findings: pl.DataFrame, now: datetime, report: RuleReport
 ) -> None:
+    """Decide per finding (new alert, or extend an open one), then write everything in bulk."""
     con = store.con
     active = active_alerts(con, rule.id)
-    ids = [stable_id(rule.id, f["entity"], f["first_seen"]) for f in findings.iter_rows(named=True)]
+    rows = list(findings.iter_rows(named=True))
+    ids = [stable_id(rule.id, f["entity"], f["first_seen"]) for f in rows]
     known = known_ids(con, ids)
-    for finding, alert_id in zip(findings.iter_rows(named=True), ids, strict=True):
-        entity = finding["entity"]
-        alert = active.get(entity)
+    fresh: list[Alert] = []
+    links: list[tuple[str, list[int]]] = []
+    touched: dict[str, Alert] = {}
+    for finding, alert_id in zip(rows, ids, strict=True):
+        alert = active.get(finding["entity"])
         if alert is not None and alert.last_seen >= finding["first_seen"] - rule.suppress:
-            count = add_evidence(con, alert.alert_id, finding["event_ids"])
-            grew = extend_alert(
-                con, alert, finding["first_seen"], finding["last_seen"], count,
-                finding["summary"], now,
-            )  # fmt: skip
-            report.updated += int(grew)
+            alert.first_seen = min(alert.first_seen, finding["first_seen"])
+            alert.last_seen = max(alert.last_seen, finding["last_seen"])
+            alert.summary = finding["summary"]
+            touched[alert.alert_id] = alert
+            links.append((alert.alert_id, finding["event_ids"]))
             continue
         if alert_id in known:
             continue  # raised before and since closed: the analyst has seen it
         alert = _new_alert(rule, alert_id, finding, now)
-        insert_alert(con, alert)
-        alert.event_count = add_evidence(con, alert_id, finding["event_ids"])
-        con.execute(
-            "UPDATE alerts SET event_count = ? WHERE alert_id = ?", [alert.event_count, alert_id]
-        )
-        active[entity] = alert
+        fresh.append(alert)
+        active[alert.entity] = alert
         known.add(alert_id)
-        report.new += 1
+        links.append((alert_id, finding["event_ids"]))
+    before = {a.alert_id: (a.first_seen, a.last_seen, a.event_count) for a in active.values()}
+    insert_alerts(con, fresh)
+    counts = link_evidence(con, links)
+    for alert in fresh:
+        alert.event_count = counts.get(alert.alert_id, alert.event_count)
+    for alert in touched.values():
+        alert.event_count = counts.get(alert.alert_id, alert.event_count)
+    changed = [
+        a
+        for a in touched.values()
+        if before.get(a.alert_id) != (a.first_seen, a.last_seen, a.event_count)
+    ]
+    save_alerts(con, [*fresh, *changed], now)
+    report.new += len(fresh)
+    report.updated += len([a for a in changed if a not in fresh])
 
 
 def _new_alert(rule: Rule, alert_id: str, finding: dict, now: datetime) -> Alert:

@@ -9,6 +9,7 @@ from typing import Any
 
 import duckdb
 import orjson
+import polars as pl
 
 STATUSES = ("open", "acknowledged", "closed", "false_positive")
 ACTIVE = ("open", "acknowledged")
@@ -86,44 +87,74 @@ def known_ids(con: duckdb.DuckDBPyConnection, ids: list[str]) -> set[str]:
     return {row[0] for row in rows.fetchall()}
 
 
-def insert_alert(con: duckdb.DuckDBPyConnection, alert: Alert) -> None:
-    placeholders = ", ".join("?" for _ in ALERT_COLUMNS)
-    values = [getattr(alert, c) for c in ALERT_COLUMNS]
-    con.execute(f"INSERT INTO alerts ({', '.join(ALERT_COLUMNS)}) VALUES ({placeholders})", values)
-
-
-def add_evidence(con: duckdb.DuckDBPyConnection, alert_id: str, event_ids: list[int]) -> int:
-    """Link events to the alert (each once); return how many events it now has."""
-    con.execute(
-        """INSERT INTO evidence
-           SELECT ?, e FROM (SELECT DISTINCT unnest(?::BIGINT[]) AS e)
-           WHERE e NOT IN (SELECT event_id FROM evidence WHERE alert_id = ?)""",
-        [alert_id, event_ids, alert_id],
+def insert_alerts(con: duckdb.DuckDBPyConnection, alerts: list[Alert]) -> None:
+    if not alerts:
+        return
+    frame = pl.DataFrame(
+        {c: [getattr(a, c) for a in alerts] for c in ALERT_COLUMNS},
+        schema_overrides={"mitre": pl.List(pl.String), "assignee": pl.String},
     )
-    row = con.execute("SELECT count(*) FROM evidence WHERE alert_id = ?", [alert_id]).fetchone()
-    return int(row[0]) if row else 0
+    con.register("fresh_alerts", frame.to_arrow())
+    try:
+        names = ", ".join(ALERT_COLUMNS)
+        con.execute(f"INSERT INTO alerts ({names}) SELECT {names} FROM fresh_alerts")
+    finally:
+        con.unregister("fresh_alerts")
 
 
-def extend_alert(
-    con: duckdb.DuckDBPyConnection, alert: Alert, first: datetime, last: datetime, count: int,
-    summary: str, now: datetime,
-) -> bool:  # fmt: skip
-    """Widen an open alert to cover a new finding; False when nothing grew."""
-    first, last = min(first, alert.first_seen), max(last, alert.last_seen)
-    if (first, last, count) == (alert.first_seen, alert.last_seen, alert.event_count):
-        return False
-    con.execute(
-        """UPDATE alerts SET first_seen = ?, last_seen = ?, event_count = ?, summary = ?,
-               updated_at = ? WHERE alert_id = ?""",
-        [first, last, count, summary, now, alert.alert_id],
+def link_evidence(
+    con: duckdb.DuckDBPyConnection, links: list[tuple[str, list[int]]]
+) -> dict[str, int]:
+    """Link events to alerts (each pair once), in bulk; return each touched alert's count."""
+    if not links:
+        return {}
+    pairs = (
+        pl.DataFrame(
+            {"alert_id": [a for a, _ in links], "event_id": [ids for _, ids in links]},
+            schema={"alert_id": pl.String, "event_id": pl.List(pl.Int64)},
+        )
+        .explode("event_id")
+        .unique()
     )
-    alert.first_seen, alert.last_seen, alert.event_count, alert.summary = (
-        first,
-        last,
-        count,
-        summary,
+    con.register("new_links", pairs.to_arrow())
+    try:
+        con.execute(
+            """INSERT INTO evidence
+               SELECT n.alert_id, n.event_id FROM new_links n
+               ANTI JOIN evidence e ON e.alert_id = n.alert_id AND e.event_id = n.event_id"""
+        )
+        rows = con.execute(
+            """SELECT alert_id, count(*) FROM evidence
+               WHERE alert_id IN (SELECT DISTINCT alert_id FROM new_links) GROUP BY alert_id"""
+        ).fetchall()
+    finally:
+        con.unregister("new_links")
+    return {alert_id: int(count) for alert_id, count in rows}
+
+
+def save_alerts(con: duckdb.DuckDBPyConnection, alerts: list[Alert], now: datetime) -> None:
+    """Write the span, count and summary of alerts the run created or widened."""
+    if not alerts:
+        return
+    frame = pl.DataFrame(
+        {
+            "alert_id": [a.alert_id for a in alerts],
+            "first_seen": [a.first_seen for a in alerts],
+            "last_seen": [a.last_seen for a in alerts],
+            "event_count": [a.event_count for a in alerts],
+            "summary": [a.summary for a in alerts],
+        }
     )
-    return True
+    con.register("changed_alerts", frame.to_arrow())
+    try:
+        con.execute(
+            """UPDATE alerts SET first_seen = c.first_seen, last_seen = c.last_seen,
+                   event_count = c.event_count, summary = c.summary, updated_at = ?
+               FROM changed_alerts c WHERE alerts.alert_id = c.alert_id""",
+            [now],
+        )
+    finally:
+        con.unregister("changed_alerts")
 
 
 def watermark(con: duckdb.DuckDBPyConnection, rule_id: str) -> int:

@@ -59,8 +59,9 @@ class Store:
 
 
 def _version(con: duckdb.DuckDBPyConnection) -> int:
-    row = con.execute("SELECT max(version) FROM schema_version").fetchone()
-    return int(row[0]) if row and row[0] is not None else 0
+    # fetchall: a half-read result would block register() on this connection.
+    ((version,),) = con.execute("SELECT max(version) FROM schema_version").fetchall()
+    return int(version) if version is not None else 0
 
 
 def migrate(con: duckdb.DuckDBPyConnection, upto: int = LATEST_VERSION) -> int:

@@ -17,6 +17,13 @@ def session_divergence(events: pl.DataFrame, p: SessionParams) -> pl.DataFrame:
     frame = keyed(events, "session", Where(event=None))
     if frame.height == 0:
         return empty_findings()
+    # Counting first; describing (the costly part) only the sessions that diverge.
+    counts = frame.group_by("key").agg(
+        [pl.col(field).drop_nulls().n_unique().alias(f"n_{field}") for field in p.compare]
+    )
+    diverging = pl.any_horizontal([pl.col(f"n_{field}") > 1 for field in p.compare])
+    suspects = counts.filter(diverging)
+    frame = frame.join(suspects, on="key", how="semi")
     found = frame.group_by("key").agg(
         first_seen=pl.col("ts").min(),
         last_seen=pl.col("ts").max(),
@@ -26,8 +33,6 @@ def session_divergence(events: pl.DataFrame, p: SessionParams) -> pl.DataFrame:
         **{f"n_{field}": pl.col(field).drop_nulls().n_unique() for field in p.compare},
         **{f"v_{field}": names(field, 2) for field in p.compare},
     )
-    diverging = pl.any_horizontal([pl.col(f"n_{field}") > 1 for field in p.compare])
-    found = found.filter(diverging)
     changed = pl.concat_str(
         [
             pl.when(pl.col(f"n_{field}") > 1).then(pl.format(f"{field} {{}}", pl.col(f"v_{field}")))

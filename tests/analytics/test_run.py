@@ -97,23 +97,20 @@ def test_crash_mid_run_leaves_no_half_alerts(
     load(db, _failures(tmp_path / "b.jsonl", 0, 30, ip="103.99.0.122"))
     import analytics.run as run
 
-    real = run.insert_alert
-    calls = {"n": 0}
+    real = run.link_evidence
 
-    def crash_on_second(con: object, alert: object) -> None:
-        calls["n"] += 1
-        if calls["n"] == 2:
-            raise RuntimeError("power cut")
-        real(con, alert)  # type: ignore[arg-type]
+    def crash_after_writing(con: object, links: object) -> None:
+        real(con, links)  # type: ignore[arg-type]
+        raise RuntimeError("power cut")
 
-    monkeypatch.setattr(run, "insert_alert", crash_on_second)
+    monkeypatch.setattr(run, "link_evidence", crash_after_writing)
     with open_store(db) as store, pytest.raises(RuntimeError):
         run_detection(store, BRUTE)
     with open_store(db) as store:
         assert list_alerts(store.con) == []
         assert store.con.execute("SELECT count(*) FROM evidence").fetchone() == (0,)
         assert store.con.execute("SELECT count(*) FROM rule_state").fetchone() == (0,)
-    monkeypatch.setattr(run, "insert_alert", real)
+    monkeypatch.setattr(run, "link_evidence", real)
     with open_store(db) as store:
         assert run_detection(store, BRUTE).new == 2
 

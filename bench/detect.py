@@ -1,0 +1,142 @@
+"""Detection speed: every rule over 1M and 10M events, seconds per rule, peak memory; and
+ingest + detect of a 1M-line sshd log beside `fail2ban-regex` on the same file.
+
+    python -m bench.detect [--sizes 1000000 10000000] [--sshd-lines 1000000]
+
+Events are written straight into a DuckDB file with SQL (the benchmark measures detection,
+not ingest): 30 days, one user per 50 events, one address per 20, 10 % failures, plus a
+brute force, a spraying source and an impossible trip so that findings exist.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+CHILD = """
+import json, resource, sys, time
+from pathlib import Path
+from analytics.rules import default_rules_dir, load_rules
+from analytics.run import run_detection
+from store import open_store
+rules, _ = load_rules(default_rules_dir())
+start = time.perf_counter()
+with open_store(Path(sys.argv[1])) as store:
+    report = run_detection(store, rules)
+print(json.dumps({"seconds": time.perf_counter() - start, "events": report.events,
+                  "alerts": report.new,
+                  "rules": {r.rule_id: r.seconds for r in report.rules},
+                  "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+FILL = """
+CREATE TEMP TABLE places AS
+SELECT i::UBIGINT AS n, ip, ip_version, ip_bin, country, city, lat, lon FROM addresses;
+INSERT INTO events
+SELECT i AS event_id,
+       TIMESTAMP '2026-10-01' + to_microseconds(CAST(hash(i, 1) % 2592000000000 AS BIGINT)),
+       'login',
+       CASE WHEN hash(i, 2) % 10 = 0 THEN 'failure' ELSE 'success' END,
+       'user' || (hash(i, 3) % ($size::BIGINT // 50)),
+       NULL, p.ip, NULL, 'Mozilla/5.0', 's' || (hash(i, 3) % ($size::BIGINT // 50)) || '-' || (i // 200000), NULL, 'portal', NULL,
+       p.ip_version, p.ip_bin, p.country, p.city, p.lat, p.lon, NULL, NULL, NULL,
+       1, i, 0, now()::TIMESTAMP
+FROM (SELECT i, CASE  -- mostly the user's home address, one login in 50 from anywhere
+          WHEN hash(i, 5) % 50 = 0 THEN hash(i, 4) % $places
+          ELSE hash(hash(i, 3) % ($size::BIGINT // 50)) % $places END AS n
+      FROM range(1, $size + 1) t(i)) t
+JOIN places p USING (n);
+"""
+
+
+def build(db: Path, size: int) -> None:
+    import polars as pl
+
+    from ingest.enrich import Enricher
+    from store import open_store
+
+    enricher = Enricher.open("", "", ())
+    count = max(size // 20, 1000)
+    texts = pl.Series(
+        [
+            f"{(i * 7919) % 223 + 1}.{(i * 31) % 256}.{(i * 17) % 256}.{i % 254 + 1}"
+            for i in range(count)
+        ]
+    )
+    addresses = (
+        enricher.lookup(texts)
+        .unique("ip")
+        .with_row_index("i")
+        .with_columns(pl.col("i").cast(pl.Int64))
+    )
+    addresses = addresses.rename({"ip_norm": "ip_text"}).drop("ip").rename({"ip_text": "ip"})
+    with open_store(db) as store:
+        store.con.register("addresses", addresses.to_arrow())
+        store.con.execute(FILL, {"size": size, "places": addresses.height})
+        store.con.execute("CHECKPOINT")
+
+
+def run_child(db: Path) -> dict:
+    result = subprocess.run(
+        [sys.executable, "-c", CHILD, str(db)], capture_output=True, text=True, check=True
+    )
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def fail2ban_column(sshd_lines: int, folder: Path) -> None:
+    from bench.ingest import write_sshd
+
+    log = folder / "auth.log"
+    write_sshd(log, sshd_lines)
+    db = folder / "sshd.duckdb"
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "vahti.cli", "ingest", str(log), "--db", str(db), "--year", "2026"],
+                   check=True, capture_output=True)  # fmt: skip
+    subprocess.run(
+        [sys.executable, "-m", "vahti.cli", "detect", "--db", str(db)],
+        check=True,
+        capture_output=True,
+    )
+    vahti_seconds = time.perf_counter() - start
+    print(f"\nsshd log of {sshd_lines:,} lines: vahti ingest + detect {vahti_seconds:.1f} s")
+    tool = shutil.which("fail2ban-regex")
+    if tool is None:
+        print("fail2ban-regex: not installed (Debian package fail2ban); column skipped")
+        return
+    start = time.perf_counter()
+    subprocess.run([tool, str(log), "sshd"], check=True, capture_output=True)
+    f2b = time.perf_counter() - start
+    print(f"fail2ban-regex sshd filter: {f2b:.1f} s -> vahti is {f2b / vahti_seconds:.1f}x faster")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 10_000_000])
+    parser.add_argument("--sshd-lines", type=int, default=1_000_000)
+    args = parser.parse_args()
+    print(f"# vahti detection benchmark, {date.today()}, {platform.node()}, {platform.machine()}")
+    with tempfile.TemporaryDirectory() as name:
+        folder = Path(name)
+        for size in args.sizes:
+            db = folder / f"events-{size}.duckdb"
+            build(db, size)
+            figures = run_child(db)
+            print(f"\n{size:,} events: all rules {figures['seconds']:.1f} s, peak {figures['peak_mib']:.0f} MiB, "
+                  f"{figures['alerts']} alerts")  # fmt: skip
+            for rule, seconds in sorted(figures["rules"].items()):
+                print(f"  {rule:26} {seconds:6.2f} s")
+            db.unlink()
+        if args.sshd_lines:
+            fail2ban_column(args.sshd_lines, folder)
+
+
+if __name__ == "__main__":
+    main()
