@@ -81,6 +81,8 @@ class DistinctParams(Params):
     success_share: Share | None = None
     unknown_share: Share | None = None  # failures naming accounts that do not exist
     shares_match: Literal["all", "any"] = "all"
+    # Sources of one campaign share a client string and overlap in time: name them together.
+    campaign_by: Literal["user_agent"] | None = None
 
 
 _DISTINCT = {
@@ -111,26 +113,54 @@ def window_distinct(events: pl.DataFrame, p: DistinctParams) -> pl.DataFrame:
             success=(pl.col("outcome") == "success").fill_null(False).mean(),
             unknown=(pl.col("reason") == "unknown_user").fill_null(False).mean(),
             value_names=names("value"),
+            client=pl.col("user_agent").drop_nulls().mode().first(),
         )
     )
     found = found.filter(_conditions(p))
     what = {"user": "accounts", "source": "sources", "country": "countries"}[p.distinct]
+    summary = pl.format(
+        "{} {} against {} {} ({}) from {} in {} min",
+        pl.col("event_ids").list.len(),
+        pl.lit(_describe(p.where)),
+        "distinct",
+        pl.lit(what),
+        "value_names",
+        "key",
+        minutes(pl.col("first_seen"), pl.col("last_seen")),
+    )
+    if p.campaign_by is not None and found.height:
+        found = _campaigns(found)
+        summary = (
+            pl.when(pl.col("campaign_size") > 1)
+            .then(
+                pl.format(
+                    "{}; one campaign of {} sources with one client: {}",
+                    summary,
+                    "campaign_size",
+                    "campaign_sources",
+                )
+            )
+            .otherwise(summary)
+        )
     return found.select(
         entity="key",
         first_seen="first_seen",
         last_seen="last_seen",
         event_ids="event_ids",
-        summary=pl.format(
-            "{} {} against {} {} ({}) from {} in {} min",
-            pl.col("event_ids").list.len(),
-            pl.lit(_describe(p.where)),
-            "distinct",
-            pl.lit(what),
-            "value_names",
-            "key",
-            minutes(pl.col("first_seen"), pl.col("last_seen")),
-        ),
+        summary=summary,
     )
+
+
+def _campaigns(found: pl.DataFrame) -> pl.DataFrame:
+    """Findings with the same client whose spans overlap belong to one campaign."""
+    ordered = found.sort("client", "first_seen")
+    previous_end = pl.col("last_seen").cum_max().shift(1).over("client")
+    fresh = previous_end.is_null() | (pl.col("first_seen") > previous_end)
+    ordered = ordered.with_columns(campaign=fresh.cast(pl.Int32).cum_sum().over("client"))
+    groups = ordered.group_by("client", "campaign").agg(
+        campaign_size=pl.col("key").n_unique(), campaign_sources=names("key", 5)
+    )
+    return ordered.join(groups, on=["client", "campaign"], how="left", nulls_equal=True)
 
 
 def _within(column: str, share: Share) -> pl.Expr:
