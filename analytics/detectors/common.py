@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated, Literal
 
@@ -34,8 +35,28 @@ FINDINGS_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
 }
 
 
+ALL_COLUMNS = (
+    "event_id", "ts", "event", "outcome", "user", "ip", "ip_version", "ip_bin", "country",
+    "city", "lat", "lon", "own_network", "user_agent", "session_id", "reason",
+)  # fmt: skip
+BASE_COLUMNS = ("event_id", "ts", "event", "outcome", "user", "ip", "ip_bin")
+
+
+@dataclass(frozen=True)
+class Reads:
+    """What a detector looks at, so the caller can hand it no more than that: columns, and
+    the values some columns must have (a filter the caller may apply before the frame)."""
+
+    columns: tuple[str, ...] = ALL_COLUMNS
+    equals: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    not_null: tuple[str, ...] = ()
+
+
 class Params(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def reads(self) -> Reads:
+        return Reads()
 
 
 class Where(Params):
@@ -44,6 +65,10 @@ class Where(Params):
     event: str | None = "login"
     outcome: Literal["success", "failure"] | None = None
     reason: str | None = None
+
+    def equals(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        pairs = (("event", self.event), ("outcome", self.outcome), ("reason", self.reason))
+        return tuple((column, (value,)) for column, value in pairs if value is not None)
 
     def expr(self) -> pl.Expr:
         condition = pl.lit(True)
@@ -74,14 +99,24 @@ KEYS = {"ip": source_key, "user": lambda: pl.col("user"), "session": lambda: pl.
 KeyName = Literal["ip", "user", "session"]
 
 
-def keyed(events: pl.DataFrame, key: KeyName, where: Where) -> pl.DataFrame:
-    """The events a detector looks at, with `key` set and null keys dropped, sorted."""
-    return (
+def keyed(
+    events: pl.DataFrame, key: KeyName, where: Where, candidates: pl.Expr | None = None
+) -> pl.DataFrame:
+    """The events a detector looks at, with `key` set and null keys dropped, sorted.
+
+    `candidates`, an aggregate over one key's events (e.g. at least 10 of them), drops the
+    keys that cannot reach a finding before the costly sort and windows: most keys are
+    ordinary users and home addresses.
+    """
+    frame = (
         events.filter(where.expr())
         .with_columns(key=KEYS[key]())
         .filter(pl.col("key").is_not_null())
-        .sort("key", "ts", "event_id")
     )
+    if candidates is not None:
+        wanted = frame.group_by("key").agg(candidates.alias("wanted")).filter(pl.col("wanted"))
+        frame = frame.join(wanted.select("key"), on="key", how="semi")
+    return frame.sort("key", "ts", "event_id")
 
 
 def episodes(triggers: pl.DataFrame, window: timedelta) -> pl.DataFrame:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from analytics.detectors.common import Params, Where, empty_findings, keyed
+from analytics.detectors.common import BASE_COLUMNS, Params, Reads, Where, empty_findings, keyed
 
 EARTH_KM = 6371.0088
 
@@ -13,6 +13,10 @@ class VelocityParams(Params):
     max_kmh: float = 900.0
     min_km: float = 500.0
     familiar_after: int = 3  # a country seen this often before is the account's own
+
+    def reads(self) -> Reads:
+        columns = (*BASE_COLUMNS, "lat", "lon", "city", "country", "own_network")
+        return Reads(columns=columns, equals=(("event", ("login",)), ("outcome", ("success",))))
 
 
 def haversine_km(lat1: pl.Expr, lon1: pl.Expr, lat2: pl.Expr, lon2: pl.Expr) -> pl.Expr:
@@ -25,7 +29,8 @@ def haversine_km(lat1: pl.Expr, lon1: pl.Expr, lat2: pl.Expr, lon2: pl.Expr) -> 
 
 def geo_velocity(events: pl.DataFrame, p: VelocityParams) -> pl.DataFrame:
     """Own networks, same-city hops and places the account uses regularly are exempt."""
-    frame = keyed(events, "user", Where(outcome="success")).filter(
+    moved = pl.struct("lat", "lon").drop_nulls().n_unique() > 1
+    frame = keyed(events, "user", Where(outcome="success"), candidates=moved).filter(
         pl.col("lat").is_not_null() & pl.col("lon").is_not_null()
     )
     if frame.height < 2:

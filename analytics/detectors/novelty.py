@@ -6,7 +6,15 @@ from datetime import timedelta
 
 import polars as pl
 
-from analytics.detectors.common import Duration, Params, Where, empty_findings, keyed
+from analytics.detectors.common import (
+    BASE_COLUMNS,
+    Duration,
+    Params,
+    Reads,
+    Where,
+    empty_findings,
+    keyed,
+)
 
 
 class FirstSeenParams(Params):
@@ -14,10 +22,16 @@ class FirstSeenParams(Params):
     min_history_events: int = 10  # Entra ID learns 14 days or 10 logins
     min_history_days: int = 14
 
+    def reads(self) -> Reads:
+        columns = (*BASE_COLUMNS, self.field)
+        return Reads(columns=columns, equals=(("event", ("login",)), ("outcome", ("success",))))
+
 
 def first_seen(events: pl.DataFrame, p: FirstSeenParams) -> pl.DataFrame:
     """A success with a value the account never had, once it has a real history."""
-    frame = keyed(events, "user", Where(outcome="success")).filter(pl.col(p.field).is_not_null())
+    several = pl.col(p.field).drop_nulls().n_unique() > 1
+    frame = keyed(events, "user", Where(outcome="success"), candidates=several)
+    frame = frame.filter(pl.col(p.field).is_not_null())
     if frame.height == 0:
         return empty_findings()
     frame = frame.with_columns(
@@ -49,6 +63,9 @@ def first_seen(events: pl.DataFrame, p: FirstSeenParams) -> pl.DataFrame:
 
 class DormancyParams(Params):
     min_gap: Duration = timedelta(days=30)
+
+    def reads(self) -> Reads:
+        return Reads(columns=(*BASE_COLUMNS, "city", "country"))
 
 
 def dormancy(events: pl.DataFrame, p: DormancyParams) -> pl.DataFrame:

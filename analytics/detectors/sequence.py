@@ -6,21 +6,34 @@ from datetime import timedelta
 
 import polars as pl
 
-from analytics.detectors.common import Duration, Params, Where, empty_findings, keyed, minutes
+from analytics.detectors.common import (
+    BASE_COLUMNS,
+    Duration,
+    Params,
+    Reads,
+    Where,
+    empty_findings,
+    keyed,
+    minutes,
+)
 
 
 class SequenceParams(Params):
     window: Duration = timedelta(minutes=10)
     min_failures: int = 5
 
+    def reads(self) -> Reads:
+        kinds = ("login", "password_reset", "password_change")
+        return Reads(columns=BASE_COLUMNS, equals=(("event", kinds),))
+
 
 def failures_then_success(events: pl.DataFrame, p: SequenceParams) -> pl.DataFrame:
     """A success of an account preceded, within `window`, by `min_failures` failed logins
     since its last success. A password reset or change in between ends the run: the person
     proved who they are another way (a forgotten password, not a guessed one)."""
-    frame = keyed(events, "user", Where(event=None)).filter(
-        pl.col("event").is_in(["login", "password_reset", "password_change"])
-    )
+    failures = ((pl.col("event") == "login") & (pl.col("outcome") == "failure")).sum()
+    frame = keyed(events, "user", Where(event=None), candidates=failures >= p.min_failures)
+    frame = frame.filter(pl.col("event").is_in(["login", "password_reset", "password_change"]))
     if frame.height == 0:
         return empty_findings()
     login = pl.col("event") == "login"

@@ -4,11 +4,23 @@ from __future__ import annotations
 
 import polars as pl
 
-from analytics.detectors.common import Params, Where, empty_findings, keyed, names
+from analytics.detectors.common import (
+    BASE_COLUMNS,
+    Params,
+    Reads,
+    Where,
+    empty_findings,
+    keyed,
+    names,
+)
 
 
 class SessionParams(Params):
     compare: tuple[str, ...] = ("country", "user_agent")
+
+    def reads(self) -> Reads:
+        columns = tuple(dict.fromkeys((*BASE_COLUMNS, "session_id", *self.compare)))
+        return Reads(columns=columns, not_null=("session_id",))
 
 
 def session_divergence(events: pl.DataFrame, p: SessionParams) -> pl.DataFrame:

@@ -7,9 +7,11 @@ from typing import Literal
 import polars as pl
 
 from analytics.detectors.common import (
+    BASE_COLUMNS,
     Duration,
     KeyName,
     Params,
+    Reads,
     Where,
     empty_findings,
     episodes,
@@ -28,10 +30,13 @@ class CountParams(Params):
     min_events: int
     max_users: int | None = None  # "against one or a few accounts"
 
+    def reads(self) -> Reads:
+        return Reads(columns=(*BASE_COLUMNS, "ip_version", "reason"), equals=self.where.equals())
+
 
 def window_count(events: pl.DataFrame, p: CountParams) -> pl.DataFrame:
     """At least `min_events` matching events of one key within `window`."""
-    frame = keyed(events, p.key, p.where)
+    frame = keyed(events, p.key, p.where, candidates=pl.len() >= p.min_events)
     if frame.height == 0:
         return empty_findings()
     counts = frame.rolling(index_column="ts", period=p.window, group_by="key").agg(n=pl.len())
@@ -84,6 +89,10 @@ class DistinctParams(Params):
     # Sources of one campaign share a client string and overlap in time: name them together.
     campaign_by: Literal["user_agent"] | None = None
 
+    def reads(self) -> Reads:
+        columns = (*BASE_COLUMNS, "ip_version", "reason", "country", "user_agent")
+        return Reads(columns=columns, equals=self.where.equals())
+
 
 _DISTINCT = {
     "user": lambda: pl.col("user"),
@@ -94,7 +103,9 @@ _DISTINCT = {
 
 def window_distinct(events: pl.DataFrame, p: DistinctParams) -> pl.DataFrame:
     """At least `min_distinct` different values (accounts, sources) for one key in `window`."""
-    frame = keyed(events, p.key, p.where).with_columns(value=_DISTINCT[p.distinct]())
+    value = _DISTINCT[p.distinct]()
+    enough = value.drop_nulls().n_unique() >= p.min_distinct
+    frame = keyed(events, p.key, p.where, candidates=enough).with_columns(value=value)
     frame = frame.filter(pl.col("value").is_not_null())
     if frame.height == 0:
         return empty_findings()
