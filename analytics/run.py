@@ -102,20 +102,31 @@ def _plans(
 def _load(store: Store, reads: Reads, start: datetime, window: Window | None) -> pl.DataFrame:
     """Only the columns and rows the detector looks at: DuckDB filters, Polars detects."""
     names = ", ".join(f'"{c}"' for c in reads.columns)
-    sql = f"SELECT {names} FROM events WHERE ts >= ?"
-    values: list[object] = [start]
-    if window is not None:
-        sql += " AND ts <= ?"
-        values.append(window.until)
-    for column, allowed in reads.equals:
-        sql += f' AND "{column}" IN (SELECT unnest(?::VARCHAR[]))'
-        values.append(list(allowed))
-    for column in reads.not_null:
-        sql += f' AND "{column}" IS NOT NULL'
+    where, values = _conditions(reads, start, window)
+    sql = f"SELECT {names} FROM events WHERE {where}"
+    if reads.group is not None and reads.having is not None:
+        group = f'"{reads.group}"'
+        sql += (
+            f" AND ({group} IN (SELECT {group} FROM events WHERE {where} GROUP BY {group} "
+            f"HAVING {reads.having})" + (" OR ip_version = 6)" if reads.group == "ip" else ")")
+        )
+        values = values + values
     table = store.cursor().sql(sql + " ORDER BY ts, event_id", params=values).to_arrow_table()
     frame = pl.from_arrow(table)
     assert isinstance(frame, pl.DataFrame)
     return frame
+
+
+def _conditions(reads: Reads, start: datetime, window: Window | None) -> tuple[str, list[object]]:
+    clauses, values = ["ts >= ?"], [start]
+    if window is not None:
+        clauses.append("ts <= ?")
+        values.append(window.until)
+    for column, allowed in reads.equals:
+        clauses.append(f'"{column}" IN (SELECT unnest(?::VARCHAR[]))')
+        values.append(list(allowed))
+    clauses.extend(f'"{column}" IS NOT NULL' for column in reads.not_null)
+    return " AND ".join(clauses), values
 
 
 def _excepted(frame: pl.DataFrame, rule: Rule) -> pl.DataFrame:

@@ -50,6 +50,10 @@ class Reads:
     columns: tuple[str, ...] = ALL_COLUMNS
     equals: tuple[tuple[str, tuple[str, ...]], ...] = ()
     not_null: tuple[str, ...] = ()
+    # A necessary condition per group, as SQL: groups failing it cannot reach a finding, so
+    # the caller may leave them out (IPv6 rows stay, their /64 grouping is the detector's).
+    group: str | None = None
+    having: str | None = None
 
 
 class Params(BaseModel):

@@ -16,7 +16,12 @@ class VelocityParams(Params):
 
     def reads(self) -> Reads:
         columns = (*BASE_COLUMNS, "lat", "lon", "city", "country", "own_network")
-        return Reads(columns=columns, equals=(("event", ("login",)), ("outcome", ("success",))))
+        return Reads(
+            columns=columns,
+            equals=(("event", ("login",)), ("outcome", ("success",))),
+            group="user",
+            having="count(DISTINCT (lat, lon)) > 1",
+        )
 
 
 def haversine_km(lat1: pl.Expr, lon1: pl.Expr, lat2: pl.Expr, lon2: pl.Expr) -> pl.Expr:

@@ -24,7 +24,12 @@ class FirstSeenParams(Params):
 
     def reads(self) -> Reads:
         columns = (*BASE_COLUMNS, self.field)
-        return Reads(columns=columns, equals=(("event", ("login",)), ("outcome", ("success",))))
+        return Reads(
+            columns=columns,
+            equals=(("event", ("login",)), ("outcome", ("success",))),
+            group="user",
+            having=f'count(DISTINCT "{self.field}") > 1',
+        )
 
 
 def first_seen(events: pl.DataFrame, p: FirstSeenParams) -> pl.DataFrame:
@@ -65,12 +70,18 @@ class DormancyParams(Params):
     min_gap: Duration = timedelta(days=30)
 
     def reads(self) -> Reads:
-        return Reads(columns=(*BASE_COLUMNS, "city", "country"))
+        seconds = int(self.min_gap.total_seconds())
+        return Reads(
+            columns=(*BASE_COLUMNS, "city", "country"),
+            group="user",
+            having=f"epoch(max(ts)) - epoch(min(ts)) >= {seconds}",
+        )
 
 
 def dormancy(events: pl.DataFrame, p: DormancyParams) -> pl.DataFrame:
     """A success of an account silent (no event at all) for `min_gap` before it."""
-    frame = keyed(events, "user", Where(event=None))
+    long_enough = pl.col("ts").max() - pl.col("ts").min() >= p.min_gap
+    frame = keyed(events, "user", Where(event=None), candidates=long_enough)
     if frame.height == 0:
         return empty_findings()
     frame = frame.with_columns(

@@ -24,7 +24,13 @@ class SequenceParams(Params):
 
     def reads(self) -> Reads:
         kinds = ("login", "password_reset", "password_change")
-        return Reads(columns=BASE_COLUMNS, equals=(("event", kinds),))
+        failures = "count(*) FILTER (WHERE event = 'login' AND outcome = 'failure')"
+        return Reads(
+            columns=BASE_COLUMNS,
+            equals=(("event", kinds),),
+            group="user",
+            having=f"{failures} >= {int(self.min_failures)}",
+        )
 
 
 def failures_then_success(events: pl.DataFrame, p: SequenceParams) -> pl.DataFrame:

@@ -20,7 +20,10 @@ class SessionParams(Params):
 
     def reads(self) -> Reads:
         columns = tuple(dict.fromkeys((*BASE_COLUMNS, "session_id", *self.compare)))
-        return Reads(columns=columns, not_null=("session_id",))
+        diverging = " OR ".join(f'count(DISTINCT "{f}") > 1' for f in self.compare)
+        return Reads(
+            columns=columns, not_null=("session_id",), group="session_id", having=diverging
+        )
 
 
 def session_divergence(events: pl.DataFrame, p: SessionParams) -> pl.DataFrame:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Literal
 
 import polars as pl
@@ -22,6 +23,8 @@ from analytics.detectors.common import (
     source_key,
 )
 
+_GROUP = {"ip": "ip", "user": "user", "session": "session_id"}
+
 
 class CountParams(Params):
     key: KeyName = "ip"
@@ -31,7 +34,12 @@ class CountParams(Params):
     max_users: int | None = None  # "against one or a few accounts"
 
     def reads(self) -> Reads:
-        return Reads(columns=(*BASE_COLUMNS, "ip_version", "reason"), equals=self.where.equals())
+        return Reads(
+            columns=(*BASE_COLUMNS, "ip_version", "reason"),
+            equals=self.where.equals(),
+            group=_GROUP[self.key],
+            having=f"count(*) >= {int(self.min_events)}",
+        )
 
 
 def window_count(events: pl.DataFrame, p: CountParams) -> pl.DataFrame:
@@ -91,7 +99,13 @@ class DistinctParams(Params):
 
     def reads(self) -> Reads:
         columns = (*BASE_COLUMNS, "ip_version", "reason", "country", "user_agent")
-        return Reads(columns=columns, equals=self.where.equals())
+        value = {"user": '"user"', "source": "ip", "country": "country"}[self.distinct]
+        return Reads(
+            columns=columns,
+            equals=self.where.equals(),
+            group=_GROUP[self.key],
+            having=f"count(DISTINCT {value}) >= {int(self.min_distinct)}",
+        )
 
 
 _DISTINCT = {
@@ -109,10 +123,7 @@ def window_distinct(events: pl.DataFrame, p: DistinctParams) -> pl.DataFrame:
     frame = frame.filter(pl.col("value").is_not_null())
     if frame.height == 0:
         return empty_findings()
-    counts = frame.rolling(index_column="ts", period=p.window, group_by="key").agg(
-        n=pl.col("value").n_unique()
-    )
-    triggers = counts.filter(pl.col("n") >= p.min_distinct)
+    triggers = _distinct_triggers(frame, p.window, p.min_distinct)
     found = (
         evidence(frame, episodes(triggers, p.window))
         .group_by("key", "episode")
@@ -172,6 +183,35 @@ def _campaigns(found: pl.DataFrame) -> pl.DataFrame:
         campaign_size=pl.col("key").n_unique(), campaign_sources=names("key", 5)
     )
     return ordered.join(groups, on=["client", "campaign"], how="left", nulls_equal=True)
+
+
+def _distinct_triggers(frame: pl.DataFrame, window: timedelta, least: int) -> pl.DataFrame:
+    """Instants (key, ts) when a key has `least` distinct values within the last `window`.
+
+    Not a rolling n_unique (memory grows with window x rows on busy keys): each value's
+    occurrences form runs with gaps of at most `window`; a run adds one at its first
+    occurrence and removes one a window after its last, and a running sum is the count.
+    """
+    runs = (
+        frame.select("key", "value", "ts")
+        .sort("key", "value", "ts")
+        .with_columns(gap=pl.col("ts").diff().over("key", "value"))
+        .with_columns(run=(pl.col("gap").is_null() | (pl.col("gap") > window)).cum_sum())
+        .group_by("key", "run")
+        .agg(first=pl.col("ts").min(), last=pl.col("ts").max())
+    )
+    steps = pl.concat(
+        [
+            runs.select("key", ts=pl.col("first"), step=pl.lit(1, pl.Int32)),
+            runs.select(
+                "key",
+                ts=pl.col("last") + window + timedelta(microseconds=1),
+                step=pl.lit(-1, pl.Int32),
+            ),
+        ]
+    ).sort("key", "ts", "step")
+    counted = steps.with_columns(n=pl.col("step").cum_sum().over("key"))
+    return counted.filter((pl.col("step") == 1) & (pl.col("n") >= least)).select("key", "ts")
 
 
 def _within(column: str, share: Share) -> pl.Expr:
