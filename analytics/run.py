@@ -118,7 +118,8 @@ def _load(store: Store, reads: Reads, start: datetime, window: Window | None) ->
 
 
 def _conditions(reads: Reads, start: datetime, window: Window | None) -> tuple[str, list[object]]:
-    clauses, values = ["ts >= ?"], [start]
+    clauses: list[str] = ["ts >= ?"]
+    values: list[object] = [start]
     if window is not None:
         clauses.append("ts <= ?")
         values.append(window.until)

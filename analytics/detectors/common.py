@@ -144,6 +144,31 @@ def evidence(events: pl.DataFrame, spans: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def episode_facts(
+    frame: pl.DataFrame, triggers: pl.DataFrame, window: timedelta, **more: pl.Expr
+) -> pl.DataFrame:
+    """One row per episode of a key: its span, its events, and `more` aggregates."""
+    return (
+        evidence(frame, episodes(triggers, window))
+        .group_by("key", "episode")
+        .agg(
+            first_seen=pl.col("ts").min(),
+            last_seen=pl.col("ts").max(),
+            event_ids=pl.col("event_id"),
+            **more,
+        )
+    )
+
+
+def as_findings(
+    found: pl.DataFrame, first: str, last: str, event_ids: pl.Expr, summary: pl.Expr
+) -> pl.DataFrame:
+    """The findings frame every detector returns."""
+    return found.select(
+        entity="key", first_seen=first, last_seen=last, event_ids=event_ids, summary=summary
+    )
+
+
 def minutes(first: pl.Expr, last: pl.Expr) -> pl.Expr:
     return ((last - first).dt.total_seconds() / 60).round(0).cast(pl.Int64).clip(lower_bound=1)
 

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import polars as pl
 
-from analytics.detectors.common import BASE_COLUMNS, Params, Reads, Where, empty_findings, keyed
+from analytics.detectors.common import (
+    BASE_COLUMNS,
+    Params,
+    Reads,
+    Where,
+    as_findings,
+    empty_findings,
+    keyed,
+)
 
 EARTH_KM = 6371.0088
 
@@ -62,12 +70,12 @@ def geo_velocity(events: pl.DataFrame, p: VelocityParams) -> pl.DataFrame:
         | pl.col("familiar")
     )
     found = pairs.filter((pl.col("km") >= p.min_km) & (pl.col("kmh") > p.max_kmh) & ~exempt)
-    return found.select(
-        entity="key",
-        first_seen="prev_ts",
-        last_seen="ts",
-        event_ids=pl.concat_list("prev_event_id", "event_id"),
-        summary=pl.format(
+    return as_findings(
+        found,
+        "prev_ts",
+        "ts",
+        pl.concat_list("prev_event_id", "event_id"),
+        pl.format(
             "{} logged in from {} ({}) and {} min later from {} ({}): {} km, {} km/h",
             "key",
             pl.coalesce(pl.col("prev_city"), pl.col("prev_country"), pl.col("prev_ip")),

@@ -12,6 +12,7 @@ from analytics.detectors.common import (
     Params,
     Reads,
     Where,
+    as_findings,
     empty_findings,
     keyed,
 )
@@ -49,12 +50,12 @@ def first_seen(events: pl.DataFrame, p: FirstSeenParams) -> pl.DataFrame:
         & (pl.col("earlier") >= p.min_history_events)
         & (pl.col("since") >= timedelta(days=p.min_history_days))
     )
-    return found.select(
-        entity="key",
-        first_seen="ts",
-        last_seen="ts",
-        event_ids=pl.concat_list("event_id"),
-        summary=pl.format(
+    return as_findings(
+        found,
+        "ts",
+        "ts",
+        pl.concat_list("event_id"),
+        pl.format(
             "{} logged in from {} {} ({}) for the first time after {} logins over {} days",
             "key",
             pl.lit(p.field),
@@ -92,12 +93,12 @@ def dormancy(events: pl.DataFrame, p: DormancyParams) -> pl.DataFrame:
         & (pl.col("outcome") == "success")
         & (pl.col("ts") - pl.col("prev_ts") >= p.min_gap)
     )
-    return found.select(
-        entity="key",
-        first_seen="prev_ts",
-        last_seen="ts",
-        event_ids=pl.concat_list("prev_id", "event_id"),
-        summary=pl.format(
+    return as_findings(
+        found,
+        "prev_ts",
+        "ts",
+        pl.concat_list("prev_id", "event_id"),
+        pl.format(
             "{} logged in from {} after {} days of silence",
             "key",
             pl.coalesce(pl.col("city"), pl.col("country"), pl.col("ip")),

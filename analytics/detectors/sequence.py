@@ -12,6 +12,7 @@ from analytics.detectors.common import (
     Params,
     Reads,
     Where,
+    as_findings,
     empty_findings,
     keyed,
     minutes,
@@ -74,12 +75,12 @@ def failures_then_success(events: pl.DataFrame, p: SequenceParams) -> pl.DataFra
         )
         .filter(pl.col("failure_ids").list.len() >= p.min_failures)
     )
-    return found.select(
-        entity="key",
-        first_seen="first_seen",
-        last_seen="success_ts",
-        event_ids=pl.concat_list("failure_ids", "success_id"),
-        summary=pl.format(
+    return as_findings(
+        found,
+        "first_seen",
+        "success_ts",
+        pl.concat_list("failure_ids", "success_id"),
+        pl.format(
             "successful login for {} after {} failures in {} min (from {})",
             "key",
             pl.col("failure_ids").list.len(),

@@ -9,6 +9,7 @@ from analytics.detectors.common import (
     Params,
     Reads,
     Where,
+    as_findings,
     empty_findings,
     keyed,
     names,
@@ -56,10 +57,10 @@ def session_divergence(events: pl.DataFrame, p: SessionParams) -> pl.DataFrame:
         separator="; ",
         ignore_nulls=True,
     )
-    return found.select(
-        entity="key",
-        first_seen="first_seen",
-        last_seen="last_seen",
-        event_ids="event_ids",
-        summary=pl.format("session of {} used from {}: {}", "users", "sources", changed),
+    return as_findings(
+        found,
+        "first_seen",
+        "last_seen",
+        pl.col("event_ids"),
+        pl.format("session of {} used from {}: {}", "users", "sources", changed),
     )

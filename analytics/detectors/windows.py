@@ -14,9 +14,9 @@ from analytics.detectors.common import (
     Params,
     Reads,
     Where,
+    as_findings,
     empty_findings,
-    episodes,
-    evidence,
+    episode_facts,
     keyed,
     minutes,
     names,
@@ -49,25 +49,17 @@ def window_count(events: pl.DataFrame, p: CountParams) -> pl.DataFrame:
         return empty_findings()
     counts = frame.rolling(index_column="ts", period=p.window, group_by="key").agg(n=pl.len())
     triggers = counts.filter(pl.col("n") >= p.min_events)
-    found = (
-        evidence(frame, episodes(triggers, p.window))
-        .group_by("key", "episode")
-        .agg(
-            first_seen=pl.col("ts").min(),
-            last_seen=pl.col("ts").max(),
-            event_ids=pl.col("event_id"),
-            users=pl.col("user").n_unique(),
-            user_names=names("user"),
-        )
+    found = episode_facts(
+        frame, triggers, p.window, users=pl.col("user").n_unique(), user_names=names("user")
     )
     if p.max_users is not None:
         found = found.filter(pl.col("users") <= p.max_users)
-    return found.select(
-        entity="key",
-        first_seen="first_seen",
-        last_seen="last_seen",
-        event_ids="event_ids",
-        summary=pl.format(
+    return as_findings(
+        found,
+        "first_seen",
+        "last_seen",
+        pl.col("event_ids"),
+        pl.format(
             "{} {} for {} from {} in {} min",
             pl.col("event_ids").list.len(),
             pl.lit(_describe(p.where)),
@@ -124,19 +116,15 @@ def window_distinct(events: pl.DataFrame, p: DistinctParams) -> pl.DataFrame:
     if frame.height == 0:
         return empty_findings()
     triggers = _distinct_triggers(frame, p.window, p.min_distinct)
-    found = (
-        evidence(frame, episodes(triggers, p.window))
-        .group_by("key", "episode")
-        .agg(
-            first_seen=pl.col("ts").min(),
-            last_seen=pl.col("ts").max(),
-            event_ids=pl.col("event_id"),
-            distinct=pl.col("value").n_unique(),
-            success=(pl.col("outcome") == "success").fill_null(False).mean(),
-            unknown=(pl.col("reason") == "unknown_user").fill_null(False).mean(),
-            value_names=names("value"),
-            client=pl.col("user_agent").drop_nulls().mode().first(),
-        )
+    found = episode_facts(
+        frame,
+        triggers,
+        p.window,
+        distinct=pl.col("value").n_unique(),
+        success=(pl.col("outcome") == "success").fill_null(False).mean(),
+        unknown=(pl.col("reason") == "unknown_user").fill_null(False).mean(),
+        value_names=names("value"),
+        client=pl.col("user_agent").drop_nulls().mode().first(),
     )
     found = found.filter(_conditions(p))
     what = {"user": "accounts", "source": "sources", "country": "countries"}[p.distinct]
@@ -164,12 +152,12 @@ def window_distinct(events: pl.DataFrame, p: DistinctParams) -> pl.DataFrame:
             )
             .otherwise(summary)
         )
-    return found.select(
-        entity="key",
-        first_seen="first_seen",
-        last_seen="last_seen",
-        event_ids="event_ids",
-        summary=summary,
+    return as_findings(
+        found,
+        "first_seen",
+        "last_seen",
+        pl.col("event_ids"),
+        summary,
     )
 
 
