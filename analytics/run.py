@@ -171,6 +171,7 @@ def _merge(
     """Decide per finding (new alert, or extend an open one), then write everything in bulk."""
     con = store.con
     active = active_alerts(con, rule.id)
+    before = {a.alert_id: (a.first_seen, a.last_seen, a.event_count) for a in active.values()}
     rows = list(findings.iter_rows(named=True))
     ids = [stable_id(rule.id, f["entity"], f["first_seen"]) for f in rows]
     known = known_ids(con, ids)
@@ -193,7 +194,6 @@ def _merge(
         active[alert.entity] = alert
         known.add(alert_id)
         links.append((alert_id, finding["event_ids"]))
-    before = {a.alert_id: (a.first_seen, a.last_seen, a.event_count) for a in active.values()}
     insert_alerts(con, fresh)
     counts = link_evidence(con, links)
     for alert in fresh:

@@ -138,10 +138,21 @@ def episodes(triggers: pl.DataFrame, window: timedelta) -> pl.DataFrame:
 
 
 def evidence(events: pl.DataFrame, spans: pl.DataFrame) -> pl.DataFrame:
-    """The keyed events inside each span, labelled with it."""
-    return events.join(spans, on="key", how="inner").filter(
-        (pl.col("ts") >= pl.col("start")) & (pl.col("ts") <= pl.col("end"))
+    """The keyed events inside each span, labelled with it.
+
+    Spans of a key do not overlap, so each event has at most one candidate: the last span
+    starting at or before it (an as-of join, not a join on the key and a filter, which
+    would pair every event of a busy key with every one of its spans).
+    """
+    located = events.sort("ts").join_asof(
+        spans.sort("start"),
+        left_on="ts",
+        right_on="start",
+        by="key",
+        strategy="backward",
+        check_sortedness=False,
     )
+    return located.filter(pl.col("end").is_not_null() & (pl.col("ts") <= pl.col("end")))
 
 
 def episode_facts(

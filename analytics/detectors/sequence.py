@@ -45,35 +45,32 @@ def failures_then_success(events: pl.DataFrame, p: SequenceParams) -> pl.DataFra
         return empty_findings()
     login = pl.col("event") == "login"
     failed = (login & (pl.col("outcome") == "failure")).cast(pl.Int32)
-    boundary = ((login & (pl.col("outcome") == "success")) | ~login).cast(pl.Int32)
+    success = login & (pl.col("outcome") == "success")
+    boundary = (success | ~login).cast(pl.Int32)
+    # Per row: failures since the last boundary, and failures within the window; at a
+    # success the smaller of the two is the run that ended in it. Whole columns, no lists.
     frame = frame.with_columns(
+        is_failure=failed,
         streak_id=boundary.cum_sum().shift(1, fill_value=0).over("key"),
-        outcome=pl.when(login).then(pl.col("outcome")),
+        success=success,
     )
-    # Each success closes the streak of failures that came after the previous success.
-    runs = (
-        frame.with_columns(is_failure=failed)
-        .group_by("key", "streak_id")
-        .agg(
-            success_ts=pl.col("ts").filter(pl.col("outcome") == "success").first(),
-            success_id=pl.col("event_id").filter(pl.col("outcome") == "success").first(),
-            failure_ts=pl.col("ts").filter(pl.col("is_failure") == 1),
-            failure_ids=pl.col("event_id").filter(pl.col("is_failure") == 1),
-            sources=pl.col("ip").filter(pl.col("is_failure") == 1).unique(),
-        )
+    frame = frame.with_columns(
+        in_streak=pl.col("is_failure").cum_sum().over("key", "streak_id"),
+        in_window=pl.col("is_failure").rolling_sum_by("ts", p.window, closed="both").over("key"),
     )
-    runs = runs.filter(pl.col("success_ts").is_not_null()).explode("failure_ts", "failure_ids")
-    recent = runs.filter(pl.col("failure_ts") >= pl.col("success_ts") - p.window)
-    found = (
-        recent.group_by("key", "streak_id")
-        .agg(
-            pl.col("success_ts").first(),
-            pl.col("success_id").first(),
-            first_seen=pl.col("failure_ts").min(),
-            failure_ids=pl.col("failure_ids"),
-            sources=pl.col("sources").first(),
-        )
-        .filter(pl.col("failure_ids").list.len() >= p.min_failures)
+    hits = frame.filter(
+        pl.col("success") & (pl.min_horizontal("in_streak", "in_window") >= p.min_failures)
+    ).select("key", "streak_id", success_ts="ts", success_id="event_id")
+    if hits.height == 0:
+        return empty_findings()
+    tried = frame.filter(pl.col("is_failure") == 1).join(hits, on=["key", "streak_id"])
+    tried = tried.filter(pl.col("ts") >= pl.col("success_ts") - p.window)
+    found = tried.group_by("key", "streak_id").agg(
+        pl.col("success_ts").first(),
+        pl.col("success_id").first(),
+        first_seen=pl.col("ts").min(),
+        failure_ids=pl.col("event_id"),
+        sources=pl.col("ip").unique(maintain_order=True),
     )
     return as_findings(
         found,
