@@ -47,30 +47,30 @@ def failures_then_success(events: pl.DataFrame, p: SequenceParams) -> pl.DataFra
     failed = (login & (pl.col("outcome") == "failure")).cast(pl.Int32)
     success = login & (pl.col("outcome") == "success")
     boundary = (success | ~login).cast(pl.Int32)
-    # Per row: failures since the last boundary, and failures within the window; at a
-    # success the smaller of the two is the run that ended in it. Whole columns, no lists.
+    # A success ends its streak; only streaks with enough failures in all are looked at
+    # closer (whole columns, no lists), then only their failures within the window count.
     frame = frame.with_columns(
         is_failure=failed,
         streak_id=boundary.cum_sum().shift(1, fill_value=0).over("key"),
         success=success,
+    ).with_columns(in_streak=pl.col("is_failure").cum_sum().over("key", "streak_id"))
+    hits = frame.filter(pl.col("success") & (pl.col("in_streak") >= p.min_failures)).select(
+        "key", "streak_id", success_ts="ts", success_id="event_id"
     )
-    frame = frame.with_columns(
-        in_streak=pl.col("is_failure").cum_sum().over("key", "streak_id"),
-        in_window=pl.col("is_failure").rolling_sum_by("ts", p.window, closed="both").over("key"),
-    )
-    hits = frame.filter(
-        pl.col("success") & (pl.min_horizontal("in_streak", "in_window") >= p.min_failures)
-    ).select("key", "streak_id", success_ts="ts", success_id="event_id")
     if hits.height == 0:
         return empty_findings()
     tried = frame.filter(pl.col("is_failure") == 1).join(hits, on=["key", "streak_id"])
     tried = tried.filter(pl.col("ts") >= pl.col("success_ts") - p.window)
-    found = tried.group_by("key", "streak_id").agg(
-        pl.col("success_ts").first(),
-        pl.col("success_id").first(),
-        first_seen=pl.col("ts").min(),
-        failure_ids=pl.col("event_id"),
-        sources=pl.col("ip").unique(maintain_order=True),
+    found = (
+        tried.group_by("key", "streak_id")
+        .agg(
+            pl.col("success_ts").first(),
+            pl.col("success_id").first(),
+            first_seen=pl.col("ts").min(),
+            failure_ids=pl.col("event_id"),
+            sources=pl.col("ip").unique(maintain_order=True),
+        )
+        .filter(pl.col("failure_ids").list.len() >= p.min_failures)
     )
     return as_findings(
         found,
