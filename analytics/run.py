@@ -111,7 +111,7 @@ def _load(store: Store, reads: Reads, start: datetime, window: Window | None) ->
             f"HAVING {reads.having})" + (" OR ip_version = 6)" if reads.group == "ip" else ")")
         )
         values = values + values
-    table = store.cursor().sql(sql + " ORDER BY ts, event_id", params=values).to_arrow_table()
+    table = store.cursor().sql(sql, params=values).to_arrow_table()  # detectors sort by key
     frame = pl.from_arrow(table)
     assert isinstance(frame, pl.DataFrame)
     return frame

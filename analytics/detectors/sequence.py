@@ -49,11 +49,16 @@ def failures_then_success(events: pl.DataFrame, p: SequenceParams) -> pl.DataFra
     boundary = (success | ~login).cast(pl.Int32)
     # A success ends its streak; only streaks with enough failures in all are looked at
     # closer (whole columns, no lists), then only their failures within the window count.
+    # The frame is sorted by key and time: a streak starts at a new key or after a boundary,
+    # so streak ids and failure counts are running sums over the whole column.
+    starts = (pl.col("key") != pl.col("key").shift(1)).fill_null(True) | (
+        boundary.shift(1) == 1
+    ).fill_null(False)
     frame = frame.with_columns(
-        is_failure=failed,
-        streak_id=boundary.cum_sum().shift(1, fill_value=0).over("key"),
-        success=success,
-    ).with_columns(in_streak=pl.col("is_failure").cum_sum().over("key", "streak_id"))
+        is_failure=failed, streak_id=starts.cum_sum(), success=success
+    ).with_columns(failures=pl.col("is_failure").cum_sum())
+    before = (pl.col("failures") - pl.col("is_failure")).first().over("streak_id")
+    frame = frame.with_columns(in_streak=pl.col("failures") - before)
     hits = frame.filter(pl.col("success") & (pl.col("in_streak") >= p.min_failures)).select(
         "key", "streak_id", success_ts="ts", success_id="event_id"
     )
