@@ -11,7 +11,7 @@ from __future__ import annotations
 import ipaddress
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import polars as pl
 
@@ -218,7 +218,3 @@ def _new_alert(rule: Rule, alert_id: str, finding: dict, now: datetime) -> Alert
         summary=finding["summary"], status="open", mitre=list(rule.mitre), assignee=None,
         created_at=now, updated_at=now,
     )  # fmt: skip
-
-
-def lookback_needed(rules: list[Rule]) -> timedelta:
-    return max((r.lookback for r in rules), default=timedelta(0))

@@ -10,7 +10,7 @@ password for invalid user`). The `Failed` lines are the events; a PAM or
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import polars as pl
 
@@ -278,12 +278,3 @@ def _to_events(frame: pl.DataFrame) -> pl.DataFrame:
         raw="raw",
     )
     return conform(events)
-
-
-def year_note(context: ParseContext, source_mtime: datetime) -> str:
-    if context.year is not None:
-        return f"syslog times read as year {context.year} (given), zone {context.tz}"
-    return (
-        f"syslog times read in zone {context.tz}, year from the file's modification time "
-        f"({source_mtime:%Y-%m-%d}); use --year/--tz to say otherwise"
-    )

@@ -25,10 +25,6 @@ app = typer.Typer(
 )
 
 
-def settings_from(config: Path | None) -> Settings:
-    return load_settings(config)
-
-
 def ingest_options(settings: Settings, fmt: str, year: int | None, tz: str | None) -> IngestOptions:
     access = settings.access
     return IngestOptions(
@@ -146,7 +142,7 @@ def ingest_command(
 ) -> None:
     """Load log files; print read / loaded / skipped / quarantined / already-loaded counts."""
     with failures():
-        settings = settings_from(config)
+        settings = load_settings(config)
         options = ingest_options(settings, fmt, year, tz)
         plan(files, options)  # every file checked before the database is touched
         with open_store(db) as store:
@@ -162,7 +158,7 @@ def stats_command(
 ) -> None:
     """Counts of what the store holds."""
     with failures():
-        settings_from(config)
+        load_settings(config)
         with open_store(db) as store:
             figures = stats(store)
         if as_json:
@@ -184,7 +180,7 @@ def demo_command(
     from vahti.demo import run_demo
 
     with failures():
-        settings = settings_from(config)
+        settings = load_settings(config)
         run_demo(settings, db, workdir, days, seed, out)
 
 
