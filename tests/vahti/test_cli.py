@@ -85,3 +85,28 @@ def test_demo(tmp_path: Path) -> None:
     assert "labelled attacks found" in result.stdout
     stats = json.loads(run_cli("stats", "--json", "--db", str(tmp_path / "demo.duckdb")).stdout)
     assert stats["events"] > 3000 and stats["quarantined"] == 0
+
+
+def test_writer_refused_while_another_process_holds_the_database(
+    tmp_path: Path, db: Path, loghub: Path
+) -> None:
+    import subprocess
+    import sys
+
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb,time; c=duckdb.connect({str(db)!r}); print('ok', flush=True); time.sleep(30)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "ok"
+        result = run_cli("ingest", str(loghub), "--db", str(db))
+        assert result.returncode == 1
+        assert "in use by another vahti process" in result.stderr
+    finally:
+        holder.kill()
+        holder.wait()
