@@ -3,6 +3,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -21,6 +23,19 @@ def loghub() -> Path:
 @pytest.fixture
 def db(tmp_path: Path) -> Path:
     return tmp_path / "vahti.duckdb"
+
+
+@contextmanager
+def database_held_by_another_process(db: Path) -> Iterator[int]:
+    """A second process with the DuckDB file open, as a running `vahti serve` would be."""
+    code = f"import duckdb,time; c=duckdb.connect({str(db)!r}); print('ok', flush=True); time.sleep(60)"
+    holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "ok"
+        yield holder.pid
+    finally:
+        holder.kill()
+        holder.wait()
 
 
 def run_cli(

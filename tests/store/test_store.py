@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
@@ -9,6 +7,7 @@ import pytest
 
 from store import StoreBusyError, StoreError, open_store
 from store.schema import LATEST_VERSION
+from tests.conftest import database_held_by_another_process
 
 
 def test_old_database_is_upgraded(db: Path) -> None:
@@ -31,24 +30,11 @@ def test_newer_database_is_refused(db: Path) -> None:
 
 
 def test_second_writer_process_gets_a_clear_error(db: Path) -> None:
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            f"import duckdb,sys,time; c=duckdb.connect({str(db)!r}); print('ok', flush=True); time.sleep(30)",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "ok"
-        with pytest.raises(
-            StoreBusyError, match=rf"in use by another vahti process \(process {holder.pid}\)"
-        ):
-            open_store(db)
-    finally:
-        holder.kill()
-        holder.wait()
+    with (
+        database_held_by_another_process(db) as pid,
+        pytest.raises(StoreBusyError, match=rf"in use by another vahti process \(process {pid}\)"),
+    ):
+        open_store(db)
     with open_store(db) as store:  # nothing corrupted
         assert store.schema_version() == LATEST_VERSION
 

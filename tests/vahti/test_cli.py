@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.conftest import run_cli
+from tests.conftest import database_held_by_another_process, run_cli
 
 
 def test_ingest_and_stats(loghub: Path, db: Path) -> None:
@@ -87,26 +87,8 @@ def test_demo(tmp_path: Path) -> None:
     assert stats["events"] > 3000 and stats["quarantined"] == 0
 
 
-def test_writer_refused_while_another_process_holds_the_database(
-    tmp_path: Path, db: Path, loghub: Path
-) -> None:
-    import subprocess
-    import sys
-
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            f"import duckdb,time; c=duckdb.connect({str(db)!r}); print('ok', flush=True); time.sleep(30)",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "ok"
+def test_writer_refused_while_another_process_holds_the_database(db: Path, loghub: Path) -> None:
+    with database_held_by_another_process(db):
         result = run_cli("ingest", str(loghub), "--db", str(db))
-        assert result.returncode == 1
-        assert "in use by another vahti process" in result.stderr
-    finally:
-        holder.kill()
-        holder.wait()
+    assert result.returncode == 1
+    assert "in use by another vahti process" in result.stderr
