@@ -103,14 +103,19 @@ def _load(store: Store, reads: Reads, start: datetime, window: Window | None) ->
     """Only the columns and rows the detector looks at: DuckDB filters, Polars detects."""
     names = ", ".join(f'"{c}"' for c in reads.columns)
     where, values = _conditions(reads, start, window)
-    sql = f"SELECT {names} FROM events WHERE {where}"
-    if reads.group is not None and reads.having is not None:
-        group = f'"{reads.group}"'
-        sql += (
-            f" AND ({group} IN (SELECT {group} FROM events WHERE {where} GROUP BY {group} "
-            f"HAVING {reads.having})" + (" OR ip_version = 6)" if reads.group == "ip" else ")")
-        )
-        values = values + values
+    needed = dict.fromkeys((*reads.columns, *filter(None, [reads.group]), "ip_version"))
+    scope = ", ".join(f'"{c}"' for c in needed)
+    # Not materialised: scanning the filtered events twice beats copying them once.
+    sql = (
+        f"WITH scope AS NOT MATERIALIZED (SELECT {scope} FROM events WHERE {where}) "
+        f"SELECT {names} FROM scope"
+    )
+    candidates = reads.candidates
+    if candidates is None and reads.group is not None and reads.having is not None:
+        candidates = f'SELECT "{reads.group}" FROM scope GROUP BY 1 HAVING {reads.having}'
+    if candidates is not None and reads.group is not None:
+        keep_ipv6 = " OR ip_version = 6" if reads.group == "ip" else ""
+        sql += f' WHERE ("{reads.group}" IN ({candidates}){keep_ipv6})'
     table = store.cursor().sql(sql, params=values).to_arrow_table()  # detectors sort by key
     frame = pl.from_arrow(table)
     assert isinstance(frame, pl.DataFrame)

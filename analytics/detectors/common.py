@@ -54,6 +54,8 @@ class Reads:
     # the caller may leave them out (IPv6 rows stay, their /64 grouping is the detector's).
     group: str | None = None
     having: str | None = None
+    # Or a whole query over `scope` (the rows above) that returns the wanted groups.
+    candidates: str | None = None
 
 
 class Params(BaseModel):

@@ -28,7 +28,7 @@ class VelocityParams(Params):
             columns=columns,
             equals=(("event", ("login",)), ("outcome", ("success",))),
             group="user",
-            having="count(DISTINCT lat) > 1 OR count(DISTINCT lon) > 1",
+            having="min(lat) <> max(lat) OR min(lon) <> max(lon)",
         )
 
 

@@ -29,7 +29,7 @@ class FirstSeenParams(Params):
             columns=columns,
             equals=(("event", ("login",)), ("outcome", ("success",))),
             group="user",
-            having=f'count(DISTINCT "{self.field}") > 1',
+            having=f'min("{self.field}") <> max("{self.field}")',
         )
 
 

@@ -25,12 +25,19 @@ class SequenceParams(Params):
 
     def reads(self) -> Reads:
         kinds = ("login", "password_reset", "password_change")
-        failures = "count(*) FILTER (WHERE event = 'login' AND outcome = 'failure')"
+        # Any window of length W lies within two adjacent W-slots: an account needs
+        # `min_failures` failures in some pair of neighbouring slots to reach a finding.
+        seconds = max(int(self.window.total_seconds()), 1)
+        candidates = f"""
+            SELECT DISTINCT "user" FROM (
+                SELECT "user", slot, n, lead(slot) OVER w AS next_slot, lead(n) OVER w AS next_n
+                FROM (SELECT "user", floor(epoch(ts) / {seconds}) AS slot, count(*) AS n
+                      FROM scope WHERE event = 'login' AND outcome = 'failure' GROUP BY 1, 2)
+                WINDOW w AS (PARTITION BY "user" ORDER BY slot))
+            WHERE n + CASE WHEN next_slot = slot + 1 THEN next_n ELSE 0 END
+                  >= {int(self.min_failures)}"""
         return Reads(
-            columns=BASE_COLUMNS,
-            equals=(("event", kinds),),
-            group="user",
-            having=f"{failures} >= {int(self.min_failures)}",
+            columns=BASE_COLUMNS, equals=(("event", kinds),), group="user", candidates=candidates
         )
 
 

@@ -21,7 +21,7 @@ class SessionParams(Params):
 
     def reads(self) -> Reads:
         columns = tuple(dict.fromkeys((*BASE_COLUMNS, "session_id", *self.compare)))
-        diverging = " OR ".join(f'count(DISTINCT "{f}") > 1' for f in self.compare)
+        diverging = " OR ".join(f'min("{f}") <> max("{f}")' for f in self.compare)
         return Reads(
             columns=columns, not_null=("session_id",), group="session_id", having=diverging
         )
