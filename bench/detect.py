@@ -29,7 +29,8 @@ from analytics.run import run_detection
 from store import open_store
 rules, _ = load_rules(default_rules_dir())
 start = time.perf_counter()
-with open_store(Path(sys.argv[1])) as store:
+from vahti.settings import load_settings
+with open_store(Path(sys.argv[1]), memory_limit=load_settings(None).store.memory_limit) as store:
     report = run_detection(store, rules)
 print(json.dumps({"seconds": time.perf_counter() - start, "events": report.events,
                   "alerts": report.new,

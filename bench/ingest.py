@@ -31,7 +31,8 @@ if kind == "vahti":
     from store import open_store
     options = IngestOptions(year=2026)
     enricher = Enricher.open("", "", ())
-    with open_store(Path(db)) as store:
+    from vahti.settings import load_settings
+    with open_store(Path(db), memory_limit=load_settings(None).store.memory_limit) as store:
         (report,) = ingest(store, plan([Path(path)], options), options, enricher)
     count = report.loaded
 else:

@@ -89,10 +89,13 @@ def migrate(con: duckdb.DuckDBPyConnection, upto: int = LATEST_VERSION) -> int:
     return _version(con)
 
 
-def _connect(path: Path) -> duckdb.DuckDBPyConnection:
+def _connect(path: Path, memory_limit: str | None) -> duckdb.DuckDBPyConnection:
+    # Commits append to the WAL; checkpoints (compressing into the file) come in bulk.
+    config: dict[str, str | bool | int | float | list[str]] = {"checkpoint_threshold": "256MB"}
+    if memory_limit:
+        config["memory_limit"] = memory_limit
     try:
-        # Commits append to the WAL; checkpoints (compressing into the file) come in bulk.
-        return duckdb.connect(str(path), config={"checkpoint_threshold": "256MB"})
+        return duckdb.connect(str(path), config=config)
     except duckdb.IOException as exc:
         text = str(exc)
         if "lock" in text.lower():
@@ -107,12 +110,12 @@ def _connect(path: Path) -> duckdb.DuckDBPyConnection:
         raise StoreError(f"cannot open database {path}: {exc}") from exc
 
 
-def open_store(path: Path, *, upto: int = LATEST_VERSION) -> Store:
+def open_store(path: Path, *, upto: int = LATEST_VERSION, memory_limit: str | None = None) -> Store:
     """Open (creating if needed) and bring the schema up to date."""
     path = path.expanduser()
     if path.parent and not path.parent.exists():
         raise StoreError(f"cannot open database {path}: folder {path.parent} does not exist")
-    con = _connect(path)
+    con = _connect(path, memory_limit)
     try:
         migrate(con, upto)
     except BaseException:

@@ -12,11 +12,11 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColu
 
 from ingest.enrich import Enricher
 from ingest.pipeline import AccessRules, FileReport, IngestOptions, ingest, plan
-from store import Store, open_store
+from store import Store
 from store.stats import stats
 from vahti.detection_cli import alerts_app, detect_command
 from vahti.settings import Settings, load_settings
-from vahti.shell import DEFAULT_DB, ConfigOption, DbOption, err, failures, out
+from vahti.shell import DEFAULT_DB, ConfigOption, DbOption, err, failures, open_db, out
 
 app = typer.Typer(
     help="vahti: login security monitoring, retention and lawful extracts.",
@@ -145,7 +145,7 @@ def ingest_command(
         settings = load_settings(config)
         options = ingest_options(settings, fmt, year, tz)
         plan(files, options)  # every file checked before the database is touched
-        with open_store(db) as store:
+        with open_db(db, settings) as store:
             reports = run_ingest(store, settings, files, options, verbose)
         print_reports(reports, as_json)
 
@@ -158,8 +158,8 @@ def stats_command(
 ) -> None:
     """Counts of what the store holds."""
     with failures():
-        load_settings(config)
-        with open_store(db) as store:
+        settings = load_settings(config)
+        with open_db(db, settings) as store:
             figures = stats(store)
         if as_json:
             sys.stdout.write(orjson.dumps(figures).decode() + "\n")

@@ -9,11 +9,11 @@ from rich.console import Console
 from rich.table import Table
 
 from ingest.pipeline import IngestOptions
-from store import open_store
 from store.alerts import list_alerts
 from store.stats import stats
 from vahti.scoring import score
 from vahti.settings import Settings
+from vahti.shell import open_db
 from vahti.synth import Label, generate
 
 
@@ -38,7 +38,7 @@ def run_demo(
     folder = workdir or db.resolve().parent / "vahti-demo"
     events, labels = write_demo_files(folder, days, seed)
     out.print(f"wrote {events} (and the attacks' labels beside it)", markup=False, highlight=False)
-    with open_store(db) as store:
+    with open_db(db, settings) as store:
         options = IngestOptions(format="jsonl", batch_bytes=settings.ingest.batch_bytes)
         print_reports(run_ingest(store, settings, [events], options), as_json=False)
         run = detect(store, settings)

@@ -12,7 +12,7 @@ from rich.table import Table
 
 from analytics.rules import Rule, default_rules_dir, load_rules
 from analytics.run import RunReport, Window, run_detection
-from store import Store, open_store
+from store import Store
 from store.alerts import STATUSES, Alert, evidence_rows, get_alert, history, list_alerts, set_status
 from vahti.settings import Settings, load_settings
 from vahti.shell import (
@@ -23,6 +23,7 @@ from vahti.shell import (
     UsageError,
     err,
     failures,
+    open_db,
     out,
     parse_time,
     say,
@@ -67,7 +68,7 @@ def detect_command(
             if start is None or end is None or start >= end:
                 raise UsageError("a replay needs both --from and --to, --from before --to")
             window = Window(start, end)
-        with open_store(db) as store:
+        with open_db(db, settings) as store:
             report = detect(store, settings, window)
         say(
             f"read {report.events} events, {len(report.rules)} rules ran: "
@@ -116,10 +117,10 @@ def alerts_command(
     if context.invoked_subcommand is not None:
         return
     with failures():
-        load_settings(config)
+        settings = load_settings(config)
         if status is not None and status not in STATUSES:
             raise UsageError(f"unknown status {status!r}: one of {', '.join(STATUSES)}")
-        with open_store(db) as store:
+        with open_db(db, settings) as store:
             alerts = list_alerts(store.con, status, category)
         if as_json:
             sys.stdout.write(orjson.dumps([a.as_json() for a in alerts]).decode() + "\n")
@@ -136,8 +137,8 @@ def show_command(
 ) -> None:
     """One alert: what, why (its summary), and its evidence events."""
     with failures():
-        load_settings(config)
-        with open_store(db) as store:
+        settings = load_settings(config)
+        with open_db(db, settings) as store:
             alert = get_alert(store.con, alert_id)
             if alert is None:
                 raise NotFound(f"no alert {alert_id}")
@@ -175,8 +176,8 @@ def _print_alert(alert: Alert, events: list[dict], changes: list[dict]) -> None:
 
 def _triage(status: str, alert_id: str, note: str | None, db: Path, config: Path | None) -> None:
     with failures():
-        load_settings(config)
-        with open_store(db) as store, store.transaction():
+        settings = load_settings(config)
+        with open_db(db, settings) as store, store.transaction():
             from datetime import UTC, datetime
 
             now = datetime.now(UTC).replace(tzinfo=None)

@@ -82,6 +82,14 @@ class IngestSettings(Section):
     syslog_tz: str = "UTC"
 
 
+class StoreSettings(Section):
+    # DuckDB's own memory (caches, hash tables); past it, it spills to disk. Empty: DuckDB's
+    # default, 80 % of RAM, which a big detection run then uses on top of Polars' frames.
+    memory_limit: str = Field(
+        default="2GB", pattern=r"^(\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB))?$"
+    )
+
+
 class DetectionSettings(Section):
     rules_dir: str = ""  # empty: the rules shipped with vahti
 
@@ -102,6 +110,7 @@ class Settings(BaseSettings):
     access: AccessLogSettings = AccessLogSettings()
     ingest: IngestSettings = IngestSettings()
     detection: DetectionSettings = DetectionSettings()
+    store: StoreSettings = StoreSettings()
 
     @classmethod
     def settings_customise_sources(

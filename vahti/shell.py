@@ -14,8 +14,8 @@ from rich.console import Console
 
 from ingest.enrich import GeoIPError
 from ingest.pipeline import InputError
-from store import StoreError
-from vahti.settings import ConfigError
+from store import Store, StoreError, open_store
+from vahti.settings import ConfigError, Settings
 
 err = Console(stderr=True, soft_wrap=True)
 # Piped output keeps tables readable: wide lines rather than 80-column folds.
@@ -49,6 +49,10 @@ def failures() -> Iterator[None]:
     except (StoreError, NotFound) as exc:
         say(f"vahti: {exc}", error=True)
         raise typer.Exit(1) from exc
+
+
+def open_db(db: Path, settings: Settings) -> Store:
+    return open_store(db, memory_limit=settings.store.memory_limit or None)
 
 
 def say(text: str, error: bool = False) -> None:

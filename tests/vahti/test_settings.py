@@ -65,3 +65,11 @@ def test_bad_environment_value(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("VAHTI_RETENTION_AUDIT", "forever")
     with pytest.raises(ConfigError, match=r"retention\.audit"):
         load_settings(None)
+
+
+def test_store_memory_limit(tmp_path: Path) -> None:
+    assert load_settings(None).store.memory_limit == "2GB"
+    config = tmp_path / "vahti.toml"
+    config.write_text('[store]\nmemory_limit = "lots"\n')
+    with pytest.raises(ConfigError, match=r"store\.memory_limit"):
+        load_settings(config)
