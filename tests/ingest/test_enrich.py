@@ -3,10 +3,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import polars as pl
+import pytest
 from mmdb_writer import MMDBWriter
 from netaddr import IPSet
 
-from ingest.enrich import Enricher
+from ingest.enrich import Enricher, parse_address
 
 
 def _asn_db(path: Path) -> Path:
@@ -56,3 +57,34 @@ def test_each_address_looked_up_once() -> None:
         assert enricher.cache["ip"].to_list() == ["91.152.10.1"]
     finally:
         enricher.close()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("91.152.10.1", ("91.152.10.1", 4)),
+        ("::ffff:91.152.10.1", ("91.152.10.1", 4)),
+        ("2001:DB8::1", ("2001:db8::1", 6)),
+        ("fe80::1%eth0", ("fe80::1%eth0", 6)),
+        ("01.2.3.4", None),
+        ("1.2.3", None),
+        ("256.1.1.1", None),
+        (" 1.2.3.4", None),
+        ("1.2.3.4\x00", None),
+        ("", None),
+    ],
+)
+def test_address_forms(text: str, expected: tuple[str, int] | None) -> None:
+    parsed = parse_address(text)
+    assert (parsed[:2] if parsed else None) == expected
+    if parsed:
+        assert len(parsed[2]) == 16
+
+
+def test_scoped_address_enriches_to_nothing() -> None:
+    enricher = Enricher.open("", "", ())
+    try:
+        (row,) = enricher.lookup(pl.Series(["fe80::1%eth0"])).to_dicts()
+    finally:
+        enricher.close()
+    assert row["ip_valid"] and row["country"] is None
