@@ -85,6 +85,7 @@ def _plans(
 ) -> list[tuple[Rule, datetime, int]]:
     """(rule, earliest event time it needs, watermark) for the rules with work to do."""
     plans = []
+    earliest_new: dict[int, datetime | None] = {}  # rules usually share one watermark
     for rule in rules:
         if window is not None:
             plans.append((rule, window.since - rule.lookback, 0))
@@ -92,10 +93,13 @@ def _plans(
         seen = watermark(store.con, rule.id)
         if seen >= max_id:
             continue
-        row = store.con.execute("SELECT min(ts) FROM events WHERE event_id > ?", [seen]).fetchone()
-        if row is None or row[0] is None:
-            continue
-        plans.append((rule, row[0] - rule.lookback, seen))
+        if seen not in earliest_new:
+            ((earliest_new[seen],),) = store.con.execute(
+                "SELECT min(ts) FROM events WHERE event_id > ?", [seen]
+            ).fetchall()
+        first = earliest_new[seen]
+        if first is not None:
+            plans.append((rule, first - rule.lookback, seen))
     return plans
 
 

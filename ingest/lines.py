@@ -43,7 +43,7 @@ def split_lines(data: bytes, first_line_no: int) -> pl.DataFrame:
 
 def _read_fast(data: bytes) -> pl.DataFrame | None:
     separator = next((s for s in _SEPARATORS if s not in data), None)
-    if separator is None or not data:
+    if separator is None:
         return None
     options = {
         "has_header": False,

@@ -20,7 +20,13 @@ from ingest.formats import FORMATS, LOOKAHEAD_BYTES, PARSERS, detect
 from ingest.lines import Chunk, read_chunks
 from ingest.normalise import validate
 from store import Store
-from store.loading import SourceProgress, commit_batch, file_sources, next_ids
+from store.loading import (
+    SourceProgress,
+    commit_batch,
+    file_sources,
+    next_event_id,
+    next_source_id,
+)
 
 
 class InputError(ValueError):
@@ -148,8 +154,7 @@ def ingest(
     enricher: Enricher,
     on_batch: BatchCallback | None = None,
 ) -> list[FileReport]:
-    first_id, _ = next_ids(store)
-    run = _Run(store, options, enricher, first_id, on_batch)
+    run = _Run(store, options, enricher, next_event_id(store), on_batch)
     return [_ingest_file(run, p) for p in plans]
 
 
@@ -217,7 +222,7 @@ def _ingest_file(run: _Run, plan: FilePlan) -> FileReport:
 
 
 def _new_source(store: Store, plan: FilePlan) -> SourceProgress:
-    _, source_id = next_ids(store)
+    source_id = next_source_id(store)
     assert plan.format is not None
     return SourceProgress(
         source_id=source_id,

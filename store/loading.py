@@ -87,12 +87,18 @@ def file_sources(store: Store, max_head_len: int) -> list[SourceProgress]:
     ]
 
 
-def next_ids(store: Store) -> tuple[int, int]:
-    """(next event id, next source id): this process is the only writer, so ranges are safe."""
-    event = store.con.execute("SELECT coalesce(max(event_id), 0) + 1 FROM events").fetchone()
-    source = store.con.execute("SELECT coalesce(max(source_id), 0) + 1 FROM sources").fetchone()
-    assert event is not None and source is not None
-    return int(event[0]), int(source[0])
+def _next(store: Store, sql: str) -> int:
+    """The next free id: this process is the only writer, so ranges taken from it are safe."""
+    ((value,),) = store.con.execute(sql).fetchall()
+    return int(value)
+
+
+def next_event_id(store: Store) -> int:
+    return _next(store, "SELECT coalesce(max(event_id), 0) + 1 FROM events")
+
+
+def next_source_id(store: Store) -> int:
+    return _next(store, "SELECT coalesce(max(source_id), 0) + 1 FROM sources")
 
 
 def commit_batch(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -178,8 +179,6 @@ def _triage(status: str, alert_id: str, note: str | None, db: Path, config: Path
     with failures():
         settings = load_settings(config)
         with open_db(db, settings) as store, store.transaction():
-            from datetime import UTC, datetime
-
             now = datetime.now(UTC).replace(tzinfo=None)
             alert = set_status(store.con, alert_id, status, "cli", note, now)
         if alert is None:
