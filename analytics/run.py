@@ -8,8 +8,8 @@ one transaction: the same misuse extends its open alert, a second run raises not
 
 from __future__ import annotations
 
-import ipaddress
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -19,6 +19,7 @@ from analytics.detectors import DETECTORS
 from analytics.detectors.common import Reads
 from analytics.rules import Rule
 from store import Store
+from store.addresses import network_range
 from store.alerts import (
     Alert,
     active_alerts,
@@ -64,7 +65,14 @@ class Window:
     until: datetime
 
 
-def run_detection(store: Store, rules: list[Rule], window: Window | None = None) -> RunReport:
+def run_detection(
+    store: Store,
+    rules: list[Rule],
+    window: Window | None = None,
+    checkpoint: Callable[[], None] | None = None,
+) -> RunReport:
+    """All rules in one transaction. `checkpoint` is called between rules and may raise to
+    abandon the run: then nothing of it is written and the next run starts where this did."""
     now = datetime.now(UTC).replace(tzinfo=None)
     con = store.con
     top = con.execute("SELECT coalesce(max(event_id), 0) FROM events").fetchone()
@@ -73,6 +81,8 @@ def run_detection(store: Store, rules: list[Rule], window: Window | None = None)
     report = RunReport()
     with store.transaction():
         for rule, start, seen in plans:
+            if checkpoint is not None:
+                checkpoint()
             report.rules.append(_run_rule(store, rule, start, seen, window, now))
             if window is None:
                 set_watermark(con, rule.id, max_id, now)
@@ -145,16 +155,9 @@ def _excepted(frame: pl.DataFrame, rule: Rule) -> pl.DataFrame:
     if rule.exceptions.users:
         keep &= ~pl.col("user").is_in(list(rule.exceptions.users))
     for cidr in rule.exceptions.cidrs:
-        network = ipaddress.ip_network(cidr, strict=False)
-        mapped = network.version == 4
-        low = _packed(network.network_address, mapped)
-        high = _packed(network.broadcast_address, mapped)
+        low, high = network_range(cidr)
         keep &= ~pl.col("ip_bin").is_between(low, high).fill_null(False)
     return frame.filter(keep)
-
-
-def _packed(address: ipaddress.IPv4Address | ipaddress.IPv6Address, mapped: bool) -> bytes:
-    return b"\x00" * 10 + b"\xff\xff" + address.packed if mapped else address.packed
 
 
 def _run_rule(

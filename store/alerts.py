@@ -206,12 +206,14 @@ EVIDENCE_COLUMNS = (
 )  # fmt: skip
 
 
-def evidence_rows(con: duckdb.DuckDBPyConnection, alert_id: str) -> list[dict[str, Any]]:
+def evidence_rows(
+    con: duckdb.DuckDBPyConnection, alert_id: str, limit: int | None = None
+) -> list[dict[str, Any]]:
     names = ", ".join(f'e."{c}"' for c in EVIDENCE_COLUMNS)
     cursor = con.execute(
         f"""SELECT {names} FROM evidence v JOIN events e USING (event_id)
-            WHERE v.alert_id = ? ORDER BY e.ts, e.event_id""",
-        [alert_id],
+            WHERE v.alert_id = ? ORDER BY e.ts, e.event_id LIMIT ?""",
+        [alert_id, limit],
     )
     return [dict(zip(EVIDENCE_COLUMNS, row, strict=True)) for row in cursor.fetchall()]
 
@@ -221,12 +223,42 @@ def set_status(
     now: datetime,
 ) -> Alert | None:  # fmt: skip
     """Triage: change the status and keep who, when and why in the alert's history."""
+    return update_alert(con, alert_id, actor, now, status=status, note=note)
+
+
+_UNSET: Any = object()
+
+
+def update_alert(
+    con: duckdb.DuckDBPyConnection,
+    alert_id: str,
+    actor: str,
+    now: datetime,
+    status: str | None = None,
+    assignee: str | None = _UNSET,
+    note: str | None = None,
+) -> Alert | None:
+    """Change status and/or assignee; the history keeps each change with who, when and why."""
     alert = get_alert(con, alert_id)
     if alert is None:
         return None
-    change = {"status": [alert.status, status], "note": note}
+    change: dict[str, Any] = {}
+    if status is not None and status != alert.status:
+        change["status"] = [alert.status, status]
+    if assignee is not _UNSET and assignee != alert.assignee:
+        change["assignee"] = [alert.assignee, assignee]
+    if note:
+        change["note"] = note
+    if not change:
+        return alert
     con.execute(
-        "UPDATE alerts SET status = ?, updated_at = ? WHERE alert_id = ?", [status, now, alert_id]
+        "UPDATE alerts SET status = ?, assignee = ?, updated_at = ? WHERE alert_id = ?",
+        [
+            status or alert.status,
+            alert.assignee if assignee is _UNSET else assignee,
+            now,
+            alert_id,
+        ],
     )
     con.execute(
         "INSERT INTO alert_history VALUES (?, ?, ?, ?)",
@@ -244,3 +276,49 @@ def history(con: duckdb.DuckDBPyConnection, alert_id: str) -> list[dict[str, Any
     return [
         {"at": _rfc3339(at), "actor": actor, **orjson.loads(change)} for at, actor, change in rows
     ]
+
+
+@dataclass(frozen=True)
+class AlertFilter:
+    status: str | None = None
+    category: str | None = None
+    severity: str | None = None
+    entity: str | None = None
+    since: datetime | None = None  # alerts whose evidence reaches past this time
+    until: datetime | None = None  # alerts whose evidence starts before this time
+
+
+def page_alerts(
+    con: duckdb.DuckDBPyConnection,
+    where: AlertFilter,
+    after: tuple[datetime, str] | None,
+    limit: int,
+) -> list[Alert]:
+    """Newest activity first; `after` is the (last_seen, id) of the previous page's last row."""
+    clauses, values = [], []
+    for column in ("status", "category", "severity", "entity"):
+        value = getattr(where, column)
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            values.append(value)
+    if where.since is not None:
+        clauses.append("last_seen >= ?")
+        values.append(where.since)
+    if where.until is not None:
+        clauses.append("first_seen < ?")
+        values.append(where.until)
+    if after is not None:
+        clauses.append("(last_seen < ? OR (last_seen = ? AND alert_id > ?))")
+        values += [after[0], after[0], after[1]]
+    condition = (" WHERE " + " AND ".join(clauses)) if clauses else ""
+    rows = con.execute(
+        _SELECT + condition + " ORDER BY last_seen DESC, alert_id LIMIT ?", [*values, limit]
+    ).fetchall()
+    return [Alert(*row) for row in rows]
+
+
+def evidence_count(con: duckdb.DuckDBPyConnection, alert_id: str) -> int:
+    ((count,),) = con.execute(
+        "SELECT count(*) FROM evidence WHERE alert_id = ?", [alert_id]
+    ).fetchall()
+    return int(count)

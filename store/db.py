@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import orjson
 
 from store.schema import LATEST_VERSION, MIGRATIONS
 
@@ -89,6 +90,25 @@ def migrate(con: duckdb.DuckDBPyConnection, upto: int = LATEST_VERSION) -> int:
     return _version(con)
 
 
+def _busy_message(path: Path, pid: str | None) -> str:
+    """Name the holder; a running `vahti serve` leaves a note saying where it listens."""
+    try:
+        note = orjson.loads(path.with_name(path.name + ".holder").read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        note = {}
+    if pid is not None and str(note.get("pid")) == pid:
+        return (
+            f"database {path} is held by a running vahti server (process {pid}) at "
+            f"{note.get('url')}: commands that write cannot run beside it; use its API "
+            "(e.g. POST /api/v1/events, PATCH /api/v1/alerts/ID) or stop the server first"
+        )
+    holder = f" (process {pid})" if pid else ""
+    return (
+        f"database {path} is in use by another vahti process{holder}: DuckDB allows "
+        "one writer; stop it, or send the work through its API"
+    )
+
+
 def _connect(path: Path, memory_limit: str | None) -> duckdb.DuckDBPyConnection:
     # Commits append to the WAL; checkpoints (compressing into the file) come in bulk.
     config: dict[str, str | bool | int | float | list[str]] = {"checkpoint_threshold": "256MB"}
@@ -100,11 +120,7 @@ def _connect(path: Path, memory_limit: str | None) -> duckdb.DuckDBPyConnection:
         text = str(exc)
         if "lock" in text.lower():
             pid = _LOCK_PID.search(text)
-            holder = f" (process {pid.group(1)})" if pid else ""
-            raise StoreBusyError(
-                f"database {path} is in use by another vahti process{holder}: DuckDB allows "
-                "one writer; stop it, or send the work through its API"
-            ) from exc
+            raise StoreBusyError(_busy_message(path, pid.group(1) if pid else None)) from exc
         raise StoreError(f"cannot open database {path}: {text}") from exc
     except duckdb.Error as exc:
         raise StoreError(f"cannot open database {path}: {exc}") from exc

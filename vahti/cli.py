@@ -8,14 +8,13 @@ from typing import Annotated
 
 import orjson
 import typer
-from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 
-from ingest.enrich import Enricher
-from ingest.pipeline import AccessRules, FileReport, IngestOptions, ingest, plan
-from store import Store
+from ingest.pipeline import FileReport, plan
 from store.stats import stats
 from vahti.detection_cli import alerts_app, detect_command
-from vahti.settings import Settings, load_settings
+from vahti.ingesting import ingest_options, run_ingest
+from vahti.service_cli import events_command, serve_command, token_app
+from vahti.settings import load_settings
 from vahti.shell import DEFAULT_DB, ConfigOption, DbOption, err, failures, open_db, out
 
 app = typer.Typer(
@@ -23,72 +22,6 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-
-
-def ingest_options(settings: Settings, fmt: str, year: int | None, tz: str | None) -> IngestOptions:
-    access = settings.access
-    return IngestOptions(
-        format=fmt,
-        year=year,
-        tz=tz or settings.ingest.syslog_tz,
-        batch_bytes=settings.ingest.batch_bytes,
-        access=AccessRules(
-            login_paths=access.login_paths,
-            methods=tuple(m.upper() for m in access.methods),
-            success_status=access.success_status,
-            failure_status=access.failure_status,
-            user_param=access.user_param,
-            service=access.service,
-        ),
-    )
-
-
-def open_enricher(settings: Settings) -> Enricher:
-    geo = settings.geoip
-    return Enricher.open(geo.city_db, geo.asn_db, geo.own_networks)
-
-
-def run_ingest(
-    store: Store,
-    settings: Settings,
-    files: list[Path],
-    options: IngestOptions,
-    verbose: bool = False,
-) -> list[FileReport]:
-    plans = plan(files, options)
-    enricher = open_enricher(settings)
-    try:
-        if err.is_terminal and sum(p.size for p in plans) > options.batch_bytes:
-            return _ingest_with_bar(store, plans, options, enricher)
-        callback = _batch_logger if verbose else None
-        return ingest(store, plans, options, enricher, callback)
-    finally:
-        enricher.close()
-
-
-def _batch_logger(report: FileReport, done: int, size: int) -> None:
-    err.print(
-        f"committed batch: {report.path.name} {done}/{size} bytes, {report.loaded} events",
-        markup=False,
-        highlight=False,
-    )
-
-
-def _ingest_with_bar(
-    store: Store, plans: list, options: IngestOptions, enricher: Enricher
-) -> list[FileReport]:
-    columns = ("{task.description}", BarColumn(), DownloadColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=err, transient=True) as bar:
-        task = bar.add_task("ingest", total=sum(p.size for p in plans))
-        offsets: dict[Path, int] = {}
-
-        def advance(report: FileReport, done: int, size: int) -> None:
-            bar.update(
-                task, advance=done - offsets.get(report.path, 0), description=report.path.name
-            )
-            offsets[report.path] = done
-
-        return ingest(store, plans, options, enricher, advance)
 
 
 COUNTS = ("read", "loaded", "skipped", "quarantined", "already")
@@ -186,6 +119,9 @@ def demo_command(
 
 app.command("detect")(detect_command)
 app.add_typer(alerts_app, name="alerts")
+app.command("serve")(serve_command)
+app.command("events")(events_command)
+app.add_typer(token_app, name="token")
 
 
 def main() -> None:

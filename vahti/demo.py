@@ -32,8 +32,9 @@ def write_demo_files(folder: Path, days: int, seed: int) -> tuple[Path, list[Lab
 def run_demo(
     settings: Settings, db: Path, workdir: Path | None, days: int, seed: int, out: Console
 ) -> None:
-    from vahti.cli import print_reports, run_ingest
+    from vahti.cli import print_reports
     from vahti.detection_cli import alert_table, detect
+    from vahti.ingesting import run_ingest
 
     folder = workdir or db.resolve().parent / "vahti-demo"
     events, labels = write_demo_files(folder, days, seed)

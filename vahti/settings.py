@@ -90,6 +90,35 @@ class StoreSettings(Section):
     )
 
 
+class ApiSettings(Section):
+    """The HTTP service. No secrets here: tokens live hashed in the store."""
+
+    cors_origins: tuple[str, ...] = ()  # browsers of other origins are refused unless listed
+    max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    auth_failures_per_minute: int = Field(default=10, ge=1)
+    page_size: int = Field(default=50, ge=1, le=500)
+
+
+class ServiceSettings(Section):
+    """What `vahti serve` runs on a schedule."""
+
+    spool_every: Duration = parse_duration("1m")
+    detect_every: Duration = parse_duration("5m")
+    purge_at: str = Field(default="03:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    timezone: str = "Europe/Helsinki"
+
+    @field_validator("timezone")
+    @classmethod
+    def _check_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+
 class DetectionSettings(Section):
     rules_dir: str = ""  # empty: the rules shipped with vahti
 
@@ -111,6 +140,8 @@ class Settings(BaseSettings):
     ingest: IngestSettings = IngestSettings()
     detection: DetectionSettings = DetectionSettings()
     store: StoreSettings = StoreSettings()
+    api: ApiSettings = ApiSettings()
+    service: ServiceSettings = ServiceSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -70,3 +70,7 @@ def parse_time(text: str | None, option: str) -> datetime | None:
     if value.tzinfo is not None:
         value = value.astimezone(UTC).replace(tzinfo=None)
     return value
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)

@@ -9,9 +9,9 @@ import pytest
 from ingest.pipeline import IngestOptions
 from store import open_store
 from store.alerts import list_alerts
-from vahti.cli import run_ingest
 from vahti.demo import write_demo_files
 from vahti.detection_cli import detect
+from vahti.ingesting import run_ingest
 from vahti.scoring import matches, score
 from vahti.settings import load_settings
 

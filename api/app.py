@@ -1,0 +1,82 @@
+"""The FastAPI application factory: routers, guards, error shapes, middleware."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from api.auth import FailureLimiter
+from api.context import ApiContext, Rejected
+from api.middleware import BodyLimit, SecurityHeaders
+from api.routes import alerts, audit, events, system, tokens
+
+log = logging.getLogger("vahti.api")
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+
+
+def _problems(exc: RequestValidationError) -> list[dict[str, Any]]:
+    """Field-level messages without echoing what was sent (it may be personal data)."""
+    return [
+        {"loc": list(error.get("loc", ())), "msg": error.get("msg", ""), "type": error.get("type")}
+        for error in exc.errors()
+    ]
+
+
+def _install_handlers(app: FastAPI) -> None:
+    @app.exception_handler(Rejected)
+    async def rejected(request: Request, exc: Rejected) -> JSONResponse:
+        headers = {}
+        if exc.status == 401:
+            headers["WWW-Authenticate"] = "Bearer"
+        if exc.status == 429:
+            headers["Retry-After"] = exc.message.rsplit(" ", 2)[-2]
+        return JSONResponse({"detail": exc.message}, status_code=exc.status, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": _problems(exc)}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
+
+    @app.exception_handler(Exception)
+    async def crashed(request: Request, exc: Exception) -> JSONResponse:
+        # The message may quote personal data: log the kind of failure only.
+        log.error("internal error in %s: %s", request.url.path.split("/")[1:4], type(exc).__name__)
+        return JSONResponse({"detail": "internal error"}, status_code=500)
+
+
+def create_app(ctx: ApiContext, lifespan: Lifespan | None = None, tls: bool = False) -> FastAPI:
+    app = FastAPI(
+        title="vahti",
+        version="1",
+        summary="Login security monitoring: alerts, events, retention, audit, lawful extracts.",
+        lifespan=lifespan,
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.ctx = ctx
+    app.state.limiter = FailureLimiter(ctx.limits.auth_failures, ctx.limits.auth_window_seconds)
+    for router in (system.router, alerts.router, events.router, tokens.router, audit.router):
+        app.include_router(router)
+    _install_handlers(app)
+    if ctx.limits.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(ctx.limits.cors_origins),
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
+    app.add_middleware(BodyLimit, limit=ctx.limits.max_body_bytes)
+    app.add_middleware(SecurityHeaders, tls=tls)
+    return app

@@ -1,0 +1,57 @@
+"""What the API is handed by the composition root: the store, the audit trail, limits and
+the few capabilities it does not own (pushing events, the scheduler's job board)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+
+from store import Store
+from store.audit import AuditTrail
+
+
+class Rejected(Exception):
+    """A request the service understood and refuses; becomes `status` with `message`."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass(frozen=True)
+class ApiLimits:
+    max_body_bytes: int = 10 * 1024 * 1024
+    auth_failures: int = 10  # failed authentications per client address per window
+    auth_window_seconds: int = 60
+    cors_origins: tuple[str, ...] = ()
+    page_size: int = 50
+
+
+# (body, batch id, actor) -> report as JSON; raises Rejected for a body it cannot take.
+Pusher = Callable[[bytes, str, str], dict[str, Any]]
+
+
+def _no_jobs() -> list[dict[str, Any]]:
+    return []
+
+
+@dataclass
+class ApiContext:
+    store: Store
+    audit: AuditTrail
+    push: Pusher
+    limits: ApiLimits = field(default_factory=ApiLimits)
+    jobs: Callable[[], list[dict[str, Any]]] = _no_jobs
+    config_view: dict[str, Any] = field(default_factory=dict)
+
+    def reader(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A cursor of its own for one request (one connection is not shared across threads)."""
+        cursor = self.store.cursor()
+        try:
+            yield cursor
+        finally:
+            cursor.close()

@@ -1,0 +1,163 @@
+"""Request and response bodies: what the OpenAPI schema promises, field by field."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Status = Literal["open", "acknowledged", "closed", "false_positive"]
+Severity = Literal["low", "medium", "high", "critical"]
+Category = Literal[
+    "brute_force", "password_spraying", "credential_stuffing", "distributed_brute_force",
+    "success_after_failures", "impossible_travel", "new_country", "session_hijack",
+    "account_enumeration", "dormant_account",
+]  # fmt: skip
+Role = Literal["analyst", "dpo", "liaison", "admin"]
+
+
+class Problem(BaseModel):
+    detail: Any
+
+
+class AlertOut(BaseModel):
+    id: str
+    rule_id: str
+    category: Category
+    severity: Severity
+    entity_type: Literal["ip", "user", "session"]
+    entity: str
+    first_seen: str
+    last_seen: str
+    event_count: int
+    summary: str
+    status: Status
+    mitre: list[str]
+    assignee: str | None
+    created_at: str
+    updated_at: str
+
+
+class AlertPage(BaseModel):
+    alerts: list[AlertOut]
+    next: str | None = Field(description="cursor of the next page; null on the last page")
+
+
+class EventOut(BaseModel):
+    event_id: int
+    ts: str
+    event: str
+    outcome: str | None
+    user: str
+    customer_id: str | None = None
+    ip: str | None
+    host: str | None
+    user_agent: str | None
+    session_id: str | None
+    reason: str | None
+    service: str | None = None
+    country: str | None
+    city: str | None
+    lat: float | None = None
+    lon: float | None = None
+    asn: int | None = None
+    as_org: str | None = None
+    own_network: str | None = None
+
+
+class HistoryEntry(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    at: str
+    actor: str
+
+
+class AlertDetail(AlertOut):
+    evidence: list[EventOut]
+    evidence_total: int = Field(description="evidence events in all; `evidence` may hold fewer")
+    history: list[HistoryEntry]
+
+
+class AlertPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    status: Status | None = None
+    assignee: str | None = Field(default=None, max_length=64)
+    note: str | None = Field(default=None, max_length=2000)
+
+    @model_validator(mode="after")
+    def _something(self) -> AlertPatch:
+        if not self.model_fields_set:
+            raise ValueError("give at least one of status, assignee, note")
+        return self
+
+
+class EventPage(BaseModel):
+    events: list[EventOut]
+    next: int | None = Field(description="pass as `after` for the next page; null at the end")
+
+
+class Rejection(BaseModel):
+    line_no: int = Field(description="position of the record in the batch, from 1")
+    reason: str
+
+
+class PushResult(BaseModel):
+    batch_id: str
+    received: int
+    loaded: int
+    skipped: int
+    quarantined: int
+    duplicate: bool = Field(description="true when this batch id was loaded before")
+    rejected: list[Rejection]
+
+
+class TokenIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[\w.@-]+$")
+    role: Role
+
+
+class TokenOut(BaseModel):
+    id: int
+    name: str
+    role: Role
+    created_at: str
+    revoked_at: str | None
+
+
+class TokenCreated(TokenOut):
+    token: str = Field(description="shown once; only its hash is stored")
+
+
+class JobOut(BaseModel):
+    name: str
+    schedule: str
+    next_run: str | None
+    last_run: str | None
+    duration_seconds: float | None
+    outcome: Literal["ok", "failed", "running", "never run"]
+    message: str
+    runs: int
+    failures: int
+
+
+class AuditEntryOut(BaseModel):
+    seq: int
+    logged_at: str
+    actor: str
+    action: str
+    detail: dict[str, Any]
+    prev_hash: str
+    hash: str
+
+
+class AuditPage(BaseModel):
+    entries: list[AuditEntryOut]
+    next: int | None
+
+
+class ChainOut(BaseModel):
+    ok: bool
+    entries: int
+    head_hash: str
+    first_broken: int | None
+    problem: str

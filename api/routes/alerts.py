@@ -1,0 +1,132 @@
+"""The security team's alerts: the queue, one alert with its evidence, triage."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import UTC, datetime
+from typing import Annotated
+
+import duckdb
+from fastapi import APIRouter, Path, Query, Request
+
+from api.auth import Analyst
+from api.context import Rejected
+from api.models import AlertDetail, AlertOut, AlertPage, AlertPatch, Category, Severity, Status
+from api.routes.common import Ctx, Reader, utc, who
+from store.alerts import (
+    AlertFilter,
+    evidence_count,
+    evidence_rows,
+    get_alert,
+    history,
+    page_alerts,
+    update_alert,
+)
+
+router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"])
+AlertId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
+TRIAGE = "alert triage"
+
+
+def _cursor(last_seen: datetime, alert_id: str) -> str:
+    raw = f"{last_seen.isoformat()}|{alert_id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _after(cursor: str | None) -> tuple[datetime, str] | None:
+    if cursor is None:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        stamp, alert_id = raw.split("|", 1)
+        return datetime.fromisoformat(stamp), alert_id
+    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        raise Rejected(422, "cursor: not a cursor this API gave out") from exc
+
+
+@router.get("", response_model=AlertPage, summary="List alerts, newest activity first")
+def list_alerts(
+    request: Request,
+    principal: Analyst,
+    ctx: Ctx,
+    con: Reader,
+    status: Status | None = None,
+    category: Category | None = None,
+    severity: Severity | None = None,
+    entity: Annotated[str | None, Query(max_length=256)] = None,
+    since: Annotated[datetime | None, Query(alias="from")] = None,
+    until: Annotated[datetime | None, Query(alias="to")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: Annotated[str | None, Query(max_length=400)] = None,
+) -> dict:
+    where = AlertFilter(status, category, severity, entity, utc(since), utc(until))
+    alerts = page_alerts(con, where, _after(cursor), limit + 1)
+    shown = alerts[:limit]
+    following = _cursor(shown[-1].last_seen, shown[-1].alert_id) if len(alerts) > limit else None
+    ctx.audit.record(
+        principal.name,
+        "alerts.list",
+        who(principal, request, TRIAGE, alerts=[a.alert_id for a in shown]),
+    )
+    return {"alerts": [a.as_json() for a in shown], "next": following}
+
+
+def _detail(con: duckdb.DuckDBPyConnection, alert_id: str, evidence_limit: int) -> dict:
+    alert = get_alert(con, alert_id)
+    if alert is None:
+        raise Rejected(404, f"no alert {alert_id}")
+    evidence = evidence_rows(con, alert_id, evidence_limit)
+    for row in evidence:
+        row["ts"] = row["ts"].isoformat(timespec="microseconds") + "Z"
+    return {
+        **alert.as_json(),
+        "evidence": evidence,
+        "evidence_total": evidence_count(con, alert_id),
+        "history": history(con, alert_id),
+    }
+
+
+@router.get("/{alert_id}", response_model=AlertDetail, summary="One alert with its evidence")
+def show_alert(
+    request: Request,
+    principal: Analyst,
+    ctx: Ctx,
+    con: Reader,
+    alert_id: AlertId,
+    evidence_limit: Annotated[int, Query(ge=0, le=10_000)] = 1000,
+) -> dict:
+    body = _detail(con, alert_id, evidence_limit)
+    ctx.audit.record(
+        principal.name,
+        "alerts.show",
+        who(
+            principal, request, TRIAGE, alert=alert_id,
+            events=[row["event_id"] for row in body["evidence"]],
+        ),
+    )  # fmt: skip
+    return body
+
+
+@router.patch("/{alert_id}", response_model=AlertOut, summary="Triage: status, assignee, note")
+def triage_alert(
+    request: Request, principal: Analyst, ctx: Ctx, alert_id: AlertId, change: AlertPatch
+) -> dict:
+    given = change.model_fields_set
+    detail = who(principal, request, TRIAGE, alert=alert_id, change=change.model_dump())
+    try:
+        with ctx.audit.change(principal.name, "alerts.triage", detail) as con:
+            alert = update_alert(
+                con,
+                alert_id,
+                principal.name,
+                datetime.now(UTC).replace(tzinfo=None),
+                status=change.status,
+                note=change.note,
+                **({"assignee": change.assignee} if "assignee" in given else {}),
+            )
+            if alert is None:
+                raise Rejected(404, f"no alert {alert_id}")
+    except duckdb.TransactionException as exc:
+        raise Rejected(409, "the alert changed at the same moment (detection ran); retry") from exc
+    return alert.as_json()

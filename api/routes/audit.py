@@ -1,0 +1,50 @@
+"""The audit log, for the DPO: read it page by page, verify its chain."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+
+from api.auth import Dpo
+from api.models import AuditPage, ChainOut
+from api.routes.common import Ctx, Reader, who
+from store.audit import entries, verify
+
+router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
+
+
+@router.get("", response_model=AuditPage, summary="Audit entries in order")
+def audit_log(
+    request: Request,
+    principal: Dpo,
+    ctx: Ctx,
+    con: Reader,
+    after: Annotated[int, Query(ge=0, le=2**62)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    actor: Annotated[str | None, Query(max_length=64)] = None,
+    action: Annotated[str | None, Query(max_length=64)] = None,
+) -> dict:
+    found = entries(con, after, limit + 1, actor, action)
+    shown = found[:limit]
+    ctx.audit.record(
+        principal.name,
+        "audit.read",
+        who(principal, request, "accountability", entries=len(shown), after=after),
+    )
+    return {
+        "entries": [entry.as_json() for entry in shown],
+        "next": shown[-1].seq if len(found) > limit else None,
+    }
+
+
+@router.get("/verify", response_model=ChainOut, summary="Check the hash chain end to end")
+def verify_chain(principal: Dpo, con: Reader) -> dict:
+    check = verify(con)
+    return {
+        "ok": check.first_broken is None,
+        "entries": check.entries,
+        "head_hash": check.head_hash,
+        "first_broken": check.first_broken,
+        "problem": check.problem,
+    }

@@ -1,0 +1,40 @@
+"""What every router shares: the request's context and cursor, times, audit details."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import duckdb
+from fastapi import Depends, Request
+
+from api.auth import Principal, context
+from api.context import ApiContext
+
+Ctx = Annotated[ApiContext, Depends(context)]
+
+
+def _reader(request: Request) -> Iterator[duckdb.DuckDBPyConnection]:
+    yield from context(request).reader()
+
+
+Reader = Annotated[duckdb.DuckDBPyConnection, Depends(_reader)]
+
+
+def utc(value: datetime | None) -> datetime | None:
+    """A time from a request -> naive UTC as stored (a time without zone is taken as UTC)."""
+    if value is None or value.tzinfo is None:
+        return value
+    return value.astimezone(UTC).replace(tzinfo=None)
+
+
+def who(principal: Principal, request: Request, purpose: str, **touched: Any) -> dict[str, Any]:
+    """The audit detail of one request: role, route, purpose and what it touched."""
+    route = request.scope.get("route")
+    return {
+        "role": principal.role,
+        "route": f"{request.method} {getattr(route, 'path', request.url.path)}",
+        "purpose": purpose,
+        **touched,
+    }

@@ -1,0 +1,176 @@
+"""The append-only, hash-chained audit log: who processed which personal data, when and why.
+
+Each entry's hash covers its own fields and the previous entry's hash, so changing,
+removing or reordering any entry breaks every hash after it; `verify` finds the first
+broken one. Appends are serialised by the caller (one writer process, one audit lock).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+import orjson
+
+if TYPE_CHECKING:
+    from store.db import Store
+
+GENESIS = "0" * 64
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    seq: int
+    logged_at: datetime
+    actor: str
+    action: str
+    detail: dict[str, Any]
+    prev_hash: str
+    hash: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "logged_at": self.logged_at.isoformat(timespec="microseconds") + "Z",
+            "actor": self.actor,
+            "action": self.action,
+            "detail": self.detail,
+            "prev_hash": self.prev_hash,
+            "hash": self.hash,
+        }
+
+
+@dataclass(frozen=True)
+class ChainCheck:
+    entries: int
+    head_hash: str
+    first_broken: int | None  # seq of the first entry whose hash does not hold
+    problem: str = ""
+
+
+def _canonical(detail: dict[str, Any]) -> str:
+    return orjson.dumps(detail, option=orjson.OPT_SORT_KEYS).decode()
+
+
+def entry_hash(
+    seq: int, logged_at: datetime, actor: str, action: str, detail_json: str, prev_hash: str
+) -> str:
+    material = "\x1f".join(
+        [prev_hash, str(seq), logged_at.isoformat(timespec="microseconds"), actor, action]
+    )
+    return hashlib.sha256((material + "\x1f" + detail_json).encode()).hexdigest()
+
+
+def head(con: duckdb.DuckDBPyConnection) -> tuple[int, str]:
+    row = con.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchall()
+    return (int(row[0][0]), str(row[0][1])) if row else (0, GENESIS)
+
+
+def append(
+    con: duckdb.DuckDBPyConnection,
+    actor: str,
+    action: str,
+    detail: dict[str, Any],
+    now: datetime,
+) -> AuditEntry:
+    """Add one entry after the current head, inside the caller's transaction."""
+    last_seq, prev_hash = head(con)
+    seq = last_seq + 1
+    detail_json = _canonical(detail)
+    digest = entry_hash(seq, now, actor, action, detail_json, prev_hash)
+    con.execute(
+        "INSERT INTO audit VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [seq, now, actor, action, detail_json, prev_hash, digest],
+    )
+    return AuditEntry(seq, now, actor, action, detail, prev_hash, digest)
+
+
+def entries(
+    con: duckdb.DuckDBPyConnection,
+    after_seq: int = 0,
+    limit: int = 100,
+    actor: str | None = None,
+    action: str | None = None,
+) -> list[AuditEntry]:
+    clauses: list[str] = ["seq > ?"]
+    values: list[object] = [after_seq]
+    if actor is not None:
+        clauses.append("actor = ?")
+        values.append(actor)
+    if action is not None:
+        clauses.append("action = ?")
+        values.append(action)
+    rows = con.execute(
+        "SELECT seq, logged_at, actor, action, detail, prev_hash, hash FROM audit WHERE "
+        + " AND ".join(clauses)
+        + " ORDER BY seq LIMIT ?",
+        [*values, limit],
+    ).fetchall()
+    return [
+        AuditEntry(seq, at, who, what, orjson.loads(detail), prev, digest)
+        for seq, at, who, what, detail, prev, digest in rows
+    ]
+
+
+def verify(con: duckdb.DuckDBPyConnection, batch: int = 50_000) -> ChainCheck:
+    """Recompute the chain from the first entry; report the first entry that does not hold."""
+    expected_prev, expected_seq, count = GENESIS, 1, 0
+    cursor = con.execute(
+        "SELECT seq, logged_at, actor, action, detail, prev_hash, hash FROM audit ORDER BY seq"
+    )
+    while rows := cursor.fetchmany(batch):
+        for seq, at, who, what, detail, prev, digest in rows:
+            problem = ""
+            if seq != expected_seq:
+                problem = f"entry {expected_seq} is missing (next is {seq})"
+            elif prev != expected_prev:
+                problem = f"entry {seq} does not follow the entry before it"
+            elif entry_hash(seq, at, who, what, detail, prev) != digest:
+                problem = f"entry {seq} was changed after it was written"
+            if problem:
+                return ChainCheck(count, expected_prev, seq, problem)
+            expected_prev, expected_seq, count = digest, seq + 1, count + 1
+    return ChainCheck(count, expected_prev, None)
+
+
+class AuditTrail:
+    """Audited writes of one process: the change and its audit entry commit together, and
+    appends are serialised so the chain has one head."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def change(
+        self, actor: str, action: str, detail: dict[str, Any]
+    ) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A transaction on its own cursor; `detail` may be filled in by the caller inside."""
+        with self._lock:
+            con = self._store.cursor()
+            try:
+                con.execute("BEGIN TRANSACTION")
+                try:
+                    yield con
+                    append(con, actor, action, detail, _now())
+                except BaseException:
+                    con.execute("ROLLBACK")
+                    raise
+                con.execute("COMMIT")
+            finally:
+                con.close()
+
+    def record(self, actor: str, action: str, detail: dict[str, Any]) -> None:
+        """An entry on its own, e.g. for a read of personal data."""
+        with self.change(actor, action, detail):
+            pass
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)

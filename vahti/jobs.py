@@ -1,0 +1,85 @@
+"""The scheduler's jobs and their board: each job's last run, duration and outcome.
+
+A job that fails is logged and recorded, and runs again at its next time; it never takes
+the server down. A stop request ends a job at its next batch boundary."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+log = logging.getLogger("vahti.jobs")
+
+
+class Stopping(Exception):
+    """The service is stopping: the job ends after its last whole batch."""
+
+
+@dataclass
+class JobRecord:
+    name: str
+    schedule: str
+    last_run: datetime | None = None
+    duration: float | None = None
+    outcome: str = "never run"
+    message: str = ""
+    runs: int = 0
+    failures: int = 0
+
+
+class JobBoard:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._records: dict[str, JobRecord] = {}
+
+    def register(self, name: str, schedule: str) -> None:
+        with self._lock:
+            self._records[name] = JobRecord(name, schedule)
+
+    def run(self, name: str, work: Callable[[], str]) -> None:
+        """Run `work` (which returns a one-line summary) and record how it went."""
+        record = self._records[name]
+        with self._lock:
+            record.outcome, record.last_run = "running", datetime.now(UTC)
+        started = time.perf_counter()
+        try:
+            outcome, message = "ok", work()
+        except Stopping:
+            outcome, message = "ok", "stopped early: the service is stopping"
+        except Exception as exc:
+            outcome, message = "failed", f"{type(exc).__name__}: {exc}"
+            log.error("job %s failed: %s", name, type(exc).__name__)
+        with self._lock:
+            record.duration = time.perf_counter() - started
+            record.outcome, record.message = outcome, message[:500]
+            record.runs += 1
+            record.failures += outcome == "failed"
+        log.info("job %s: %s in %.2f s", name, outcome, record.duration)
+
+    def snapshot(self, next_runs: dict[str, datetime | None]) -> list[dict[str, Any]]:
+        with self._lock:
+            return [
+                {
+                    "name": r.name,
+                    "schedule": r.schedule,
+                    "next_run": _stamp(next_runs.get(r.name)),
+                    "last_run": _stamp(r.last_run),
+                    "duration_seconds": None if r.duration is None else round(r.duration, 3),
+                    "outcome": r.outcome,
+                    "message": r.message,
+                    "runs": r.runs,
+                    "failures": r.failures,
+                }
+                for r in self._records.values()
+            ]
+
+
+def _stamp(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return value.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")

@@ -1,0 +1,208 @@
+"""`vahti serve`: the API and the scheduler in one process, the only writer of the database.
+
+Wiring only: every stage is built here once and handed what it needs. The API's readers use
+cursors of their own; writers of events (the spool job, pushed batches) take turns on one
+lock, because event ids are taken as max + 1; scheduled jobs run one at a time."""
+
+from __future__ import annotations
+
+import getpass
+import logging
+import os
+import threading
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+from fastapi import FastAPI
+
+from analytics.run import run_detection
+from api.app import create_app
+from api.context import ApiContext, ApiLimits, Rejected
+from ingest.context import ParseContext
+from ingest.enrich import Enricher
+from ingest.pipeline import InputError
+from ingest.push import BatchConflict, PushError, push_batch
+from store import Store
+from store.audit import AuditTrail
+from vahti.detection_cli import rules_of
+from vahti.ingesting import ingest_options, open_enricher, run_ingest
+from vahti.jobs import JobBoard, Stopping
+from vahti.settings import Settings
+
+log = logging.getLogger("vahti.serve")
+_PARTIAL = (".tmp", ".part", ".partial", ".swp")
+
+
+@dataclass
+class Service:
+    """Everything one running server owns, built once from the settings."""
+
+    store: Store
+    settings: Settings
+    enricher: Enricher
+    audit: AuditTrail
+    board: JobBoard = field(default_factory=JobBoard)
+    stop: threading.Event = field(default_factory=threading.Event)
+    event_writer: threading.Lock = field(default_factory=threading.Lock)
+
+    def own_store(self) -> Store:
+        """A Store on a cursor of its own, for one job or request thread."""
+        return Store(self.store.path, self.store.cursor())
+
+    def checkpoint(self) -> None:
+        if self.stop.is_set():
+            raise Stopping
+
+
+def open_service(store: Store, settings: Settings) -> Service:
+    return Service(store, settings, open_enricher(settings), AuditTrail(store))
+
+
+def spool_files(folder: Path) -> list[Path]:
+    """Whole files waiting in the spool: hidden and still-being-written names are left alone."""
+    return sorted(
+        path
+        for path in folder.iterdir()
+        if path.is_file() and not path.name.startswith(".") and path.suffix not in _PARTIAL
+    )
+
+
+def spool_job(service: Service) -> str:
+    folder = Path(service.settings.ingest.spool_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    options = ingest_options(service.settings, "auto", None, None)
+    loaded = quarantined = 0
+    problems = []
+
+    def between_batches(*_: object) -> None:
+        service.checkpoint()
+
+    for path in spool_files(folder):
+        store = service.own_store()
+        try:
+            with service.event_writer:
+                reports = run_ingest(
+                    store, service.settings, [path], options, on_batch=between_batches
+                )
+            loaded += sum(r.loaded for r in reports)
+            quarantined += sum(r.quarantined for r in reports)
+        except InputError as exc:  # one bad file does not hold up the others
+            problems.append(f"{path.name}: {exc}")
+        finally:
+            store.close()
+    summary = f"loaded {loaded} events, quarantined {quarantined}"
+    return "; ".join([summary, *problems])
+
+
+def detect_job(service: Service) -> str:
+    store = service.own_store()
+    try:
+        report = run_detection(store, rules_of(service.settings), None, service.checkpoint)
+    finally:
+        store.close()
+    return f"read {report.events} events: {report.new} new alerts, {report.updated} updated"
+
+
+def make_pusher(service: Service) -> Callable[[bytes, str, str], dict[str, Any]]:
+    def push(body: bytes, batch_id: str, actor: str) -> dict[str, Any]:
+        now = datetime.now(UTC).replace(tzinfo=None)
+        context = ParseContext(format="jsonl", mtime=now)
+        store = service.own_store()
+        try:
+            with service.event_writer:
+                report = push_batch(store, body, batch_id, service.enricher, context)
+        except PushError as exc:
+            raise Rejected(422, f"body: {exc}") from exc
+        except BatchConflict as exc:
+            raise Rejected(409, str(exc)) from exc
+        finally:
+            store.close()
+            if context.engine is not None:
+                context.engine.close()
+        log.info("pushed batch by %s: %d loaded", actor, report.loaded)
+        return report.as_json()
+
+    return push
+
+
+def config_view(settings: Settings) -> dict[str, Any]:
+    view: dict[str, Any] = orjson.loads(orjson.dumps(settings.model_dump(mode="json")))
+    return view
+
+
+def scheduler_for(service: Service) -> BackgroundScheduler:
+    """One worker thread: jobs take turns, so ingest and detection never race each other."""
+    timing = service.settings.service
+    scheduler = BackgroundScheduler(
+        executors={"default": ThreadPoolExecutor(1)},
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600},
+        timezone=timing.timezone,
+    )
+    jobs: list[tuple[str, Callable[[Service], str], str, dict[str, Any]]] = [
+        ("spool", spool_job, "interval", {"seconds": timing.spool_every.total_seconds()}),
+        ("detect", detect_job, "interval", {"seconds": timing.detect_every.total_seconds()}),
+    ]
+    for name, work, trigger, when in jobs:
+        service.board.register(name, f"every {int(next(iter(when.values())))} s")
+        scheduler.add_job(
+            service.board.run, trigger, args=[name, _bound(work, service)], id=name,
+            next_run_time=datetime.now(UTC), **when,
+        )  # fmt: skip
+    return scheduler
+
+
+def _bound(work: Callable[[Service], str], service: Service) -> Callable[[], str]:
+    return lambda: work(service)
+
+
+def job_snapshot(service: Service, scheduler: BackgroundScheduler) -> list[dict[str, Any]]:
+    next_runs = {job.id: job.next_run_time for job in scheduler.get_jobs()}
+    return service.board.snapshot(next_runs)
+
+
+def build_app(service: Service, scheduler: BackgroundScheduler | None = None) -> FastAPI:
+    """The ASGI app; with a scheduler, it starts and stops with the app."""
+    settings = service.settings.api
+    context = ApiContext(
+        store=service.store,
+        audit=service.audit,
+        push=make_pusher(service),
+        limits=ApiLimits(
+            max_body_bytes=settings.max_body_bytes,
+            auth_failures=settings.auth_failures_per_minute,
+            cors_origins=settings.cors_origins,
+            page_size=settings.page_size,
+        ),
+        config_view=config_view(service.settings),
+    )
+    if scheduler is None:
+        return create_app(context)
+    context.jobs = lambda: job_snapshot(service, scheduler)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        scheduler.start()
+        try:
+            yield
+        finally:
+            service.stop.set()
+            scheduler.shutdown(wait=True)  # the running job ends at its next batch boundary
+
+    return create_app(context, lifespan)
+
+
+def holder_note(db: Path) -> Path:
+    return db.with_name(db.name + ".holder")
+
+
+def describe_holder(db: Path, url: str) -> None:
+    """Who holds the database, for the message a second process gets."""
+    note = {"pid": os.getpid(), "url": url, "user": getpass.getuser()}
+    holder_note(db).write_bytes(orjson.dumps(note))

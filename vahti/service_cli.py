@@ -1,0 +1,205 @@
+"""`vahti serve`, `vahti token` and `vahti events`: the service and what it is guarded by."""
+
+from __future__ import annotations
+
+import getpass
+import ipaddress
+import logging
+import sys
+from typing import Annotated
+
+import orjson
+import typer
+from rich.table import Table
+
+from store.audit import AuditTrail
+from store.events import MAX_LIMIT, EventQuery, search_events
+from store.tokens import ROLES, TokenError, create_token, list_tokens, revoke_token
+from vahti.settings import load_settings
+from vahti.shell import (
+    DEFAULT_DB,
+    ConfigOption,
+    DbOption,
+    UsageError,
+    failures,
+    now_utc,
+    open_db,
+    out,
+    parse_time,
+    say,
+)
+
+token_app = typer.Typer(help="API tokens: create (shown once), list, revoke.", no_args_is_help=True)
+
+
+def _actor() -> str:
+    return f"cli:{getpass.getuser()}"
+
+
+def serve_command(
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port", min=1, max=65535)] = 8000,
+    tls_cert: Annotated[str | None, typer.Option(help="TLS certificate (PEM)")] = None,
+    tls_key: Annotated[str | None, typer.Option(help="TLS private key (PEM)")] = None,
+    db: DbOption = DEFAULT_DB,
+    config: ConfigOption = None,
+) -> None:
+    """Run the API and the scheduler (spool ingest, detection) in one process."""
+    import uvicorn
+
+    from vahti.service import build_app, describe_holder, holder_note, open_service, scheduler_for
+
+    with failures():
+        settings = load_settings(config)
+        if (tls_cert is None) != (tls_key is None):
+            raise UsageError("TLS needs both --tls-cert and --tls-key")
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)
+        _warn_exposure(host, tls_cert is not None)
+        with open_db(db, settings) as store:
+            if not any(t.revoked_at is None for t in list_tokens(store.con)):
+                say(
+                    "vahti: no API tokens yet, so every request will be refused: stop the "
+                    "server and run `vahti token create --name NAME --role admin`",
+                    error=True,
+                )
+            service = open_service(store, settings)
+            scheme = "https" if tls_cert else "http"
+            describe_holder(db, f"{scheme}://{host}:{port}")
+            try:
+                uvicorn.run(
+                    build_app(service, scheduler_for(service)),
+                    host=host,
+                    port=port,
+                    access_log=False,  # our own request log names routes, not people
+                    server_header=False,
+                    ssl_certfile=tls_cert,
+                    ssl_keyfile=tls_key,
+                    log_level="info",
+                )
+            finally:
+                service.enricher.close()
+                holder_note(db).unlink(missing_ok=True)
+
+
+def _warn_exposure(host: str, tls: bool) -> None:
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = host == "localhost"
+    if not loopback and not tls:
+        say(
+            f"vahti: listening on {host} without TLS: tokens would cross the network in clear; "
+            "give --tls-cert/--tls-key or put a TLS proxy in front",
+            error=True,
+        )
+
+
+@token_app.command("create")
+def token_create(
+    name: Annotated[str, typer.Option(help="who or what uses the token")],
+    role: Annotated[str, typer.Option(help="analyst, dpo, liaison or admin")],
+    db: DbOption = DEFAULT_DB,
+    config: ConfigOption = None,
+) -> None:
+    """Make a token; it is printed once, on the last line, and only its hash is stored."""
+    with failures():
+        if role not in ROLES:
+            raise UsageError(f"--role: one of {', '.join(ROLES)}")
+        settings = load_settings(config)
+        with open_db(db, settings) as store:
+            detail = {"role": role, "token": name, "purpose": "access management"}
+            try:
+                with AuditTrail(store).change(_actor(), "tokens.create", detail) as con:
+                    info, secret = create_token(con, name, role, now_utc())
+            except TokenError as exc:
+                raise UsageError(str(exc)) from exc
+        say(f"token {info.name!r} ({info.role}) created; it is shown only now:", error=True)
+        sys.stdout.write(secret + "\n")
+
+
+@token_app.command("list")
+def token_list(
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    db: DbOption = DEFAULT_DB,
+    config: ConfigOption = None,
+) -> None:
+    """Tokens by name and role (their secrets are not stored, so cannot be shown)."""
+    with failures():
+        with open_db(db, load_settings(config)) as store:
+            tokens = list_tokens(store.con)
+        if as_json:
+            sys.stdout.write(orjson.dumps([t.as_json() for t in tokens]).decode() + "\n")
+            return
+        table = Table(title="API tokens")
+        for column in ("name", "role", "created", "revoked"):
+            table.add_column(column)
+        for t in tokens:
+            revoked = t.revoked_at.isoformat(timespec="seconds") if t.revoked_at else ""
+            table.add_row(t.name, t.role, t.created_at.isoformat(timespec="seconds"), revoked)
+        out.print(table)
+
+
+@token_app.command("revoke")
+def token_revoke(
+    name: Annotated[str, typer.Argument(help="the token's name")],
+    db: DbOption = DEFAULT_DB,
+    config: ConfigOption = None,
+) -> None:
+    """Revoke a token: it stops working at once."""
+    with failures():
+        with open_db(db, load_settings(config)) as store:
+            detail = {"token": name, "purpose": "access management"}
+            try:
+                with AuditTrail(store).change(_actor(), "tokens.revoke", detail) as con:
+                    info = revoke_token(con, name, now_utc())
+            except TokenError as exc:
+                raise UsageError(str(exc)) from exc
+        say(f"token {info.name!r} revoked")
+
+
+def events_command(
+    user: Annotated[str | None, typer.Option(help="user name")] = None,
+    customer_id: Annotated[str | None, typer.Option(help="customer number")] = None,
+    ip: Annotated[str | None, typer.Option(help="an address or a CIDR")] = None,
+    session: Annotated[str | None, typer.Option(help="session id")] = None,
+    since: Annotated[str | None, typer.Option("--from", help="from this time (RFC 3339)")] = None,
+    until: Annotated[str | None, typer.Option("--to", help="before this time")] = None,
+    outcome: Annotated[str | None, typer.Option(help="success or failure")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=MAX_LIMIT)] = 100,
+    purpose: Annotated[
+        str, typer.Option(help="why you search: recorded in the audit log")
+    ] = "not given (command line)",
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    db: DbOption = DEFAULT_DB,
+    config: ConfigOption = None,
+) -> None:
+    """Search events; the search and its purpose are recorded in the audit log."""
+    with failures():
+        if outcome not in (None, "success", "failure"):
+            raise UsageError("--outcome: success or failure")
+        query = EventQuery(
+            user, customer_id, ip, session, parse_time(since, "--from"),
+            parse_time(until, "--to"), outcome, 0, limit,
+        )  # fmt: skip
+        with open_db(db, load_settings(config)) as store:
+            try:
+                events = search_events(store.con, query)
+            except ValueError as exc:
+                raise UsageError(f"--ip: {exc}") from exc
+            touched = {"query": query.touched(), "events": len(events), "purpose": purpose}
+            AuditTrail(store).record(_actor(), "events.search", touched)
+        _print_events(events, as_json)
+
+
+def _print_events(events: list[dict], as_json: bool) -> None:
+    if as_json:
+        sys.stdout.write(orjson.dumps(events).decode() + "\n")
+        return
+    table = Table(title=f"{len(events)} events")
+    columns = ("ts", "event", "outcome", "user", "ip", "country", "city", "session_id")
+    for column in columns:
+        table.add_column(column)
+    for event in events:
+        table.add_row(*("" if event[c] is None else str(event[c]) for c in columns))
+    out.print(table)
