@@ -38,7 +38,10 @@ def _install_handlers(app: FastAPI) -> None:
             headers["WWW-Authenticate"] = "Bearer"
         if exc.status == 429:
             headers["Retry-After"] = exc.message.rsplit(" ", 2)[-2]
-        return JSONResponse({"detail": exc.message}, status_code=exc.status, headers=headers)
+        detail: Any = exc.message
+        if exc.status == 422:  # the same shape as FastAPI's own validation errors
+            detail = [{"loc": list(exc.loc), "msg": exc.message, "type": "value_error"}]
+        return JSONResponse({"detail": detail}, status_code=exc.status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

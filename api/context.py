@@ -16,10 +16,11 @@ from store.audit import AuditTrail
 class Rejected(Exception):
     """A request the service understood and refuses; becomes `status` with `message`."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, loc: tuple[str, ...] = ()) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.loc = loc  # for 422: where the bad value was, as validation errors name it
 
 
 @dataclass(frozen=True)

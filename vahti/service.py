@@ -119,7 +119,7 @@ def make_pusher(service: Service) -> Callable[[bytes, str, str], dict[str, Any]]
             with service.event_writer:
                 report = push_batch(store, body, batch_id, service.enricher, context)
         except PushError as exc:
-            raise Rejected(422, f"body: {exc}") from exc
+            raise Rejected(422, str(exc), ("body",)) from exc
         except BatchConflict as exc:
             raise Rejected(409, str(exc)) from exc
         finally:

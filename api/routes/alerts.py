@@ -42,7 +42,7 @@ def _after(cursor: str | None) -> tuple[datetime, str] | None:
         stamp, alert_id = raw.split("|", 1)
         return datetime.fromisoformat(stamp), alert_id
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-        raise Rejected(422, "cursor: not a cursor this API gave out") from exc
+        raise Rejected(422, "not a cursor this API gave out", ("query", "cursor")) from exc
 
 
 @router.get("", response_model=AlertPage, summary="List alerts, newest activity first")

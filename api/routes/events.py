@@ -56,7 +56,7 @@ def search(
     try:
         events = search_events(con, query)
     except ValueError as exc:
-        raise Rejected(422, f"ip: {exc}") from exc
+        raise Rejected(422, str(exc), ("query", "ip")) from exc
     shown = events[:limit]
     following = shown[-1]["event_id"] if len(events) > limit else None
     touched = {"query": query.touched(), "events": len(shown)}
@@ -83,9 +83,11 @@ async def push(
     ] = None,
 ) -> dict:
     if batch_id is not None and not _BATCH_ID.match(batch_id):
-        raise Rejected(422, "batch_id: 1-128 characters of letters, digits and . _ : -")
+        raise Rejected(
+            422, "1-128 characters of letters, digits and . _ : -", ("query", "batch_id")
+        )
     body = await request.body()
     if not body.strip():
-        raise Rejected(422, "body: no events (send a JSON array or NDJSON)")
+        raise Rejected(422, "no events (send a JSON array or NDJSON)", ("body",))
     name = batch_id or f"push-{uuid.uuid4()}"
     return await run_in_threadpool(ctx.push, body, name, principal.name)

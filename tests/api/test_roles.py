@@ -12,7 +12,7 @@ import pytest
 
 from tests.api.conftest import World
 
-EVERYONE = {"analyst", "dpo", "liaison", "admin"}
+EVERYONE: set[str | None] = {"analyst", "dpo", "liaison", "admin"}
 Request = Callable[[World], dict[str, Any]]
 _names = itertools.count()
 
