@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 import ipaddress
 import logging
+import signal
 import sys
 from typing import Annotated
 
@@ -66,6 +67,7 @@ def serve_command(
             service = open_service(store, settings)
             scheme = "https" if tls_cert else "http"
             describe_holder(db, f"{scheme}://{host}:{port}")
+            _stop_quietly_on_signals()
             try:
                 uvicorn.run(
                     build_app(service, scheduler_for(service)),
@@ -80,6 +82,13 @@ def serve_command(
             finally:
                 service.enricher.close()
                 holder_note(db).unlink(missing_ok=True)
+
+
+def _stop_quietly_on_signals() -> None:
+    """Uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal to the
+    handler that was there before it; a no-op one lets us close the store and exit 0."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: None)
 
 
 def _warn_exposure(host: str, tls: bool) -> None:

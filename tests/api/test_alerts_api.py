@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from store.audit import entries, verify
 from tests.api.conftest import World
 
 
-def _get(world: World, url: str, **params: object):
+def _get(world: World, url: str, **params: Any) -> Any:
     return world.client.get(url, params=params, headers=world.as_role("analyst"))
 
 
@@ -41,7 +43,7 @@ def test_filters_narrow_the_list(world: World) -> None:
 
 
 def test_bad_parameters_are_422_naming_the_field(world: World) -> None:
-    cases = [
+    cases: list[dict[str, Any]] = [
         {"status": "pending"},
         {"limit": 0},
         {"limit": 501},

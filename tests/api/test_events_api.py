@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import orjson
 
 from store.audit import entries
@@ -15,7 +17,7 @@ GOOD = {
 }
 
 
-def _search(world: World, **params: object):
+def _search(world: World, **params: Any) -> Any:
     return world.client.get("/api/v1/events", params=params, headers=world.as_role("analyst"))
 
 
