@@ -13,7 +13,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.auth import FailureLimiter
+from api.auth import FailureLimiter, TokenCache
 from api.context import ApiContext, Rejected
 from api.middleware import BodyLimit, SecurityHeaders
 from api.routes import alerts, audit, events, system, tokens
@@ -70,6 +70,7 @@ def create_app(ctx: ApiContext, lifespan: Lifespan | None = None, tls: bool = Fa
     )
     app.state.ctx = ctx
     app.state.limiter = FailureLimiter(ctx.limits.auth_failures, ctx.limits.auth_window_seconds)
+    app.state.tokens = TokenCache(ctx)
     for router in (system.router, alerts.router, events.router, tokens.router, audit.router):
         app.include_router(router)
     _install_handlers(app)

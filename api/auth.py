@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -13,7 +13,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.context import ApiContext, Rejected
-from store.tokens import authenticate
+from store.tokens import TokenInfo, active_tokens, match_token
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,33 @@ class FailureLimiter:
             self.total_failures += 1
 
 
+class TokenCache:
+    """Active tokens, re-read from the store every few seconds and at once after a change
+    through the API; while a server runs, nothing else can change them."""
+
+    def __init__(self, ctx: ApiContext, ttl: float = 5.0) -> None:
+        self._ctx, self._ttl = ctx, ttl
+        self._loaded_at = -ttl
+        self._tokens: list[tuple[str, TokenInfo]] = []
+        self._lock = threading.Lock()
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._loaded_at = -self._ttl
+
+    def find(self, presented: str) -> TokenInfo | None:
+        with self._lock:
+            if time.monotonic() - self._loaded_at > self._ttl:
+                cursor = self._ctx.store.cursor()
+                try:
+                    self._tokens = active_tokens(cursor)
+                finally:
+                    cursor.close()
+                self._loaded_at = time.monotonic()
+            tokens = self._tokens
+        return match_token(tokens, presented)
+
+
 _bearer = HTTPBearer(auto_error=False, description="an API token made by `vahti token create`")
 
 
@@ -68,15 +95,14 @@ def _client(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def require(*roles: str) -> Callable[..., Principal]:
+def require(*roles: str) -> Callable[..., Awaitable[Principal]]:
     """A dependency: the caller's token must be valid and its role one of `roles` (or admin)."""
     allowed = frozenset((*roles, "admin"))
 
-    def check(
+    async def check(
         request: Request,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     ) -> Principal:
-        ctx = context(request)
         limiter: FailureLimiter = request.app.state.limiter
         address = _client(request)
         wait = limiter.retry_after(address)
@@ -84,11 +110,8 @@ def require(*roles: str) -> Callable[..., Principal]:
             raise Rejected(429, f"too many failed authentications; retry in {wait} s")
         token = None
         if credentials is not None and credentials.scheme.lower() == "bearer":
-            cursor = ctx.store.cursor()
-            try:
-                token = authenticate(cursor, credentials.credentials)
-            finally:
-                cursor.close()
+            cache: TokenCache = request.app.state.tokens
+            token = cache.find(credentials.credentials)
         if token is None:
             limiter.failed(address)
             raise Rejected(401, "a valid API token is needed (Authorization: Bearer TOKEN)")

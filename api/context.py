@@ -3,11 +3,9 @@ the few capabilities it does not own (pushing events, the scheduler's job board)
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-
-import duckdb
 
 from store import Store
 from store.audit import AuditTrail
@@ -48,11 +46,3 @@ class ApiContext:
     limits: ApiLimits = field(default_factory=ApiLimits)
     jobs: Callable[[], list[dict[str, Any]]] = _no_jobs
     config_view: dict[str, Any] = field(default_factory=dict)
-
-    def reader(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A cursor of its own for one request (one connection is not shared across threads)."""
-        cursor = self.store.cursor()
-        try:
-            yield cursor
-        finally:
-            cursor.close()

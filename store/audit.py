@@ -68,7 +68,9 @@ def entry_hash(
 
 
 def head(con: duckdb.DuckDBPyConnection) -> tuple[int, str]:
-    row = con.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchall()
+    row = con.execute(
+        "SELECT seq, hash FROM audit WHERE seq = (SELECT max(seq) FROM audit)"
+    ).fetchall()
     return (int(row[0][0]), str(row[0][1])) if row else (0, GENESIS)
 
 
@@ -78,9 +80,11 @@ def append(
     action: str,
     detail: dict[str, Any],
     now: datetime,
+    after: tuple[int, str] | None = None,
 ) -> AuditEntry:
-    """Add one entry after the current head, inside the caller's transaction."""
-    last_seq, prev_hash = head(con)
+    """Add one entry after the current head (`after`, when the caller knows it), inside the
+    caller's transaction."""
+    last_seq, prev_hash = after or head(con)
     seq = last_seq + 1
     detail_json = _canonical(detail)
     digest = entry_hash(seq, now, actor, action, detail_json, prev_hash)
@@ -139,37 +143,91 @@ def verify(con: duckdb.DuckDBPyConnection, batch: int = 50_000) -> ChainCheck:
     return ChainCheck(count, expected_prev, None)
 
 
+@dataclass
+class _Pending:
+    actor: str
+    action: str
+    detail: dict[str, Any]
+    done: bool = False
+    error: BaseException | None = None
+
+
 class AuditTrail:
-    """Audited writes of one process: the change and its audit entry commit together, and
-    appends are serialised so the chain has one head."""
+    """Audited writes of one process: a change and its audit entry commit together, and
+    appends are serialised so the chain has one head.
+
+    Entries recorded for reads are committed in groups: each caller queues its entry and
+    whoever holds the lock next writes everything queued, in one transaction; a caller
+    returns only once its own entry is committed."""
 
     def __init__(self, store: Store) -> None:
         self._store = store
         self._lock = threading.Lock()
+        self._queue: list[_Pending] = []
+        self._queue_lock = threading.Lock()
+        self._head: tuple[int, str] | None = None  # this process is the only writer
+        self._pending_head: tuple[int, str] | None = None
 
     @contextmanager
     def change(
         self, actor: str, action: str, detail: dict[str, Any]
     ) -> Iterator[duckdb.DuckDBPyConnection]:
         """A transaction on its own cursor; `detail` may be filled in by the caller inside."""
-        with self._lock:
-            con = self._store.cursor()
-            try:
-                con.execute("BEGIN TRANSACTION")
-                try:
-                    yield con
-                    append(con, actor, action, detail, _now())
-                except BaseException:
-                    con.execute("ROLLBACK")
-                    raise
-                con.execute("COMMIT")
-            finally:
-                con.close()
+        with self._lock, self._transaction() as con:
+            yield con
+            self._append(con, actor, action, detail, _now())
 
     def record(self, actor: str, action: str, detail: dict[str, Any]) -> None:
         """An entry on its own, e.g. for a read of personal data."""
-        with self.change(actor, action, detail):
-            pass
+        mine = _Pending(actor, action, detail)
+        with self._queue_lock:
+            self._queue.append(mine)
+        with self._lock:
+            if not mine.done:
+                self._write_queued()
+        if mine.error is not None:
+            raise mine.error
+
+    def _write_queued(self) -> None:
+        with self._queue_lock:
+            batch, self._queue = self._queue, []
+        try:
+            with self._transaction() as con:
+                now = _now()
+                for entry in batch:
+                    self._append(con, entry.actor, entry.action, entry.detail, now)
+        except Exception as exc:
+            for entry in batch:
+                entry.error = exc
+        for entry in batch:
+            entry.done = True
+
+    def _append(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        actor: str,
+        action: str,
+        detail: dict[str, Any],
+        now: datetime,
+    ) -> None:
+        entry = append(con, actor, action, detail, now, self._pending_head or self._head)
+        self._pending_head = (entry.seq, entry.hash)
+
+    @contextmanager
+    def _transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        con = self._store.cursor()
+        self._pending_head = None
+        try:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                yield con
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            con.execute("COMMIT")
+            self._head = self._pending_head or self._head
+        finally:
+            con.close()
 
 
 def _now() -> datetime:

@@ -83,15 +83,24 @@ def revoke_token(con: duckdb.DuckDBPyConnection, name: str, now: datetime) -> To
     return TokenInfo(info.token_id, info.name, info.role, info.created_at, now)
 
 
-def authenticate(con: duckdb.DuckDBPyConnection, presented: str) -> TokenInfo | None:
-    """The active token whose hash matches, compared in constant time against every one."""
-    digest = hash_token(presented)
+def active_tokens(con: duckdb.DuckDBPyConnection) -> list[tuple[str, TokenInfo]]:
+    """(hash, record) of every token not revoked."""
     rows = con.execute(
-        "SELECT token_id, name, role, created_at, revoked_at, token_hash FROM tokens "
+        "SELECT token_hash, token_id, name, role, created_at, revoked_at FROM tokens "
         "WHERE revoked_at IS NULL"
     ).fetchall()
+    return [(stored, TokenInfo(*fields)) for stored, *fields in rows]
+
+
+def match_token(tokens: list[tuple[str, TokenInfo]], presented: str) -> TokenInfo | None:
+    """The token whose hash matches, compared in constant time against every one."""
+    digest = hash_token(presented)
     found = None
-    for *fields, stored in rows:
+    for stored, info in tokens:
         if hmac.compare_digest(stored, digest):
-            found = TokenInfo(*fields)
+            found = info
     return found
+
+
+def authenticate(con: duckdb.DuckDBPyConnection, presented: str) -> TokenInfo | None:
+    return match_token(active_tokens(con), presented)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -12,11 +12,21 @@ from fastapi import Depends, Request
 from api.auth import Principal, context
 from api.context import ApiContext
 
-Ctx = Annotated[ApiContext, Depends(context)]
+
+async def _context(request: Request) -> ApiContext:
+    return context(request)
 
 
-def _reader(request: Request) -> Iterator[duckdb.DuckDBPyConnection]:
-    yield from context(request).reader()
+Ctx = Annotated[ApiContext, Depends(_context)]
+
+
+async def _reader(request: Request) -> AsyncIterator[duckdb.DuckDBPyConnection]:
+    """A cursor of the request's own (async only so FastAPI does not hop threads for it)."""
+    cursor = context(request).store.cursor()
+    try:
+        yield cursor
+    finally:
+        cursor.close()
 
 
 Reader = Annotated[duckdb.DuckDBPyConnection, Depends(_reader)]

@@ -30,6 +30,7 @@ def create(request: Request, principal: Admin, ctx: Ctx, new: TokenIn) -> dict:
             info, secret = create_token(con, new.name, new.role, _now())
     except TokenError as exc:
         raise Rejected(409, str(exc)) from exc
+    request.app.state.tokens.invalidate()
     return {**info.as_json(), "token": secret}
 
 
@@ -46,6 +47,7 @@ def revoke(
             info = revoke_token(con, name, _now())
     except TokenError as exc:
         raise Rejected(404, str(exc)) from exc
+    request.app.state.tokens.invalidate()
     return info.as_json()
 
 

@@ -1,0 +1,161 @@
+"""API latency: the alert list and one alert with its evidence, with 1M events and 10k
+alerts in the store, under a bounded load from this (second) process on loopback.
+
+    python -m bench.api [--events 1000000] [--alerts 10000] [--requests 2000] [--clients 4]
+
+`vahti serve` runs as a child process; this process keeps `--clients` keep-alive
+connections busy and prints p50/p99 latency and requests/s per route.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import platform
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+from bench.detect import build
+
+CATEGORIES = ("brute_force", "password_spraying", "impossible_travel", "new_country")
+
+
+def add_alerts(db: Path, count: int, evidence_each: int = 10) -> str:
+    """`count` alerts with evidence links into the events; returns an analyst token."""
+    from store import open_store
+    from store.alerts import Alert, insert_alerts, link_evidence
+    from store.tokens import create_token
+
+    now = datetime(2026, 11, 1)
+    alerts = [
+        Alert(
+            f"a-{i:08x}", CATEGORIES[i % 4], CATEGORIES[i % 4], "high", "user", f"user{i % 5000}",
+            now - timedelta(minutes=i + 10), now - timedelta(minutes=i), evidence_each,
+            f"bench alert {i}", "open", ["T1110"], None, now, now,
+        )
+        for i in range(count)
+    ]  # fmt: skip
+    with open_store(db) as store:
+        insert_alerts(store.con, alerts)
+        first = [i * 50 + 1 for i in range(count)]
+        links = [
+            (a.alert_id, list(range(f, f + evidence_each)))
+            for a, f in zip(alerts, first, strict=True)
+        ]
+        link_evidence(store.con, links)
+        _, secret = create_token(store.con, "bench", "analyst", now)
+        store.con.execute("CHECKPOINT")
+    return secret
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _client(port: int, token: str, paths: list[str], latencies: list[float]) -> None:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    headers = {"Authorization": f"Bearer {token}"}
+    for path in paths:
+        start = time.perf_counter()
+        connection.request("GET", path, headers=headers)
+        response = connection.getresponse()
+        body = response.read()
+        latencies.append(time.perf_counter() - start)
+        if response.status != 200:
+            raise RuntimeError(f"{path}: {response.status} {body[:200]!r}")
+    connection.close()
+
+
+def measure(port: int, token: str, name: str, paths: list[str], clients: int) -> None:
+    latencies: list[float] = []
+    shares = [paths[i::clients] for i in range(clients)]
+    threads = [threading.Thread(target=_client, args=(port, token, s, latencies)) for s in shares]
+    start = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - start
+    cuts = statistics.quantiles(latencies, n=100)
+    print(
+        f"{name:34} {len(latencies):6} req  p50 {cuts[49] * 1000:6.1f} ms  "
+        f"p99 {cuts[98] * 1000:6.1f} ms  {len(latencies) / elapsed:7.0f} req/s"
+    )
+
+
+def _wait_until_up(port: int, server: subprocess.Popen) -> None:
+    for _ in range(300):
+        if server.poll() is not None:
+            raise RuntimeError(f"server exited with {server.returncode}")
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            connection.request("GET", "/healthz")
+            if connection.getresponse().status == 200:
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError("server did not come up")
+
+
+def run(args: argparse.Namespace, folder: Path) -> None:
+    db = folder / "api.duckdb"
+    build(db, args.events)
+    token = add_alerts(db, args.alerts)
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VAHTI_")}
+    env.update(VAHTI_SERVICE_DETECT_EVERY="1d", VAHTI_INGEST_SPOOL_DIR=str(folder / "spool"))
+    log = (folder / "server.log").open("w")  # a pipe nobody reads would stall the server
+    server = subprocess.Popen(
+        [sys.executable, "-m", "vahti.cli", "serve", "--port", str(port), "--db", str(db)],
+        env=env, stdout=log, stderr=log, text=True,
+    )  # fmt: skip
+    try:
+        _wait_until_up(port, server)
+        n, clients = args.requests, args.clients
+        ids = [f"a-{(i * 7919) % args.alerts:08x}" for i in range(n)]
+        measure(port, token, "warm-up", ["/api/v1/alerts"] * 50, 1)
+        measure(port, token, "GET /api/v1/alerts, one client", ["/api/v1/alerts"] * (n // 4), 1)
+        measure(port, token, "GET /api/v1/alerts (50)", ["/api/v1/alerts"] * n, clients)
+        filtered = [f"/api/v1/alerts?category={CATEGORIES[i % 4]}&status=open" for i in range(n)]
+        measure(port, token, "GET /api/v1/alerts?category&status", filtered, clients)
+        paged = [f"/api/v1/alerts?entity=user{i % 5000}" for i in range(n)]
+        measure(port, token, "GET /api/v1/alerts?entity", paged, clients)
+        measure(
+            port,
+            token,
+            "GET /api/v1/alerts/{id} + evidence",
+            [f"/api/v1/alerts/{a}" for a in ids],
+            clients,
+        )
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=60)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--alerts", type=int, default=10_000)
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--clients", type=int, default=4)
+    args = parser.parse_args()
+    print(f"# vahti API benchmark, {date.today()}, {platform.node()}, {platform.machine()}, "
+          f"{os.cpu_count()} cores: {args.events:,} events, {args.alerts:,} alerts, "
+          f"{args.clients} concurrent clients")  # fmt: skip
+    with tempfile.TemporaryDirectory() as name:
+        run(args, Path(name))
+
+
+if __name__ == "__main__":
+    main()
