@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.auth import FailureLimiter, TokenCache
 from api.context import ApiContext, Rejected
-from api.middleware import BodyLimit, SecurityHeaders
+from api.middleware import BodyLimit, DatabaseGate, SecurityHeaders
 from api.routes import alerts, audit, events, system, tokens
 
 log = logging.getLogger("vahti.api")
@@ -81,6 +81,7 @@ def create_app(ctx: ApiContext, lifespan: Lifespan | None = None, tls: bool = Fa
             allow_methods=["GET", "POST", "PATCH", "DELETE"],
             allow_headers=["Authorization", "Content-Type"],
         )
+    app.add_middleware(DatabaseGate, gate=ctx.store.gate)
     app.add_middleware(BodyLimit, limit=ctx.limits.max_body_bytes)
     app.add_middleware(SecurityHeaders, tls=tls)
     return app

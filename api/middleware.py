@@ -3,12 +3,15 @@ that names the route template, never the addresses or user names a path or query
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import Any
 
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from store.db import Gate
 
 log = logging.getLogger("vahti.api")
 
@@ -126,3 +129,22 @@ class SecurityHeaders:
                 status,
                 (time.perf_counter() - started) * 1000,
             )
+
+
+class DatabaseGate:
+    """Each request passes the store's gate, so compaction (which swaps the database file)
+    waits for requests in flight and holds new ones at the door without blocking the loop."""
+
+    def __init__(self, app: ASGIApp, gate: Gate) -> None:
+        self.app, self.gate = app, gate
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] == "/healthz":
+            await self.app(scope, receive, send)
+            return
+        while not self.gate.try_enter():
+            await asyncio.sleep(0.05)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.gate.leave()

@@ -49,7 +49,7 @@ SELECT i AS event_id,
        'user' || (hash(i, 3) % ($size::BIGINT // 50)),
        NULL, p.ip, NULL, 'Mozilla/5.0', 's' || (hash(i, 3) % ($size::BIGINT // 50)) || '-' || (i // 200000), NULL, 'portal', NULL,
        p.ip_version, p.ip_bin, p.country, p.city, p.lat, p.lon, NULL, NULL, NULL,
-       1, i, 0, now()::TIMESTAMP
+       1, i, 0, now()::TIMESTAMP, false
 FROM (SELECT i, CASE  -- the user's home address; one login in 2000 from anywhere
           WHEN hash(i, 5) % 2000 = 0 THEN hash(i, 4) % $places
           ELSE hash(hash(i, 3) % ($size::BIGINT // 50)) % $places END AS n

@@ -123,8 +123,13 @@ def entries(
 
 
 def verify(con: duckdb.DuckDBPyConnection, batch: int = 50_000) -> ChainCheck:
-    """Recompute the chain from the first entry; report the first entry that does not hold."""
-    expected_prev, expected_seq, count = GENESIS, 1, 0
+    """Recompute the chain from its start (or from where retention left it: the anchor);
+    report the first entry that does not hold."""
+    anchor = con.execute("SELECT seq, hash FROM audit_anchor").fetchall()
+    expected_seq, expected_prev = (
+        (int(anchor[0][0]) + 1, str(anchor[0][1])) if anchor else (1, GENESIS)
+    )
+    count = 0
     cursor = con.execute(
         "SELECT seq, logged_at, actor, action, detail, prev_hash, hash FROM audit ORDER BY seq"
     )

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
@@ -25,12 +26,55 @@ class StoreBusyError(StoreError):
 _LOCK_PID = re.compile(r"PID (\d+)")
 
 
+class Gate:
+    """Many requests use the database together; compaction, which swaps the file, needs it
+    alone. The server enters once per request at its outermost layer (never nested), and
+    compaction waits for those inside to leave while new ones wait at the door."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._active = 0
+        self._closed = False
+
+    def try_enter(self) -> bool:
+        with self._cond:
+            if self._closed:
+                return False
+            self._active += 1
+            return True
+
+    def leave(self) -> None:
+        with self._cond:
+            self._active -= 1
+            self._cond.notify_all()
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        with self._cond:
+            self._cond.wait_for(lambda: not self._closed)
+            self._closed = True
+            self._cond.wait_for(lambda: self._active == 0)
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._closed = False
+                self._cond.notify_all()
+
+
 @dataclass
 class Store:
-    """The one connection of this process. Readers in other threads use `cursor()`."""
+    """The one connection of this process. Readers in other threads use `cursor()`; in the
+    server, every request passes `gate`, so compaction can have the file alone."""
 
     path: Path
     con: duckdb.DuckDBPyConnection
+    memory_limit: str | None = None
+    gate: Gate = field(default_factory=Gate)
+
+    def reopen(self) -> None:
+        """Connect again to the file at `path` (after compaction swapped it)."""
+        self.con = _connect(self.path, self.memory_limit)
 
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -137,4 +181,4 @@ def open_store(path: Path, *, upto: int = LATEST_VERSION, memory_limit: str | No
     except BaseException:
         con.close()
         raise
-    return Store(path=path, con=con)
+    return Store(path=path, con=con, memory_limit=memory_limit)

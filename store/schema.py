@@ -122,4 +122,23 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
 )
 
+# Step 3: what retention and legal holds need.
+MIGRATIONS += (
+    (
+        "ALTER TABLE holds ADD COLUMN customer_id VARCHAR",
+        "ALTER TABLE holds ADD COLUMN ip_low BLOB",  # the held address range, as ip_bin
+        "ALTER TABLE holds ADD COLUMN ip_high BLOB",
+        "ALTER TABLE holds ADD COLUMN case_ref VARCHAR",
+        "ALTER TABLE holds ADD COLUMN kind VARCHAR",  # preservation | incident | internal
+        "ALTER TABLE holds ADD COLUMN until TIMESTAMP",  # expiry; null: until released
+        "ALTER TABLE events ADD COLUMN pseudonymised BOOLEAN NOT NULL DEFAULT false",
+        # Where verification starts once old audit entries have passed their retention.
+        """CREATE TABLE audit_anchor (
+            seq BIGINT NOT NULL,
+            hash VARCHAR NOT NULL,
+            set_at TIMESTAMP NOT NULL
+        )""",
+    ),
+)
+
 LATEST_VERSION = len(MIGRATIONS)

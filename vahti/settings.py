@@ -44,6 +44,14 @@ class RetentionSettings(Section):
     audit: Duration = parse_duration("730d")
     pseudonymise_after: Duration = parse_duration("90d")
 
+    @field_validator("*")
+    @classmethod
+    def _positive(cls, value: timedelta) -> timedelta:
+        # Zero would purge everything on the next run: surely a mistake, never a policy.
+        if value < timedelta(hours=1):
+            raise ValueError("a retention period must be at least 1h")
+        return value
+
 
 class GeoIPSettings(Section):
     city_db: str = ""

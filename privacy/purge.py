@@ -1,0 +1,66 @@
+"""The purge: one transaction per kind of data (each with its audit entry), then
+pseudonymisation, then compaction so that what was deleted is gone from the file too."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from privacy.retention import (
+    KINDS,
+    Policy,
+    PurgeReport,
+    delete_due,
+    kind_status,
+    pseudonymisation_status,
+    pseudonymise_due,
+)
+from store import Store
+from store.audit import AuditTrail
+from store.compaction import compact, compaction_owed, owe_compaction, settle_compaction
+
+
+def dry_run(
+    store: Store, audit: AuditTrail, policy: Policy, now: datetime, actor: str
+) -> PurgeReport:
+    report = PurgeReport(now, dry_run=True)
+    cursor = store.cursor()
+    try:
+        for kind in KINDS:
+            status = kind_status(cursor, kind, policy, now)
+            report.kinds.append({**status.as_json(), "deleted": 0})
+        report.pseudonymised = 0
+        pseudonymise = pseudonymisation_status(cursor, policy, now)
+    finally:
+        cursor.close()
+    detail = {"purpose": "retention", **report.as_json(), "pseudonymise_due": pseudonymise["due"]}
+    audit.record(actor, "retention.dry_run", detail)
+    return report
+
+
+def purge(
+    store: Store, audit: AuditTrail, policy: Policy, now: datetime, actor: str
+) -> PurgeReport:
+    """Delete what is due, pseudonymise what is old, compact if anything went (or a
+    compaction is still owed from an interrupted run). `actor` is a person or a job."""
+    report = PurgeReport(now, dry_run=False)
+    owed = compaction_owed(store.path)
+    owe_compaction(store.path)  # before any delete commits: a crash leaves the debt on record
+    for kind in KINDS:
+        detail: dict[str, Any] = {"purpose": "retention", "kind": kind.name}
+        with audit.change(actor, "retention.purge", detail) as con:
+            result = delete_due(con, kind, policy, now)
+            detail.update(result)
+        report.kinds.append(result)
+    detail = {"purpose": "retention", "kind": "pseudonymisation"}
+    with audit.change(actor, "retention.pseudonymise", detail) as con:
+        report.pseudonymised = pseudonymise_due(con, policy, now)
+        detail["pseudonymised"] = report.pseudonymised
+    if report.removed or owed:
+        with store.gate.exclusive():
+            before, after = compact(store)
+        report.compacted = {"bytes_before": before, "bytes_after": after}
+        audit.record(actor, "retention.compact", {"purpose": "retention", **report.compacted})
+    else:
+        settle_compaction(store.path)  # nothing was deleted: nothing is owed
+    return report
