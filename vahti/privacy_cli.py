@@ -1,0 +1,232 @@
+"""`vahti retention`, `vahti hold` and `vahti audit`: the DPO's commands."""
+
+from __future__ import annotations
+
+import getpass
+import sys
+from datetime import datetime
+from typing import Annotated, Any
+
+import orjson
+import typer
+from rich.table import Table
+
+from privacy.holds import HoldError, HoldRequest, add_hold, list_holds, release_hold
+from privacy.purge import dry_run, purge
+from privacy.retention import Policy, status
+from store import Store
+from store.audit import AuditTrail, head, verify
+from vahti.settings import Settings, load_settings
+from vahti.shell import (
+    DEFAULT_DB,
+    ConfigOption,
+    DbOption,
+    UsageError,
+    failures,
+    now_utc,
+    open_db,
+    out,
+    parse_time,
+    say,
+)
+
+retention_app = typer.Typer(help="Retention: what is due; purge it.", no_args_is_help=True)
+hold_app = typer.Typer(help="Legal holds: what they cover is never purged.", no_args_is_help=True)
+audit_app = typer.Typer(
+    help="The audit log: verify its chain, print its head.", no_args_is_help=True
+)
+JsonOption = Annotated[bool, typer.Option("--json", help="print JSON")]
+
+
+def actor() -> str:
+    return f"cli:{getpass.getuser()}"
+
+
+def policy_of(settings: Settings) -> Policy:
+    r = settings.retention
+    return Policy(
+        periods={"events": r.events, "quarantine": r.quarantine, "alerts": r.alerts,
+                 "audit": r.audit},
+        pseudonymise_after=r.pseudonymise_after,
+    )  # fmt: skip
+
+
+def _print_json(value: Any) -> None:
+    sys.stdout.write(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode() + "\n")
+
+
+@retention_app.command("status")
+def retention_status(
+    as_json: JsonOption = False, db: DbOption = DEFAULT_DB, config: ConfigOption = None
+) -> None:
+    """Per kind of data: policy, rows, oldest, due now, held back by holds, last purge."""
+    with failures():
+        settings = load_settings(config)
+        with open_db(db, settings) as store:
+            report = status(store.con, policy_of(settings), now_utc())
+        if as_json:
+            _print_json(report)
+            return
+        table = Table(title="retention")
+        for column in ("kind", "keep (days)", "rows", "oldest", "due", "held back"):
+            table.add_column(column)
+        for k in report["kinds"]:
+            table.add_row(k["kind"], f"{k['retention_days']:g}", str(k["rows"]), k["oldest"] or "",
+                          str(k["due"]), str(k["held_back"]))  # fmt: skip
+        out.print(table)
+        p = report["pseudonymisation"]
+        last = report["last_purge"]
+        say(f"pseudonymise after {p['after_days']:g} days: {p['due']} events due, "
+            f"{p['held_back']} held back, {p['pseudonymised']} done")  # fmt: skip
+        say(f"last purge: {last['at']} by {last['by']}" if last else "last purge: never")
+
+
+@retention_app.command("purge")
+def retention_purge(
+    dry: Annotated[bool, typer.Option("--dry-run", help="report what would go")] = False,
+    as_json: JsonOption = False,
+    db: DbOption = DEFAULT_DB,
+    config: ConfigOption = None,
+) -> None:
+    """Delete what is due (holds honoured), pseudonymise old events, compact the file."""
+    with failures():
+        settings = load_settings(config)
+        with open_db(db, settings) as store:
+            report = run_purge(store, settings, actor(), dry)
+        if as_json:
+            _print_json(report)
+            return
+        for k in report["kinds"]:
+            verb = "would delete" if dry else "deleted"
+            count = k["due"] if dry else k["deleted"]
+            cutoff, held = k["cutoff"], k["held_back"]
+            say(f"{k['kind']}: {verb} {count} (older than {cutoff}), held back {held}")
+        if not dry:
+            say(f"pseudonymised {report['pseudonymised']} events")
+            if report["compacted"]:
+                c = report["compacted"]
+                say(f"compacted: {c['bytes_before']} -> {c['bytes_after']} bytes")
+
+
+def run_purge(store: Store, settings: Settings, who: str, dry: bool) -> dict[str, Any]:
+    trail = AuditTrail(store)
+    run = dry_run if dry else purge
+    return run(store, trail, policy_of(settings), now_utc(), who).as_json()
+
+
+@hold_app.command("add")
+def hold_add(
+    reason: Annotated[str, typer.Option(help="why the data must be kept")],
+    user: Annotated[str | None, typer.Option(help="user name")] = None,
+    customer_id: Annotated[str | None, typer.Option(help="customer number")] = None,
+    ip: Annotated[str | None, typer.Option(help="address or CIDR")] = None,
+    since: Annotated[str | None, typer.Option("--from", help="from this time")] = None,
+    until: Annotated[str | None, typer.Option("--to", help="before this time")] = None,
+    case: Annotated[str | None, typer.Option(help="case or order reference")] = None,
+    kind: Annotated[str, typer.Option(help="preservation, incident or internal")] = "internal",
+    expires: Annotated[str | None, typer.Option("--until", help="the hold ends then")] = None,
+    db: DbOption = DEFAULT_DB,
+    config: ConfigOption = None,
+) -> None:
+    """Keep what a user, customer or address has (in a time range) from every purge."""
+    with failures():
+        request = HoldRequest(
+            reason=reason, user=user, customer_id=customer_id, ip=ip,
+            since=parse_time(since, "--from"), until_ts=parse_time(until, "--to"),
+            case_ref=case, kind=kind, expires=parse_time(expires, "--until"),
+        )  # fmt: skip
+        with open_db(db, load_settings(config)) as store:
+            hold, covered = create_hold(store, request, actor())
+        say(f"hold {hold.hold_id} added: covers {covered} events now")
+        if covered == 0:
+            say("note: the hold matches no stored event yet (it will cover matching events "
+                "that arrive later)", error=True)  # fmt: skip
+
+
+def create_hold(store: Store, request: HoldRequest, who: str) -> tuple[Any, int]:
+    detail: dict[str, Any] = {
+        "purpose": "legal hold",
+        "kind": request.kind,
+        "case": request.case_ref,
+    }
+    try:
+        with AuditTrail(store).change(who, "holds.add", detail) as con:
+            hold, covered = add_hold(con, request, who, now_utc())
+            detail.update(hold=hold.hold_id, covered=covered)
+    except HoldError as exc:
+        raise UsageError(str(exc)) from exc
+    return hold, covered
+
+
+@hold_app.command("list")
+def hold_list(
+    as_json: JsonOption = False, db: DbOption = DEFAULT_DB, config: ConfigOption = None
+) -> None:
+    """Holds, active and released."""
+    with failures():
+        with open_db(db, load_settings(config)) as store:
+            holds = list_holds(store.con)
+        now = now_utc()
+        if as_json:
+            _print_json([h.as_json(now) for h in holds])
+            return
+        table = Table(title="legal holds")
+        for column in ("id", "covers", "range", "kind", "case", "reason", "until", "state"):
+            table.add_column(column)
+        for h in holds:
+            covers = " ".join(
+                f"{k}={v}"
+                for k, v in (("user", h.user), ("customer", h.customer_id), ("ip", h.ip))
+                if v
+            )
+            span = f"{_day(h.from_ts)}..{_day(h.to_ts)}"
+            state = "active" if h.active(now) else "released" if h.released_at else "expired"
+            table.add_row(str(h.hold_id), covers, span, h.kind, h.case_ref or "", h.reason,
+                          _day(h.until), state)  # fmt: skip
+        out.print(table)
+
+
+def _day(value: datetime | None) -> str:
+    return value.date().isoformat() if value else ""
+
+
+@hold_app.command("release")
+def hold_release(
+    hold_id: Annotated[int, typer.Argument(help="the hold's id")],
+    db: DbOption = DEFAULT_DB,
+    config: ConfigOption = None,
+) -> None:
+    """End a hold: what it kept becomes due again under the retention policy."""
+    with failures():
+        with open_db(db, load_settings(config)) as store:
+            detail: dict[str, Any] = {"purpose": "legal hold", "hold": hold_id}
+            try:
+                with AuditTrail(store).change(actor(), "holds.release", detail) as con:
+                    release_hold(con, hold_id, now_utc())
+            except HoldError as exc:
+                raise UsageError(str(exc)) from exc
+        say(f"hold {hold_id} released")
+
+
+@audit_app.command("verify")
+def audit_verify(db: DbOption = DEFAULT_DB, config: ConfigOption = None) -> None:
+    """Check the hash chain end to end; exit 1 naming the first broken entry."""
+    with failures():
+        with open_db(db, load_settings(config)) as store:
+            check = verify(store.con)
+        if check.first_broken is not None:
+            say(
+                f"vahti: audit chain broken at entry {check.first_broken}: {check.problem}",
+                error=True,
+            )
+            raise typer.Exit(1)
+        say(f"audit chain intact: {check.entries} entries, head {check.head_hash}")
+
+
+@audit_app.command("head")
+def audit_head(db: DbOption = DEFAULT_DB, config: ConfigOption = None) -> None:
+    """Print the latest entry's number and hash, to keep outside the system."""
+    with failures():
+        with open_db(db, load_settings(config)) as store:
+            seq, digest = head(store.con)
+        sys.stdout.write(f"{seq} {digest}\n")
