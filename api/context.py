@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
+from privacy.retention import Policy
 from store import Store
 from store.audit import AuditTrail
 
@@ -38,11 +40,22 @@ def _no_jobs() -> list[dict[str, Any]]:
     return []
 
 
+def _utc_now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _no_scheduler(actor: str) -> None:
+    raise Rejected(503, "no scheduler runs in this process: use `vahti retention purge`")
+
+
 @dataclass
 class ApiContext:
     store: Store
     audit: AuditTrail
     push: Pusher
+    policy: Policy
     limits: ApiLimits = field(default_factory=ApiLimits)
     jobs: Callable[[], list[dict[str, Any]]] = _no_jobs
+    queue_purge: Callable[[str], None] = _no_scheduler  # run the retention job now, for actor
     config_view: dict[str, Any] = field(default_factory=dict)
+    clock: Callable[[], datetime] = _utc_now

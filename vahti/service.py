@@ -29,11 +29,13 @@ from ingest.context import ParseContext
 from ingest.enrich import Enricher
 from ingest.pipeline import InputError
 from ingest.push import BatchConflict, PushError, push_batch
+from privacy.purge import purge
 from store import Store
 from store.audit import AuditTrail
 from vahti.detection_cli import rules_of
 from vahti.ingesting import ingest_options, open_enricher, run_ingest
 from vahti.jobs import JobBoard, Stopping
+from vahti.privacy_cli import policy_of
 from vahti.settings import Settings
 
 log = logging.getLogger("vahti.serve")
@@ -110,6 +112,18 @@ def detect_job(service: Service) -> str:
     return f"read {report.events} events: {report.new} new alerts, {report.updated} updated"
 
 
+def retention_job(service: Service, actor: str = "job:retention") -> str:
+    """Purge on the main store: compaction swaps its connection, so not on a cursor."""
+    report = purge(service.store, service.audit, policy_of(service.settings), _now(), actor)
+    deleted = ", ".join(f"{k['kind']} {k['deleted']}" for k in report.kinds)
+    compacted = " and compacted" if report.compacted else ""
+    return f"deleted {deleted}; pseudonymised {report.pseudonymised}{compacted}"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
 def make_pusher(service: Service) -> Callable[[bytes, str, str], dict[str, Any]]:
     def push(body: bytes, batch_id: str, actor: str) -> dict[str, Any]:
         now = datetime.now(UTC).replace(tzinfo=None)
@@ -155,7 +169,26 @@ def scheduler_for(service: Service) -> BackgroundScheduler:
             service.board.run, trigger, args=[name, _bound(work, service)], id=name,
             next_run_time=datetime.now(UTC), **when,
         )  # fmt: skip
+    hour, minute = (int(part) for part in timing.purge_at.split(":"))
+    service.board.register("retention", f"daily at {timing.purge_at} {timing.timezone}")
+    scheduler.add_job(
+        service.board.run, "cron", args=["retention", _bound(retention_job, service)],
+        id="retention", hour=hour, minute=minute,
+    )  # fmt: skip
     return scheduler
+
+
+def purge_queue(service: Service, scheduler: BackgroundScheduler) -> Callable[[str], None]:
+    """Run the retention job now, on the scheduler's one worker, for `actor`."""
+
+    def queue(actor: str) -> None:
+        work = lambda: retention_job(service, actor)  # noqa: E731
+        scheduler.add_job(
+            service.board.run, args=["retention", work], id="retention-now",
+            replace_existing=True, next_run_time=datetime.now(UTC),
+        )  # fmt: skip
+
+    return queue
 
 
 def _bound(work: Callable[[Service], str], service: Service) -> Callable[[], str]:
@@ -181,10 +214,12 @@ def build_app(service: Service, scheduler: BackgroundScheduler | None = None) ->
             page_size=settings.page_size,
         ),
         config_view=config_view(service.settings),
+        policy=policy_of(service.settings),
     )
     if scheduler is None:
         return create_app(context)
     context.jobs = lambda: job_snapshot(service, scheduler)
+    context.queue_purge = purge_queue(service, scheduler)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -29,6 +29,7 @@ class World:
     store: Store
     service: Service
     tokens: dict[str, str]  # role -> secret
+    purges: list[str]  # actors who queued a purge (no scheduler runs in these tests)
 
     def as_role(self, role: str | None) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[role]}"} if role else {}
@@ -64,8 +65,10 @@ def make_world(db: Path, settings: Settings) -> Iterator[World]:
     service = open_service(store, settings)
     try:
         app = build_app(service)
+        purges: list[str] = []
+        app.state.ctx.queue_purge = purges.append
         with TestClient(app, raise_server_exceptions=False) as client:
-            yield World(client, app, store, service, tokens)
+            yield World(client, app, store, service, tokens, purges)
     finally:
         service.enricher.close()
         store.close()

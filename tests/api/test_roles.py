@@ -31,6 +31,14 @@ def _spare_token(world: World) -> str:
     return name
 
 
+def _new_hold(world: World) -> int:
+    response = world.client.post(
+        "/api/v1/holds", json={"reason": "case 1", "user": "x"}, headers=world.as_role("dpo")
+    )
+    assert response.status_code == 201
+    return int(response.json()["id"])
+
+
 # (method, path template) -> (roles that get 200/201, how to make a valid request)
 TABLE: dict[tuple[str, str], tuple[set[str | None], Request]] = {
     ("GET", "/healthz"): ({None, *EVERYONE}, lambda w: {}),
@@ -69,8 +77,25 @@ TABLE: dict[tuple[str, str], tuple[set[str | None], Request]] = {
         lambda w: {"url": f"/api/v1/tokens/{_spare_token(w)}"},
     ),
     ("GET", "/api/v1/audit"): ({"dpo", "admin"}, lambda w: {}),
+    ("GET", "/api/v1/retention"): ({"dpo", "admin"}, lambda w: {}),
+    ("POST", "/api/v1/retention/purge"): (
+        {"dpo", "admin"},
+        lambda w: {"params": {"dry_run": "true"}},
+    ),
+    ("GET", "/api/v1/holds"): ({"dpo", "admin"}, lambda w: {}),
+    ("POST", "/api/v1/holds"): (
+        {"dpo", "admin"},
+        lambda w: {"json": {"reason": "incident 7", "ip": "192.0.2.0/24", "kind": "incident"}},
+    ),
+    ("POST", "/api/v1/holds/{hold_id}/release"): (
+        {"dpo", "admin"},
+        lambda w: {"url": f"/api/v1/holds/{_new_hold(w)}/release"},
+    ),
     ("GET", "/api/v1/audit/verify"): ({"dpo", "admin"}, lambda w: {}),
 }
+
+
+CREATED = {("POST", "/api/v1/tokens"), ("POST", "/api/v1/holds")}
 
 
 def _routes(world: World) -> list[tuple[str, str]]:
@@ -90,7 +115,7 @@ def test_each_role_gets_what_the_table_says(world: World, role: str | None) -> N
         request = {"url": path, **make(world)}
         response = world.client.request(method, headers=world.as_role(role), **request)
         if role in allowed:
-            expected = {201} if (method, path) == ("POST", "/api/v1/tokens") else {200}
+            expected = {201} if (method, path) in CREATED else {200}
         else:
             expected = {401} if role is None else {403}
         if response.status_code not in expected:

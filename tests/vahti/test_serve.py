@@ -12,6 +12,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,16 @@ def _get(url: str, token: str | None = None) -> tuple[int, Any]:
         return error.code, json.loads(error.read())
 
 
+def _post(url: str, token: str) -> int:
+    request = urllib.request.Request(url, method="POST", data=b"")
+    request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as error:
+        return int(error.code)
+
+
 def _wait_for(check: Any, seconds: float = 60) -> Any:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -59,7 +70,11 @@ def test_serve_runs_jobs_guards_the_database_and_stops_cleanly(tmp_path: Path) -
     spool = tmp_path / "spool"
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("VAHTI_")}
-    env.update(VAHTI_SERVICE_SPOOL_EVERY="1s", VAHTI_INGEST_SPOOL_DIR=str(spool))
+    env.update(
+        VAHTI_SERVICE_SPOOL_EVERY="1s",
+        VAHTI_INGEST_SPOOL_DIR=str(spool),
+        VAHTI_RETENTION_EVENTS="2d",
+    )
     server = subprocess.Popen(
         [sys.executable, "-m", "vahti.cli", "serve", "--port", str(port), "--db", str(db)],
         env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -67,14 +82,10 @@ def test_serve_runs_jobs_guards_the_database_and_stops_cleanly(tmp_path: Path) -
     base = f"http://127.0.0.1:{port}"
     try:
         assert _wait_for(lambda: _get(f"{base}/healthz")[0] == 200)
+        recent = datetime.now(UTC).isoformat()
         events = [
-            {
-                "ts": f"2026-11-20T08:00:0{i}Z",
-                "outcome": "failure",
-                "user": "spooled",
-                "ip": "192.0.2.9",
-            }
-            for i in range(3)
+            {"ts": ts, "outcome": "failure", "user": "spooled", "ip": "192.0.2.9"}
+            for ts in ("2020-11-20T08:00:00Z", "2020-11-20T08:00:01Z", recent)
         ]
         partial = spool / "batch.jsonl.tmp"
         partial.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in events))
@@ -86,8 +97,24 @@ def test_serve_runs_jobs_guards_the_database_and_stops_cleanly(tmp_path: Path) -
 
         assert _wait_for(spooled)
         status, jobs = _get(f"{base}/api/v1/jobs", token)
-        assert status == 200 and {j["name"] for j in jobs} == {"spool", "detect"}
-        assert all(j["outcome"] in ("ok", "running") for j in jobs)
+        assert status == 200 and {j["name"] for j in jobs} == {"spool", "detect", "retention"}
+        assert all(j["outcome"] in ("ok", "running", "never run") for j in jobs), jobs
+
+        # A purge asked for over the API runs as the retention job: it compacts the file
+        # under the running server, which goes on answering afterwards.
+        assert _post(f"{base}/api/v1/retention/purge", token) == 202
+
+        def purged() -> bool:
+            jobs = {j["name"]: j for j in _get(f"{base}/api/v1/jobs", token)[1]}
+            return jobs["retention"]["runs"] >= 1
+
+        assert _wait_for(purged)
+        jobs = {j["name"]: j for j in _get(f"{base}/api/v1/jobs", token)[1]}
+        assert jobs["retention"]["outcome"] == "ok", jobs["retention"]["message"]
+        assert "events 2" in jobs["retention"]["message"]
+        assert "compacted" in jobs["retention"]["message"]
+        status, body = _get(f"{base}/api/v1/events?user=spooled&purpose=test", token)
+        assert status == 200 and [e["ts"][:4] for e in body["events"]] == [recent[:4]]
 
         refused = run_cli("ingest", str(spool / "batch.jsonl"), "--db", str(db))
         assert refused.returncode == 1
@@ -103,7 +130,7 @@ def test_serve_runs_jobs_guards_the_database_and_stops_cleanly(tmp_path: Path) -
         ((count,),) = store.con.execute(
             "SELECT count(*) FROM events WHERE \"user\" = 'spooled'"
         ).fetchall()
-    assert count == 3
+    assert count == 1
 
 
 def test_token_and_events_commands(tmp_path: Path, loghub: Path) -> None:

@@ -1,0 +1,96 @@
+"""The DPO's retention and legal holds: status, purge (a dry run answers at once; the real
+purge runs as the retention job, since compaction needs the database alone), holds added
+and released. Every call is audited."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.auth import Dpo
+from api.context import Rejected
+from api.routes.common import Ctx, Reader, utc, who
+from privacy.holds import HoldError, HoldRequest, add_hold, list_holds, release_hold
+from privacy.purge import dry_run
+from privacy.retention import status
+
+router = APIRouter(prefix="/api/v1", tags=["retention"])
+_PURPOSE = "retention"
+
+
+class HoldIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    reason: str = Field(min_length=3, max_length=1000)
+    user: str | None = Field(default=None, max_length=256)
+    customer_id: str | None = Field(default=None, max_length=256)
+    ip: str | None = Field(default=None, max_length=64, description="an address or CIDR")
+    since: datetime | None = Field(default=None, alias="from")
+    before: datetime | None = Field(default=None, alias="to")
+    case: str | None = Field(default=None, max_length=200)
+    kind: Literal["preservation", "incident", "internal"] = "internal"
+    until: datetime | None = Field(default=None, description="the hold ends then")
+
+    def request(self) -> HoldRequest:
+        return HoldRequest(
+            reason=self.reason, user=self.user, customer_id=self.customer_id, ip=self.ip,
+            since=utc(self.since), until_ts=utc(self.before), case_ref=self.case,
+            kind=self.kind, expires=utc(self.until),
+        )  # fmt: skip
+
+
+@router.get("/retention", summary="Per kind of data: policy, rows, oldest, due, held back")
+def retention(request: Request, principal: Dpo, ctx: Ctx, con: Reader) -> dict[str, Any]:
+    report = status(con, ctx.policy, ctx.clock())
+    ctx.audit.record(principal.name, "retention.status", who(principal, request, _PURPOSE))
+    return report
+
+
+@router.post(
+    "/retention/purge",
+    summary="Purge what is due; with dry_run, only say what would go",
+    responses={202: {"description": "the purge is queued as the retention job"}},
+)
+def purge(principal: Dpo, ctx: Ctx, dry: Annotated[bool, Query(alias="dry_run")] = False) -> Any:
+    if dry:
+        return dry_run(ctx.store, ctx.audit, ctx.policy, ctx.clock(), principal.name).as_json()
+    ctx.queue_purge(principal.name)
+    return JSONResponse({"queued": True, "job": "retention"}, status_code=202)
+
+
+@router.get("/holds", summary="Legal holds, active and ended")
+def holds(principal: Dpo, ctx: Ctx, con: Reader) -> list[dict[str, Any]]:
+    now = ctx.clock()
+    return [hold.as_json(now) for hold in list_holds(con)]
+
+
+@router.post("/holds", status_code=201, summary="Add a legal hold")
+def new_hold(request: Request, principal: Dpo, ctx: Ctx, body: HoldIn) -> dict[str, Any]:
+    detail: dict[str, Any] = who(principal, request, "legal hold", kind=body.kind, case=body.case)
+    try:
+        with ctx.audit.change(principal.name, "holds.add", detail) as con:
+            hold, covered = add_hold(con, body.request(), principal.name, ctx.clock())
+            detail.update(hold=hold.hold_id, covered=covered)
+    except HoldError as exc:
+        raise Rejected(422, str(exc), ("body",)) from exc
+    note = "" if covered else "the hold matches no stored event yet"
+    return {**hold.as_json(ctx.clock()), "covered_events": covered, "note": note}
+
+
+@router.post("/holds/{hold_id}/release", summary="End a legal hold")
+def end_hold(
+    request: Request,
+    principal: Dpo,
+    ctx: Ctx,
+    hold_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+) -> dict[str, Any]:
+    detail = who(principal, request, "legal hold", hold=hold_id)
+    try:
+        with ctx.audit.change(principal.name, "holds.release", detail) as con:
+            hold = release_hold(con, hold_id, ctx.clock())
+    except HoldError as exc:
+        raise Rejected(404, str(exc)) from exc
+    return hold.as_json(ctx.clock())
