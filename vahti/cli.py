@@ -13,7 +13,7 @@ from ingest.pipeline import FileReport, plan
 from store.stats import stats
 from vahti.detection_cli import alerts_app, detect_command
 from vahti.ingesting import ingest_options, run_ingest
-from vahti.privacy_cli import audit_app, hold_app, retention_app
+from vahti.privacy_cli import audit_app, hold_app, retention_app, subject_app
 from vahti.service_cli import events_command, serve_command, token_app
 from vahti.settings import load_settings
 from vahti.shell import DEFAULT_DB, ConfigOption, DbOption, err, failures, open_db, out
@@ -126,6 +126,7 @@ app.add_typer(token_app, name="token")
 app.add_typer(retention_app, name="retention")
 app.add_typer(hold_app, name="hold")
 app.add_typer(audit_app, name="audit")
+app.add_typer(subject_app, name="subject")
 
 
 def main() -> None:

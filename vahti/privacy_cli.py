@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 import sys
 from datetime import datetime
+from pathlib import Path
 from typing import Annotated, Any
 
 import orjson
@@ -12,8 +13,10 @@ import typer
 from rich.table import Table
 
 from privacy.holds import HoldError, HoldRequest, add_hold, list_holds, release_hold
+from privacy.letter import render
 from privacy.purge import dry_run, purge
 from privacy.retention import Policy, status
+from privacy.subject import Subject, audited_subject_report
 from store import Store
 from store.audit import AuditTrail, head, verify
 from vahti.settings import Settings, load_settings
@@ -230,3 +233,57 @@ def audit_head(db: DbOption = DEFAULT_DB, config: ConfigOption = None) -> None:
         with open_db(db, load_settings(config)) as store:
             seq, digest = head(store.con)
         sys.stdout.write(f"{seq} {digest}\n")
+
+
+subject_app = typer.Typer(
+    help="Right of access: everything stored about one person.", no_args_is_help=True
+)
+
+
+@subject_app.command("report")
+def subject_report_command(
+    user: Annotated[str | None, typer.Option(help="user name")] = None,
+    customer_id: Annotated[str | None, typer.Option(help="customer number")] = None,
+    as_json: JsonOption = False,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="write JSON and letters (fi, en) here")
+    ] = None,
+    lang: Annotated[str, typer.Option(help="letter language: fi or en")] = "en",
+    db: DbOption = DEFAULT_DB,
+    config: ConfigOption = None,
+) -> None:
+    """Events, alerts, holds, disclosures and staff look-ups of one person, with the purposes
+    and retention periods in force: as JSON, or as a letter in Finnish or English."""
+    with failures():
+        if not (user or customer_id):
+            raise UsageError("give --user or --customer-id")
+        if lang not in ("fi", "en"):
+            raise UsageError("--lang: fi or en")
+        settings = load_settings(config)
+        with open_db(db, settings) as store:
+            report = make_subject_report(store, settings, Subject(user, customer_id), actor())
+        if out_dir is not None:
+            written = write_subject_report(report, out_dir)
+            say("wrote " + ", ".join(str(p) for p in written))
+        elif as_json:
+            _print_json(report)
+        else:
+            sys.stdout.write(render(report, lang))
+
+
+def make_subject_report(
+    store: Store, settings: Settings, subject: Subject, who: str
+) -> dict[str, Any]:
+    return audited_subject_report(AuditTrail(store), subject, policy_of(settings), now_utc(), who)
+
+
+def write_subject_report(report: dict[str, Any], folder: Path) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    files = {
+        "report.json": orjson.dumps(report, option=orjson.OPT_INDENT_2),
+        "report-fi.md": render(report, "fi").encode(),
+        "report-en.md": render(report, "en").encode(),
+    }
+    for name, content in files.items():
+        (folder / name).write_bytes(content)
+    return [folder / name for name in files]

@@ -83,6 +83,10 @@ TABLE: dict[tuple[str, str], tuple[set[str | None], Request]] = {
         lambda w: {"params": {"dry_run": "true"}},
     ),
     ("GET", "/api/v1/holds"): ({"dpo", "admin"}, lambda w: {}),
+    ("GET", "/api/v1/subjects/{user}"): (
+        {"dpo", "admin"},
+        lambda w: {"url": "/api/v1/subjects/someone", "params": {"format": "letter"}},
+    ),
     ("POST", "/api/v1/holds"): (
         {"dpo", "admin"},
         lambda w: {"json": {"reason": "incident 7", "ip": "192.0.2.0/24", "kind": "incident"}},

@@ -1,0 +1,96 @@
+"""The subject-access report as a letter (Markdown) in Finnish or English."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from privacy.subject import PURPOSES
+
+TEXT: dict[str, dict[str, Any]] = {
+    "en": {
+        "title": "What we store about you",
+        "intro": "This report lists the personal data of the customer portal's login register "
+        "that concerns {who}, as of {at} (UTC), under Article 15 of the GDPR.",
+        "events": "Logins and sessions ({n})",
+        "columns": ["time (UTC)", "event", "outcome", "address", "place", "client"],
+        "alerts": "Security alerts that concern you ({n})",
+        "holds": "Legal holds on your data ({n})",
+        "disclosures": "Disclosures to authorities ({n})",
+        "lookups": "Look-ups of your data by our staff ({n})",
+        "lookup_note": "Dates and purposes of the look-ups; the staff members are not named.",
+        "purposes": "Why we process this data",
+        "retention": "How long we keep it",
+        "kinds": {"events": "login and session events", "quarantine": "unreadable log lines",
+                  "alerts": "security alerts", "audit": "records of who processed data",
+                  "pseudonymise_after": "after this, addresses are shortened and clients "
+                  "reduced to the browser family"},
+        "days": "days",
+        "none": "None.",
+    },
+    "fi": {
+        "title": "Mitä tietoja sinusta on tallennettu",
+        "intro": "Tämä raportti luettelee asiakasportaalin kirjautumisrekisterin "
+        "henkilötiedot, jotka koskevat tunnusta {who}, tilanteessa {at} (UTC), "
+        "EU:n tietosuoja-asetuksen 15 artiklan mukaisesti.",
+        "events": "Kirjautumiset ja istunnot ({n})",
+        "columns": ["aika (UTC)", "tapahtuma", "tulos", "osoite", "paikka", "ohjelma"],
+        "alerts": "Sinua koskevat tietoturvahälytykset ({n})",
+        "holds": "Tietojesi säilyttämismääräykset ({n})",
+        "disclosures": "Luovutukset viranomaisille ({n})",
+        "lookups": "Henkilöstömme tekemät tietojesi haut ({n})",
+        "lookup_note": "Hakujen ajankohdat ja tarkoitukset; hakijoita ei nimetä.",
+        "purposes": "Käsittelyn tarkoitukset",
+        "retention": "Säilytysajat",
+        "kinds": {"events": "kirjautumis- ja istuntotapahtumat",
+                  "quarantine": "lukukelvottomat lokirivit", "alerts": "tietoturvahälytykset",
+                  "audit": "tiedot siitä, kuka käsitteli tietoja",
+                  "pseudonymise_after": "tämän jälkeen osoitteet lyhennetään ja ohjelmatiedot "
+                  "karkeistetaan selainperheeksi"},
+        "days": "päivää",
+        "none": "Ei yhtään.",
+    },
+}  # fmt: skip
+
+
+def _cell(value: Any) -> str:
+    return "" if value is None else str(value).replace("|", "\\|")
+
+
+def _table(columns: list[str], rows: list[list[Any]]) -> list[str]:
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in rows]
+    return lines
+
+
+def render(report: dict[str, Any], lang: str) -> str:
+    t = TEXT[lang]
+    subject = report["subject"]
+    who = " / ".join(v for v in (subject["user"], subject["customer_id"]) if v)
+    out = [f"# {t['title']}", "", t["intro"].format(who=who, at=report["generated_at"]), ""]
+    events = report["events"]
+    out += [f"## {t['events'].format(n=len(events))}", ""]
+    rows = [
+        [e["ts"], e["event"], e["outcome"], e["ip"] or e["host"],
+         ", ".join(p for p in (e["city"], e["country"]) if p), e["user_agent"]]
+        for e in events
+    ]  # fmt: skip
+    out += _table(t["columns"], rows) if rows else [t["none"]]
+    sections = (
+        ("alerts", lambda a: f"{a['first_seen']}: {a['summary']} ({a['status']})"),
+        ("holds", lambda h: f"{h['since']}: {h['kind']} — {h['reason']}"),
+        ("disclosures", lambda d: f"{d.get('at')}: {d.get('authority')}"),
+        ("lookups", lambda x: f"{x['at']}: {x['purpose']}"),
+    )
+    for key, line in sections:
+        items = report["staff_lookups" if key == "lookups" else key]
+        out += ["", f"## {t[key].format(n=len(items))}", ""]
+        if key == "lookups":
+            out += [t["lookup_note"], ""]
+        out += [f"- {line(item)}" for item in items] or [t["none"]]
+    out += ["", f"## {t['purposes']}", ""] + [f"- {p}" for p in PURPOSES[lang]]
+    out += ["", f"## {t['retention']}", ""]
+    out += [
+        f"- {t['kinds'].get(kind, kind)}: {days:g} {t['days']}"
+        for kind, days in report["retention_days"].items()
+    ]
+    return "\n".join(out) + "\n"
