@@ -78,7 +78,7 @@ def render(report: dict[str, Any], lang: str) -> str:
     sections = (
         ("alerts", lambda a: f"{a['first_seen']}: {a['summary']} ({a['status']})"),
         ("holds", lambda h: f"{h['since']}: {h['kind']} — {h['reason']}"),
-        ("disclosures", lambda d: f"{d.get('at')}: {d.get('authority')}"),
+        ("disclosures", lambda d: f"{d['at']}: {d['authority']} ({d['legal_basis']})"),
         ("lookups", lambda x: f"{x['at']}: {x['purpose']}"),
     )
     for key, line in sections:

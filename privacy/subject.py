@@ -110,6 +110,25 @@ def _holds(con: duckdb.DuckDBPyConnection, subject: Subject) -> list[dict[str, A
     ]  # fmt: skip
 
 
+def _disclosures(
+    con: duckdb.DuckDBPyConnection, subject: Subject, now: datetime
+) -> list[dict[str, Any]]:
+    """Extracts that held the person's data, except those under a secrecy date not passed."""
+    rows = con.execute(
+        """SELECT d.disclosed_at, x.authority, x.legal_basis, x.reference, d.events
+           FROM disclosures d JOIN extracts x USING (extract_id)
+           WHERE (d.subject = ? OR d.customer_id = ?)
+             AND (x.secrecy_until IS NULL OR x.secrecy_until <= ?)
+           ORDER BY d.disclosed_at""",
+        [subject.user, subject.customer_id, now],
+    ).fetchall()
+    return [
+        {"at": _iso(at), "authority": authority, "legal_basis": basis, "reference": ref,
+         "events": events}
+        for at, authority, basis, ref, events in rows
+    ]  # fmt: skip
+
+
 def _lookups(con: duckdb.DuckDBPyConnection, subject: Subject) -> list[dict[str, Any]]:
     """Staff reads that named the person: when and why (not who)."""
     quoted = [orjson.dumps(name).decode() for name in subject.names()]
@@ -132,7 +151,7 @@ def subject_report(
         "events": _events(con, subject),
         "alerts": _alerts(con, subject),
         "holds": _holds(con, subject),
-        "disclosures": [],  # lawful extracts are recorded here once they exist
+        "disclosures": _disclosures(con, subject, now),
         "staff_lookups": _lookups(con, subject),
         "purposes": PURPOSES["en"],
         "retention_days": {

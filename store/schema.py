@@ -141,4 +141,36 @@ MIGRATIONS += (
     ),
 )
 
+# Step 4: lawful extracts for authorities and the disclosures they make.
+MIGRATIONS += (
+    (
+        """CREATE TABLE extracts (
+            extract_id INTEGER PRIMARY KEY,
+            authority VARCHAR NOT NULL,
+            legal_basis VARCHAR NOT NULL,
+            order_type VARCHAR NOT NULL,      -- production | preservation
+            reference VARCHAR NOT NULL,       -- the authority's own reference
+            deadline TIMESTAMP NOT NULL,
+            emergency BOOLEAN NOT NULL,
+            scope JSON NOT NULL,              -- users, customer_ids, ips, from, to
+            secrecy_until TIMESTAMP,          -- not shown to the subject before this
+            state VARCHAR NOT NULL,           -- requested | approved | refused
+            requested_by VARCHAR NOT NULL,
+            requested_at TIMESTAMP NOT NULL,
+            decided_by VARCHAR,
+            decided_at TIMESTAMP,
+            refusal VARCHAR,
+            holds JSON                        -- holds made for a preservation order
+        )""",
+        """CREATE TABLE disclosures (
+            extract_id INTEGER NOT NULL,
+            subject VARCHAR NOT NULL,         -- user name in the package
+            customer_id VARCHAR,
+            events INTEGER NOT NULL,
+            package_sha256 VARCHAR NOT NULL,
+            disclosed_at TIMESTAMP NOT NULL
+        )""",
+    ),
+)
+
 LATEST_VERSION = len(MIGRATIONS)

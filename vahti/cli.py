@@ -12,6 +12,7 @@ import typer
 from ingest.pipeline import FileReport, plan
 from store.stats import stats
 from vahti.detection_cli import alerts_app, detect_command
+from vahti.extract_cli import extract_app
 from vahti.ingesting import ingest_options, run_ingest
 from vahti.privacy_cli import audit_app, hold_app, retention_app, subject_app
 from vahti.service_cli import events_command, serve_command, token_app
@@ -127,6 +128,7 @@ app.add_typer(retention_app, name="retention")
 app.add_typer(hold_app, name="hold")
 app.add_typer(audit_app, name="audit")
 app.add_typer(subject_app, name="subject")
+app.add_typer(extract_app, name="extract")
 
 
 def main() -> None:

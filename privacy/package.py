@@ -1,0 +1,146 @@
+"""An extract's package: the events in scope as CSV and JSON Lines, a manifest with the
+request, scope, counts and the SHA-256 of every file, zipped. Each package made is a
+disclosure, recorded per data subject; its own hash goes to the audit log."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from datetime import datetime
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import orjson
+import polars as pl
+
+from privacy.extracts import Extract, ExtractError, get_extract, sha256
+from store.audit import AuditTrail
+
+_EXPORT = (
+    "ts", "event", "outcome", "user", "customer_id", "ip", "host", "user_agent", "session_id",
+    "reason", "service", "country", "city", "asn",
+)  # fmt: skip
+
+
+def vahti_version() -> str:
+    try:
+        return version("vahti")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def _events(con: duckdb.DuckDBPyConnection, extract: Extract) -> pl.DataFrame:
+    where, values = extract.scope.condition()
+    columns = ", ".join(
+        "strftime(e.ts, '%Y-%m-%dT%H:%M:%S.%fZ') AS ts" if c == "ts" else f'e."{c}"'
+        for c in _EXPORT
+    )
+    frame = pl.from_arrow(
+        con.sql(
+            f"SELECT {columns} FROM events e WHERE {where} ORDER BY e.ts, e.event_id",
+            params=values,
+        ).to_arrow_table()
+    )
+    assert isinstance(frame, pl.DataFrame)
+    return frame
+
+
+def build_package(
+    con: duckdb.DuckDBPyConnection, extract: Extract, now: datetime
+) -> tuple[bytes, dict[str, Any], list[dict[str, Any]]]:
+    """(zip bytes, manifest, per-subject counts) for an approved production order."""
+    if extract.state != "approved" or extract.order_type != "production":
+        raise ExtractError(
+            f"extract {extract.extract_id} is a {extract.state} {extract.order_type} order: "
+            "only an approved production order has a package"
+        )
+    events = _events(con, extract)
+    files = {
+        "events.csv": events.write_csv().encode(),
+        "events.jsonl": events.write_ndjson().encode(),
+    }
+    manifest = {
+        "request": extract.as_json(now),
+        "scope": extract.scope.as_json(),
+        "rows": events.height,
+        "generated_at": now.isoformat() + "Z",
+        "generator": f"vahti {vahti_version()}",
+        "files": {
+            name: {"sha256": sha256(data), "bytes": len(data), "rows": events.height}
+            for name, data in files.items()
+        },
+    }
+    files["manifest.json"] = orjson.dumps(manifest, option=orjson.OPT_INDENT_2)
+    stamp = now.timetuple()[:6]
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in files.items():
+            archive.writestr(zipfile.ZipInfo(name, date_time=stamp), data)
+    subjects = (
+        events.group_by("user", "customer_id").len().sort("user").to_dicts()
+        if events.height
+        else []
+    )
+    return buffer.getvalue(), manifest, subjects
+
+
+def record_disclosures(
+    con: duckdb.DuckDBPyConnection,
+    extract: Extract,
+    digest: str,
+    subjects: list[dict[str, Any]],
+    now: datetime,
+) -> None:
+    for subject in subjects:
+        con.execute(
+            "INSERT INTO disclosures VALUES (?, ?, ?, ?, ?, ?)",
+            [extract.extract_id, subject["user"], subject["customer_id"], subject["len"],
+             digest, now],
+        )  # fmt: skip
+
+
+def verify_package(path: Path) -> list[str]:
+    """Every problem found: files whose hash or size differs from the manifest, files
+    missing from it or added to it. An empty list means the package is intact."""
+    try:
+        archive = zipfile.ZipFile(path)
+    except (OSError, zipfile.BadZipFile) as exc:
+        return [f"{path}: not a readable zip ({exc})"]
+    with archive:
+        names = set(archive.namelist())
+        if "manifest.json" not in names:
+            return ["manifest.json is missing"]
+        try:
+            listed = orjson.loads(archive.read("manifest.json"))["files"]
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            return ["manifest.json is not a vahti manifest"]
+        problems = [
+            f"{name}: not in the manifest" for name in sorted(names - {"manifest.json", *listed})
+        ]
+        for name, expected in sorted(listed.items()):
+            if name not in names:
+                problems.append(f"{name}: listed in the manifest but missing")
+                continue
+            data = archive.read(name)
+            if sha256(data) != expected["sha256"] or len(data) != expected["bytes"]:
+                problems.append(f"{name}: SHA-256 does not match the manifest")
+    return problems
+
+
+def make_package(
+    trail: AuditTrail, extract_id: int, actor: str, now: datetime, **context: Any
+) -> tuple[bytes, str, dict[str, Any]]:
+    """Build the package, record the disclosures and the package's hash in the audit log,
+    all in one transaction; returns (zip bytes, SHA-256, manifest)."""
+    detail: dict[str, Any] = {"purpose": "lawful extract", "extract": extract_id, **context}
+    with trail.change(actor, "extracts.package", detail) as con:
+        extract = get_extract(con, extract_id)
+        if extract is None:
+            raise ExtractError(f"no extract request {extract_id}")
+        data, manifest, subjects = build_package(con, extract, now)
+        digest = sha256(data)
+        record_disclosures(con, extract, digest, subjects, now)
+        detail.update(sha256=digest, rows=manifest["rows"], subjects=len(subjects))
+    return data, digest, manifest

@@ -1,0 +1,182 @@
+"""`vahti extract`: lawful extracts for authorities, from request to verified package."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import orjson
+import typer
+from rich.table import Table
+
+from privacy.extracts import (
+    ExtractError,
+    ExtractRequest,
+    Scope,
+    approve_extract,
+    create_extract,
+    list_extracts,
+    refuse_extract,
+)
+from privacy.package import make_package, verify_package
+from store.audit import AuditTrail
+from vahti.privacy_cli import actor
+from vahti.settings import load_settings
+from vahti.shell import (
+    DEFAULT_DB,
+    ConfigOption,
+    DbOption,
+    UsageError,
+    failures,
+    now_utc,
+    open_db,
+    out,
+    parse_time,
+    say,
+)
+
+extract_app = typer.Typer(help="Lawful extracts for authorities.", no_args_is_help=True)
+Many = Annotated[list[str] | None, typer.Option()]
+
+
+@extract_app.command("create")
+def extract_create(
+    authority: Annotated[str, typer.Option(help="the requesting authority")],
+    legal_basis: Annotated[str, typer.Option(help="the law or order the request rests on")],
+    reference: Annotated[str, typer.Option(help="the authority's reference number")],
+    order: Annotated[str, typer.Option(help="production or preservation")] = "production",
+    user: Many = None,
+    customer_id: Many = None,
+    ip: Annotated[list[str] | None, typer.Option(help="address or CIDR")] = None,
+    since: Annotated[str | None, typer.Option("--from")] = None,
+    until: Annotated[str | None, typer.Option("--to")] = None,
+    deadline: Annotated[str | None, typer.Option(help="default: 10 days, 8 h if emergency")] = None,
+    emergency: Annotated[bool, typer.Option(help="an emergency order (8 hours)")] = False,
+    secrecy_until: Annotated[str | None, typer.Option(help="hidden from the subject until")] = None,
+    db: DbOption = DEFAULT_DB,
+    config: ConfigOption = None,
+) -> None:
+    """Record an authority's request; a second person approves or refuses it."""
+    with failures():
+        request = ExtractRequest(
+            authority=authority, legal_basis=legal_basis, reference=reference,
+            order_type=order,
+            scope=Scope(tuple(user or ()), tuple(customer_id or ()), tuple(ip or ()),
+                        parse_time(since, "--from"), parse_time(until, "--to")),
+            emergency=emergency, deadline=parse_time(deadline, "--deadline"),
+            secrecy_until=parse_time(secrecy_until, "--secrecy-until"),
+        )  # fmt: skip
+        with open_db(db, load_settings(config)) as store:
+            detail: dict[str, Any] = {"purpose": "lawful extract", "authority": authority,
+                                      "reference": reference, "order": order}  # fmt: skip
+            try:
+                with AuditTrail(store).change(actor(), "extracts.create", detail) as con:
+                    extract, matching = create_extract(con, request, actor(), now_utc())
+                    detail.update(extract=extract.extract_id, matching=matching)
+            except ExtractError as exc:
+                raise UsageError(str(exc)) from exc
+        say(f"extract request {extract.extract_id} recorded, due {extract.deadline:%Y-%m-%d %H:%M} "
+            f"UTC; its scope matches {matching} events now")  # fmt: skip
+        if matching == 0:
+            say("note: the scope matches no stored event", error=True)
+
+
+@extract_app.command("list")
+def extract_list(
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    db: DbOption = DEFAULT_DB,
+    config: ConfigOption = None,
+) -> None:
+    """Requests with their state and what is due when."""
+    with failures():
+        with open_db(db, load_settings(config)) as store:
+            extracts = list_extracts(store.con)
+        now = now_utc()
+        if as_json:
+            sys.stdout.write(orjson.dumps([e.as_json(now) for e in extracts]).decode() + "\n")
+            return
+        table = Table(title="extract requests")
+        for column in ("id", "authority", "reference", "order", "state", "due", "requested by"):
+            table.add_column(column)
+        for e in extracts:
+            due = f"{e.deadline:%Y-%m-%d %H:%M}" + (" OVERDUE" if e.as_json(now)["overdue"] else "")
+            table.add_row(str(e.extract_id), e.authority, e.reference, e.order_type, e.state,
+                          due, e.requested_by)  # fmt: skip
+        out.print(table)
+
+
+def _decide(extract_id: int, db: Path, config: Path | None, refusal: str | None) -> None:
+    with open_db(db, load_settings(config)) as store:
+        action = "extracts.refuse" if refusal is not None else "extracts.approve"
+        detail: dict[str, Any] = {"purpose": "lawful extract", "extract": extract_id}
+        try:
+            with AuditTrail(store).change(actor(), action, detail) as con:
+                if refusal is not None:
+                    decided = refuse_extract(con, extract_id, actor(), refusal, now_utc())
+                else:
+                    decided = approve_extract(con, extract_id, actor(), now_utc())
+                detail["holds"] = decided.holds
+        except ExtractError as exc:
+            raise UsageError(str(exc)) from exc
+    holds = (
+        f" (holds {', '.join(map(str, decided.holds))} preserve its scope)" if decided.holds else ""
+    )
+    say(f"extract request {extract_id} {decided.state}{holds}")
+
+
+@extract_app.command("approve")
+def extract_approve(
+    extract_id: Annotated[int, typer.Argument()],
+    db: DbOption = DEFAULT_DB,
+    config: ConfigOption = None,
+) -> None:
+    """Approve a request (not your own); a preservation order becomes legal holds."""
+    with failures():
+        _decide(extract_id, db, config, None)
+
+
+@extract_app.command("refuse")
+def extract_refuse(
+    extract_id: Annotated[int, typer.Argument()],
+    reason: Annotated[str, typer.Option(help="why")],
+    db: DbOption = DEFAULT_DB,
+    config: ConfigOption = None,
+) -> None:
+    """Refuse a request, with the reason."""
+    with failures():
+        _decide(extract_id, db, config, reason)
+
+
+@extract_app.command("package")
+def extract_package(
+    extract_id: Annotated[int, typer.Argument()],
+    out_dir: Annotated[Path, typer.Option("--out", help="folder for the zip")],
+    db: DbOption = DEFAULT_DB,
+    config: ConfigOption = None,
+) -> None:
+    """Write the package of an approved production order; record the disclosure."""
+    with failures():
+        with open_db(db, load_settings(config)) as store:
+            try:
+                data, digest, manifest = make_package(
+                    AuditTrail(store), extract_id, actor(), now_utc()
+                )
+            except ExtractError as exc:
+                raise UsageError(str(exc)) from exc
+        out_dir.mkdir(parents=True, exist_ok=True)
+        path = out_dir / f"vahti-extract-{extract_id}.zip"
+        path.write_bytes(data)
+        say(f"wrote {path}: {manifest['rows']} events, SHA-256 {digest}")
+
+
+@extract_app.command("verify")
+def extract_verify(package: Annotated[Path, typer.Argument(help="a package zip")]) -> None:
+    """Re-check every file of a package against its manifest; exit 1 naming what differs."""
+    with failures():
+        problems = verify_package(package)
+        if problems:
+            for problem in problems:
+                say(f"vahti: {problem}", error=True)
+            raise typer.Exit(1)
+        say(f"{package}: every file matches its manifest")
