@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from api.auth import FailureLimiter, TokenCache
 from api.context import ApiContext, Rejected
 from api.middleware import BodyLimit, DatabaseGate, SecurityHeaders
-from api.routes import alerts, audit, events, retention, subjects, system, tokens
+from api.routes import alerts, audit, events, extracts, retention, subjects, system, tokens
 
 log = logging.getLogger("vahti.api")
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
@@ -71,7 +71,7 @@ def create_app(ctx: ApiContext, lifespan: Lifespan | None = None, tls: bool = Fa
     app.state.ctx = ctx
     app.state.limiter = FailureLimiter(ctx.limits.auth_failures, ctx.limits.auth_window_seconds)
     app.state.tokens = TokenCache(ctx)
-    routers = (system, alerts, events, tokens, audit, retention, subjects)
+    routers = (system, alerts, events, tokens, audit, retention, subjects, extracts)
     for module in routers:
         app.include_router(module.router)
     _install_handlers(app)

@@ -129,5 +129,6 @@ Analyst = Annotated[Principal, Depends(require("analyst"))]
 Dpo = Annotated[Principal, Depends(require("dpo"))]
 Liaison = Annotated[Principal, Depends(require("liaison"))]
 Admin = Annotated[Principal, Depends(require("admin"))]
+LiaisonOrDpo = Annotated[Principal, Depends(require("liaison", "dpo"))]
 # Job status and metrics hold no personal data: every staff role may watch the service.
 Monitor = Annotated[Principal, Depends(require("analyst", "dpo", "liaison"))]

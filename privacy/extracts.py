@@ -15,6 +15,7 @@ import orjson
 
 from privacy.holds import HoldRequest, add_hold
 from store.addresses import network_range
+from store.audit import AuditTrail
 
 ORDER_TYPES = ("production", "preservation")
 # European Production Order: 10 days, 8 hours in an emergency (Regulation 2023/1543, art. 10).
@@ -250,3 +251,36 @@ def refuse_extract(
 
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def audited_create(
+    trail: AuditTrail, request: ExtractRequest, actor: str, now: datetime, **context: Any
+) -> tuple[Extract, int]:
+    detail: dict[str, Any] = {
+        "purpose": "lawful extract", "authority": request.authority,
+        "reference": request.reference, "order": request.order_type, **context,
+    }  # fmt: skip
+    with trail.change(actor, "extracts.create", detail) as con:
+        extract, matching = create_extract(con, request, actor, now)
+        detail.update(extract=extract.extract_id, matching=matching)
+    return extract, matching
+
+
+def audited_decision(
+    trail: AuditTrail,
+    extract_id: int,
+    actor: str,
+    now: datetime,
+    refusal: str | None = None,
+    **context: Any,
+) -> Extract:
+    """Approve (refusal None) or refuse, with the audit entry in the same transaction."""
+    action = "extracts.approve" if refusal is None else "extracts.refuse"
+    detail: dict[str, Any] = {"purpose": "lawful extract", "extract": extract_id, **context}
+    with trail.change(actor, action, detail) as con:
+        if refusal is None:
+            decided = approve_extract(con, extract_id, actor, now)
+        else:
+            decided = refuse_extract(con, extract_id, actor, refusal, now)
+        detail["holds"] = decided.holds
+    return decided

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import orjson
 import typer
@@ -14,10 +14,9 @@ from privacy.extracts import (
     ExtractError,
     ExtractRequest,
     Scope,
-    approve_extract,
-    create_extract,
+    audited_create,
+    audited_decision,
     list_extracts,
-    refuse_extract,
 )
 from privacy.package import make_package, verify_package
 from store.audit import AuditTrail
@@ -68,12 +67,8 @@ def extract_create(
             secrecy_until=parse_time(secrecy_until, "--secrecy-until"),
         )  # fmt: skip
         with open_db(db, load_settings(config)) as store:
-            detail: dict[str, Any] = {"purpose": "lawful extract", "authority": authority,
-                                      "reference": reference, "order": order}  # fmt: skip
             try:
-                with AuditTrail(store).change(actor(), "extracts.create", detail) as con:
-                    extract, matching = create_extract(con, request, actor(), now_utc())
-                    detail.update(extract=extract.extract_id, matching=matching)
+                extract, matching = audited_create(AuditTrail(store), request, actor(), now_utc())
             except ExtractError as exc:
                 raise UsageError(str(exc)) from exc
         say(f"extract request {extract.extract_id} recorded, due {extract.deadline:%Y-%m-%d %H:%M} "
@@ -108,21 +103,12 @@ def extract_list(
 
 def _decide(extract_id: int, db: Path, config: Path | None, refusal: str | None) -> None:
     with open_db(db, load_settings(config)) as store:
-        action = "extracts.refuse" if refusal is not None else "extracts.approve"
-        detail: dict[str, Any] = {"purpose": "lawful extract", "extract": extract_id}
         try:
-            with AuditTrail(store).change(actor(), action, detail) as con:
-                if refusal is not None:
-                    decided = refuse_extract(con, extract_id, actor(), refusal, now_utc())
-                else:
-                    decided = approve_extract(con, extract_id, actor(), now_utc())
-                detail["holds"] = decided.holds
+            decided = audited_decision(AuditTrail(store), extract_id, actor(), now_utc(), refusal)
         except ExtractError as exc:
             raise UsageError(str(exc)) from exc
-    holds = (
-        f" (holds {', '.join(map(str, decided.holds))} preserve its scope)" if decided.holds else ""
-    )
-    say(f"extract request {extract_id} {decided.state}{holds}")
+    held = ", ".join(map(str, decided.holds))
+    say(f"extract request {extract_id} {decided.state}" + (f" (holds {held})" if held else ""))
 
 
 @extract_app.command("approve")

@@ -39,6 +39,24 @@ def _new_hold(world: World) -> int:
     return int(response.json()["id"])
 
 
+EXTRACT = {
+    "authority": "Poliisi",
+    "legal_basis": "Pakkokeinolaki 10 luku",
+    "reference": "R-1",
+    "scope": {"users": ["someone"]},
+}
+
+
+def _new_extract(world: World, approved: bool = False) -> int:
+    made = world.client.post("/api/v1/extracts", json=EXTRACT, headers=world.as_role("liaison"))
+    assert made.status_code == 201
+    extract_id = int(made.json()["id"])
+    if approved:
+        url = f"/api/v1/extracts/{extract_id}/approve"
+        assert world.client.post(url, headers=world.as_role("dpo")).status_code == 200
+    return extract_id
+
+
 # (method, path template) -> (roles that get 200/201, how to make a valid request)
 TABLE: dict[tuple[str, str], tuple[set[str | None], Request]] = {
     ("GET", "/healthz"): ({None, *EVERYONE}, lambda w: {}),
@@ -83,6 +101,23 @@ TABLE: dict[tuple[str, str], tuple[set[str | None], Request]] = {
         lambda w: {"params": {"dry_run": "true"}},
     ),
     ("GET", "/api/v1/holds"): ({"dpo", "admin"}, lambda w: {}),
+    ("POST", "/api/v1/extracts"): ({"liaison", "admin"}, lambda w: {"json": EXTRACT}),
+    ("GET", "/api/v1/extracts"): ({"liaison", "dpo", "admin"}, lambda w: {}),
+    ("POST", "/api/v1/extracts/{extract_id}/approve"): (
+        {"dpo", "admin"},
+        lambda w: {"url": f"/api/v1/extracts/{_new_extract(w)}/approve"},
+    ),
+    ("POST", "/api/v1/extracts/{extract_id}/refuse"): (
+        {"dpo", "admin"},
+        lambda w: {
+            "url": f"/api/v1/extracts/{_new_extract(w)}/refuse",
+            "json": {"reason": "no basis"},
+        },
+    ),
+    ("GET", "/api/v1/extracts/{extract_id}/package"): (
+        {"liaison", "admin"},
+        lambda w: {"url": f"/api/v1/extracts/{_new_extract(w, approved=True)}/package"},
+    ),
     ("GET", "/api/v1/subjects/{user}"): (
         {"dpo", "admin"},
         lambda w: {"url": "/api/v1/subjects/someone", "params": {"format": "letter"}},
@@ -99,7 +134,7 @@ TABLE: dict[tuple[str, str], tuple[set[str | None], Request]] = {
 }
 
 
-CREATED = {("POST", "/api/v1/tokens"), ("POST", "/api/v1/holds")}
+CREATED = {("POST", "/api/v1/tokens"), ("POST", "/api/v1/holds"), ("POST", "/api/v1/extracts")}
 
 
 def _routes(world: World) -> list[tuple[str, str]]:
