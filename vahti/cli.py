@@ -14,7 +14,13 @@ from store.stats import stats
 from vahti.detection_cli import alerts_app, detect_command
 from vahti.extract_cli import extract_app
 from vahti.ingesting import ingest_options, run_ingest
-from vahti.privacy_cli import audit_app, hold_app, retention_app, subject_app
+from vahti.privacy_cli import (
+    audit_app,
+    hold_app,
+    register_command,
+    retention_app,
+    subject_app,
+)
 from vahti.service_cli import events_command, serve_command, token_app
 from vahti.settings import load_settings
 from vahti.shell import DEFAULT_DB, ConfigOption, DbOption, err, failures, open_db, out
@@ -129,6 +135,7 @@ app.add_typer(hold_app, name="hold")
 app.add_typer(audit_app, name="audit")
 app.add_typer(subject_app, name="subject")
 app.add_typer(extract_app, name="extract")
+app.command("register")(register_command)
 
 
 def main() -> None:

@@ -15,6 +15,7 @@ from rich.table import Table
 from privacy.holds import HoldError, HoldRequest, add_hold, list_holds, release_hold
 from privacy.letter import render
 from privacy.purge import dry_run, purge
+from privacy.register import describe, render_register
 from privacy.retention import Policy, status
 from privacy.subject import Subject, audited_subject_report
 from store import Store
@@ -287,3 +288,23 @@ def write_subject_report(report: dict[str, Any], folder: Path) -> list[Path]:
     for name, content in files.items():
         (folder / name).write_bytes(content)
     return [folder / name for name in files]
+
+
+def register_command(
+    lang: Annotated[str, typer.Option(help="fi or en")] = "fi",
+    as_json: JsonOption = False,
+    db: DbOption = DEFAULT_DB,
+    config: ConfigOption = None,
+) -> None:
+    """The register description from the running configuration and data, in Finnish or
+    English, to check the published privacy notice against."""
+    with failures():
+        if lang not in ("fi", "en"):
+            raise UsageError("--lang: fi or en")
+        settings = load_settings(config)
+        with open_db(db, settings) as store:
+            described = describe(store.con, policy_of(settings), False, now_utc())
+        if as_json:
+            _print_json(described)
+        else:
+            sys.stdout.write(render_register(described, lang))

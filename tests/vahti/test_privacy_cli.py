@@ -80,3 +80,16 @@ def test_subject_report_writes_json_and_letters(tmp_path: Path, loghub: Path) ->
     assert "Logins and sessions" in (out / "report-en.md").read_text()
     bad = run_cli("subject", "report", "--db", db)
     assert bad.returncode == 2 and "--user or --customer-id" in bad.stderr
+
+
+def test_register_describes_what_is_really_stored(tmp_path: Path, loghub: Path) -> None:
+    db = _db(tmp_path, loghub)
+    described = json.loads(run_cli("register", "--json", "--db", db).stdout)
+    stored = {item["field"]: item["stored_in_events"] for item in described["data"]}
+    assert stored["ip"] == 533 and stored["user"] == 533
+    assert "customer_id" not in stored and "session_id" not in stored  # sshd logs none
+    assert described["retention_days"]["events"] == 180
+    assert described["protection"]["audit_log"]["intact"] is True
+    finnish = run_cli("register", "--db", db, env={"VAHTI_RETENTION_EVENTS": "90d"}).stdout
+    assert "IP-osoite jokaisen kirjautumisen yhteydessä (533" in finnish
+    assert "events: 90 päivää" in finnish
