@@ -59,6 +59,20 @@ class Alert:
         }
 
 
+def alert_from_json(body: dict[str, Any]) -> Alert:
+    """An alert as the API returns it -> Alert (times back to naive UTC)."""
+
+    def when(text: str) -> datetime:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).replace(tzinfo=None)
+
+    return Alert(
+        body["id"], body["rule_id"], body["category"], body["severity"], body["entity_type"],
+        body["entity"], when(body["first_seen"]), when(body["last_seen"]), body["event_count"],
+        body["summary"], body["status"], body["mitre"], body.get("assignee"),
+        when(body["created_at"]), when(body["updated_at"]),
+    )  # fmt: skip
+
+
 def _rfc3339(ts: datetime) -> str:
     return ts.isoformat(timespec="milliseconds") + "Z"
 

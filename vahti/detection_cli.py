@@ -13,8 +13,18 @@ from rich.table import Table
 
 from analytics.rules import Rule, default_rules_dir, load_rules
 from analytics.run import RunReport, Window, run_detection
-from store import Store
-from store.alerts import STATUSES, Alert, evidence_rows, get_alert, history, list_alerts, set_status
+from store import Store, StoreBusyError
+from store.alerts import (
+    STATUSES,
+    Alert,
+    alert_from_json,
+    evidence_rows,
+    get_alert,
+    history,
+    list_alerts,
+    set_status,
+)
+from vahti.remote import through_server
 from vahti.settings import Settings, load_settings
 from vahti.shell import (
     DEFAULT_DB,
@@ -121,8 +131,15 @@ def alerts_command(
         settings = load_settings(config)
         if status is not None and status not in STATUSES:
             raise UsageError(f"unknown status {status!r}: one of {', '.join(STATUSES)}")
-        with open_db(db, settings) as store:
-            alerts = list_alerts(store.con, status, category)
+        try:
+            with open_db(db, settings) as store:
+                alerts = list_alerts(store.con, status, category)
+        except StoreBusyError as busy:
+            remote = through_server(db, busy)
+            found = remote.pages(
+                "/api/v1/alerts", "alerts", "cursor", status=status, category=category, limit=500
+            )
+            alerts = [alert_from_json(body) for body in found]
         if as_json:
             sys.stdout.write(orjson.dumps([a.as_json() for a in alerts]).decode() + "\n")
         else:
@@ -139,12 +156,16 @@ def show_command(
     """One alert: what, why (its summary), and its evidence events."""
     with failures():
         settings = load_settings(config)
-        with open_db(db, settings) as store:
-            alert = get_alert(store.con, alert_id)
-            if alert is None:
-                raise NotFound(f"no alert {alert_id}")
-            events = evidence_rows(store.con, alert_id)
-            changes = history(store.con, alert_id)
+        try:
+            with open_db(db, settings) as store:
+                alert = get_alert(store.con, alert_id)
+                if alert is None:
+                    raise NotFound(f"no alert {alert_id}")
+                events = evidence_rows(store.con, alert_id)
+                changes = history(store.con, alert_id)
+        except StoreBusyError as busy:
+            body = through_server(db, busy).get(f"/api/v1/alerts/{alert_id}", evidence_limit=10_000)
+            alert, events, changes = alert_from_json(body), body["evidence"], body["history"]
         if as_json:
             body = {**alert.as_json(), "evidence": events, "history": changes}
             sys.stdout.write(orjson.dumps(body, default=str).decode() + "\n")
@@ -169,10 +190,13 @@ def _print_alert(alert: Alert, events: list[dict], changes: list[dict]) -> None:
         table.add_row(*("" if event[c] is None else str(event[c]) for c in columns))
     out.print(table)
     for change in changes:
-        say(
-            f"{change['at']} {change['actor']}: {change['status'][0]} -> "
-            f"{change['status'][1]} {change.get('note') or ''}"
-        )
+        steps = [
+            f"{field} {change[field][0]} -> {change[field][1]}"
+            for field in ("status", "assignee")
+            if field in change
+        ]
+        note = f" ({change['note']})" if change.get("note") else ""
+        say(f"{change['at']} {change['actor']}: {', '.join(steps) or 'note'}{note}")
 
 
 def _triage(status: str, alert_id: str, note: str | None, db: Path, config: Path | None) -> None:

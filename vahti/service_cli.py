@@ -13,9 +13,11 @@ import orjson
 import typer
 from rich.table import Table
 
+from store import StoreBusyError
 from store.audit import AuditTrail
 from store.events import MAX_LIMIT, EventQuery, search_events
 from store.tokens import ROLES, TokenError, create_token, list_tokens, revoke_token
+from vahti.remote import through_server
 from vahti.settings import load_settings
 from vahti.shell import (
     DEFAULT_DB,
@@ -191,13 +193,21 @@ def events_command(
             user, customer_id, ip, session, parse_time(since, "--from"),
             parse_time(until, "--to"), outcome, 0, limit,
         )  # fmt: skip
-        with open_db(db, load_settings(config)) as store:
-            try:
-                events = search_events(store.con, query)
-            except ValueError as exc:
-                raise UsageError(f"--ip: {exc}") from exc
-            touched = {"query": query.touched(), "events": len(events), "purpose": purpose}
-            AuditTrail(store).record(_actor(), "events.search", touched)
+        try:
+            with open_db(db, load_settings(config)) as store:
+                try:
+                    events = search_events(store.con, query)
+                except ValueError as exc:
+                    raise UsageError(f"--ip: {exc}") from exc
+                touched = {"query": query.touched(), "events": len(events), "purpose": purpose}
+                AuditTrail(store).record(_actor(), "events.search", touched)
+        except StoreBusyError as busy:  # the server audits the search itself
+            params = {
+                "user": user, "customer_id": customer_id, "ip": ip, "session": session,
+                "from": since, "to": until, "outcome": outcome, "purpose": purpose,
+                "limit": min(limit, 1000),
+            }  # fmt: skip
+            events = through_server(db, busy).get("/api/v1/events", **params)["events"]
         _print_events(events, as_json)
 
 

@@ -120,6 +120,16 @@ def test_serve_runs_jobs_guards_the_database_and_stops_cleanly(tmp_path: Path) -
         assert refused.returncode == 1
         assert "held by a running vahti server" in refused.stderr
         assert f"127.0.0.1:{port}" in refused.stderr
+        # Read-only commands read through the server's API with a token...
+        listed = run_cli("events", "--user", "spooled", "--json", "--db", str(db),
+                         env={"VAHTI_TOKEN": token})  # fmt: skip
+        assert listed.returncode == 0, listed.stderr
+        assert [e["user"] for e in json.loads(listed.stdout)] == ["spooled"]
+        alerts = run_cli("alerts", "--json", "--db", str(db), env={"VAHTI_TOKEN": token})
+        assert alerts.returncode == 0 and json.loads(alerts.stdout) == []
+        # ...and without one they say how.
+        hint = run_cli("alerts", "--db", str(db))
+        assert hint.returncode == 1 and "VAHTI_TOKEN" in hint.stderr
     finally:
         server.send_signal(signal.SIGTERM)
         _, stderr = server.communicate(timeout=60)
