@@ -5,15 +5,20 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.auth import FailureLimiter, TokenCache
+from api.console import pages as console_pages
+from api.console.pages import SignIn, templates
+from api.console.sessions import COOKIE, Sessions
 from api.context import ApiContext, Rejected
 from api.middleware import BodyLimit, DatabaseGate, SecurityHeaders
 from api.routes import alerts, audit, events, extracts, retention, subjects, system, tokens
@@ -30,9 +35,27 @@ def _problems(exc: RequestValidationError) -> list[dict[str, Any]]:
     ]
 
 
+def _is_console(request: Request) -> bool:
+    path = request.url.path
+    return not path.startswith(("/api/", "/metrics", "/healthz", "/openapi", "/docs"))
+
+
 def _install_handlers(app: FastAPI) -> None:
+    @app.exception_handler(SignIn)
+    async def sign_in(request: Request, exc: SignIn) -> Response:
+        return RedirectResponse("/login", status_code=303)
+
     @app.exception_handler(Rejected)
-    async def rejected(request: Request, exc: Rejected) -> JSONResponse:
+    async def rejected(request: Request, exc: Rejected) -> Response:
+        if _is_console(request):
+            session = request.app.state.sessions.get(request.cookies.get(COOKIE))
+            values = {
+                "me": session.principal if session else None,
+                "csrf": session.csrf if session else "",
+                "status": exc.status,
+                "message": exc.message,
+            }
+            return templates.TemplateResponse(request, "error.html", values, status_code=exc.status)
         headers = {}
         if exc.status == 401:
             headers["WWW-Authenticate"] = "Bearer"
@@ -44,7 +67,10 @@ def _install_handlers(app: FastAPI) -> None:
         return JSONResponse({"detail": detail}, status_code=exc.status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
-    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def invalid(request: Request, exc: RequestValidationError) -> Response:
+        if _is_console(request):
+            fields = ", ".join(str(p["loc"][-1]) for p in _problems(exc))
+            return await rejected(request, Rejected(422, f"please check: {fields}"))
         return JSONResponse({"detail": _problems(exc)}, status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
@@ -74,6 +100,9 @@ def create_app(ctx: ApiContext, lifespan: Lifespan | None = None, tls: bool = Fa
     routers = (system, alerts, events, tokens, audit, retention, subjects, extracts)
     for module in routers:
         app.include_router(module.router)
+    app.state.sessions = Sessions()
+    app.include_router(console_pages.router)
+    app.mount("/static", StaticFiles(directory=Path(console_pages.__file__).parent / "static"))
     _install_handlers(app)
     if ctx.limits.cors_origins:
         app.add_middleware(

@@ -24,6 +24,12 @@ _HEADERS = [
     (b"permissions-policy", b"geolocation=(), camera=(), microphone=()"),
 ]
 _CSP_API = b"default-src 'none'; frame-ancestors 'none'"
+# The console: its own script (vendored htmx), styles and inline SVG; nothing from elsewhere.
+_CSP_CONSOLE = (
+    b"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    b"connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+)
+_API_PREFIXES = ("/api/", "/metrics", "/healthz", "/openapi.json")
 # /docs loads Swagger UI from its CDN (FastAPI's default); nothing else may load anything.
 _CSP_DOCS = (
     b"default-src 'none'; script-src 'self' https://cdn.jsdelivr.net 'unsafe-inline'; "
@@ -104,7 +110,11 @@ class SecurityHeaders:
             return
         started = time.perf_counter()
         status = 0
-        is_docs = scope["path"] in ("/docs", "/redoc", "/docs/oauth2-redirect")
+        path = scope["path"]
+        is_docs = path in ("/docs", "/redoc", "/docs/oauth2-redirect")
+        policy = (
+            _CSP_DOCS if is_docs else _CSP_API if path.startswith(_API_PREFIXES) else _CSP_CONSOLE
+        )
 
         async def with_headers(message: Message) -> None:
             nonlocal status
@@ -112,7 +122,7 @@ class SecurityHeaders:
                 status = message["status"]
                 present = {name.lower() for name, _ in message.get("headers", [])}
                 extra = [h for h in _HEADERS if h[0] not in present]
-                extra.append((b"content-security-policy", _CSP_DOCS if is_docs else _CSP_API))
+                extra.append((b"content-security-policy", policy))
                 if self.tls:
                     extra.append((b"strict-transport-security", b"max-age=31536000"))
                 message["headers"] = [*message.get("headers", []), *extra]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import duckdb
@@ -216,7 +216,7 @@ def get_alert(con: duckdb.DuckDBPyConnection, alert_id: str) -> Alert | None:
 
 EVIDENCE_COLUMNS = (
     "event_id", "ts", "event", "outcome", "user", "customer_id", "ip", "host", "country",
-    "city", "user_agent", "session_id", "reason",
+    "city", "lat", "lon", "user_agent", "session_id", "reason",
 )  # fmt: skip
 
 
@@ -336,3 +336,41 @@ def evidence_count(con: duckdb.DuckDBPyConnection, alert_id: str) -> int:
         "SELECT count(*) FROM evidence WHERE alert_id = ?", [alert_id]
     ).fetchall()
     return int(count)
+
+
+def entity_timeline(
+    con: duckdb.DuckDBPyConnection, alert: Alert, margin: timedelta
+) -> list[dict[str, Any]]:
+    """Successes and failures per hour of the alert's entity, around the alert's span."""
+    column = {"ip": "ip", "user": '"user"', "session": "session_id"}[alert.entity_type]
+    rows = con.execute(
+        f"""SELECT date_trunc('hour', ts) AS hour,
+                   count(*) FILTER (WHERE outcome = 'success'),
+                   count(*) FILTER (WHERE outcome = 'failure')
+            FROM events WHERE {column} = ? AND ts >= ? AND ts < ?
+            GROUP BY hour ORDER BY hour""",
+        [alert.entity, alert.first_seen - margin, alert.last_seen + margin],
+    ).fetchall()
+    return [
+        {"hour": _rfc3339(hour), "successes": ok, "failures": failed} for hour, ok, failed in rows
+    ]
+
+
+def activity(con: duckdb.DuckDBPyConnection, since: datetime) -> dict[str, Any]:
+    """Counts only (no personal data): events and failures per hour, alerts per day."""
+    hours = con.execute(
+        """SELECT date_trunc('hour', ts) AS hour, count(*),
+                  count(*) FILTER (WHERE outcome = 'failure')
+           FROM events WHERE ts >= ? GROUP BY hour ORDER BY hour""",
+        [since],
+    ).fetchall()
+    days = con.execute(
+        """SELECT date_trunc('day', first_seen) AS day, category, count(*)
+           FROM alerts WHERE first_seen >= ? GROUP BY ALL ORDER BY ALL""",
+        [since],
+    ).fetchall()
+    return {
+        "since": _rfc3339(since),
+        "hours": [{"hour": _rfc3339(h), "events": n, "failures": f} for h, n, f in hours],
+        "alerts_per_day": [{"day": _rfc3339(d), "category": c, "alerts": n} for d, c, n in days],
+    }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 import duckdb
@@ -16,6 +16,7 @@ from api.models import AlertDetail, AlertOut, AlertPage, AlertPatch, Category, S
 from api.routes.common import Ctx, Reader, utc, who
 from store.alerts import (
     AlertFilter,
+    entity_timeline,
     evidence_count,
     evidence_rows,
     get_alert,
@@ -130,3 +131,17 @@ def triage_alert(
     except duckdb.TransactionException as exc:
         raise Rejected(409, "the alert changed at the same moment (detection ran); retry") from exc
     return alert.as_json()
+
+
+@router.get("/{alert_id}/timeline", summary="The entity's successes and failures per hour")
+def timeline(
+    principal: Analyst,
+    con: Reader,
+    alert_id: AlertId,
+    margin_hours: Annotated[int, Query(ge=0, le=24 * 30)] = 24,
+) -> dict:
+    alert = get_alert(con, alert_id)
+    if alert is None:
+        raise Rejected(404, f"no alert {alert_id}")
+    hours = entity_timeline(con, alert, timedelta(hours=margin_hours))
+    return {"alert": alert_id, "entity": alert.entity, "hours": hours}

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import timedelta
+from typing import Annotated, Any
 
 import duckdb
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import PlainTextResponse
 
 from api.auth import Admin, Monitor
 from api.models import JobOut
 from api.routes.common import Ctx, Reader
+from store.alerts import activity
 
 router = APIRouter(tags=["service"])
 
@@ -23,6 +25,16 @@ def healthz() -> dict[str, str]:
 @router.get("/api/v1/jobs", response_model=list[JobOut], summary="Scheduled jobs and last runs")
 def jobs(principal: Monitor, ctx: Ctx) -> list[dict[str, Any]]:
     return ctx.jobs()
+
+
+@router.get("/api/v1/overview", summary="Events and failures per hour, alerts per day (counts)")
+def overview(
+    principal: Monitor, ctx: Ctx, con: Reader, days: Annotated[int, Query(ge=1, le=90)] = 3
+) -> dict[str, Any]:
+    # Counted back from the newest event, so a replayed or quiet log still shows its days.
+    ((newest,),) = con.execute("SELECT max(ts) FROM events").fetchall()
+    since = (newest or ctx.clock()) - timedelta(days=days)
+    return activity(con, since)
 
 
 @router.get("/api/v1/config", summary="The configuration in use (it holds no secrets)")

@@ -48,6 +48,7 @@ def revoke(
     except TokenError as exc:
         raise Rejected(404, str(exc)) from exc
     request.app.state.tokens.invalidate()
+    request.app.state.sessions.end_for(name)  # console sessions end with their token
     return info.as_json()
 
 

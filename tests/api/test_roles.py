@@ -63,6 +63,11 @@ TABLE: dict[tuple[str, str], tuple[set[str | None], Request]] = {
     ("GET", "/metrics"): (EVERYONE, lambda w: {}),
     ("GET", "/api/v1/jobs"): (EVERYONE, lambda w: {}),
     ("GET", "/api/v1/config"): ({"admin"}, lambda w: {}),
+    ("GET", "/api/v1/overview"): (EVERYONE, lambda w: {}),
+    ("GET", "/api/v1/alerts/{alert_id}/timeline"): (
+        {"analyst", "admin"},
+        lambda w: {"url": f"/api/v1/alerts/{_alert_id(w)}/timeline"},
+    ),
     ("GET", "/api/v1/alerts"): ({"analyst", "admin"}, lambda w: {"params": {"limit": 5}}),
     ("GET", "/api/v1/alerts/{alert_id}"): (
         {"analyst", "admin"},

@@ -1,0 +1,369 @@
+"""Console pages. Each page calls the same route functions as the JSON API (same checks,
+same audit entries); a page only adds the session, CSRF and the rendering."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import duckdb
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from api.auth import FailureLimiter, Principal, TokenCache
+from api.console.charts import Bar, bars
+from api.console.sessions import COOKIE, Session, Sessions, csrf_ok
+from api.console.worldmap import HEIGHT, WIDTH, land_path, legs, project
+from api.context import ApiContext, Rejected
+from api.models import AlertPatch
+from api.routes import alerts as alert_routes
+from api.routes import extracts as extract_routes
+from api.routes import retention as retention_routes
+from api.routes import subjects as subject_routes
+from api.routes import system as system_routes
+from api.routes.audit import verify_chain
+from api.routes.common import Reader
+
+router = APIRouter(include_in_schema=False)
+templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+MAP_CATEGORIES = {"impossible_travel", "new_country", "session_hijack"}
+Field = Annotated[str, Form()]
+Optional = Annotated[str | None, Form()]
+
+
+class SignIn(Exception):
+    """No session: the browser is sent to the sign-in page."""
+
+
+def _ctx(request: Request) -> ApiContext:
+    ctx: ApiContext = request.app.state.ctx
+    return ctx
+
+
+def session_of(request: Request) -> Session:
+    sessions: Sessions = request.app.state.sessions
+    session = sessions.get(request.cookies.get(COOKIE))
+    if session is None:
+        raise SignIn
+    return session
+
+
+def role(*roles: str) -> Any:
+    allowed = {*roles, "admin"}
+
+    def check(session: Annotated[Session, Depends(session_of)]) -> Session:
+        if session.principal.role not in allowed:
+            raise Rejected(403, f"role {session.principal.role!r} may not open this page")
+        return session
+
+    return Depends(check)
+
+
+Any_ = Annotated[Session, role("analyst", "dpo", "liaison")]
+Analyst = Annotated[Session, role("analyst")]
+Dpo = Annotated[Session, role("dpo")]
+Liaison = Annotated[Session, role("liaison")]
+
+
+def page(request: Request, name: str, session: Session | None, **values: Any) -> HTMLResponse:
+    principal = session.principal if session else None
+    return templates.TemplateResponse(
+        request, name, {"me": principal, "csrf": session.csrf if session else "", **values}
+    )
+
+
+def _guard(session: Session, csrf: str | None) -> Principal:
+    if not csrf_ok(session, csrf):
+        raise Rejected(403, "the form has expired; reload the page and try again")
+    return session.principal
+
+
+def back(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+# --- signing in -------------------------------------------------------------------------
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_form(request: Request) -> HTMLResponse:
+    return page(request, "login.html", None, error="")
+
+
+@router.post("/login")
+def login(request: Request, token: Field) -> Response:
+    limiter: FailureLimiter = request.app.state.limiter
+    address = request.client.host if request.client else "unknown"
+    wait = limiter.retry_after(address)
+    if wait:
+        return page(request, "login.html", None, error=f"Too many attempts; wait {wait} s.")
+    cache: TokenCache = request.app.state.tokens
+    found = cache.find(token.strip())
+    if found is None:
+        limiter.failed(address)
+        return page(request, "login.html", None, error="That token is not valid.")
+    sid = request.app.state.sessions.start(Principal(found.name, found.role))
+    response = back("/")
+    response.set_cookie(
+        COOKIE, sid, httponly=True, samesite="strict", secure=request.url.scheme == "https",
+        max_age=30 * 60, path="/",
+    )  # fmt: skip
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request, session: Any_, csrf: Optional = None) -> Response:
+    _guard(session, csrf)
+    request.app.state.sessions.end(request.cookies.get(COOKIE))
+    response = back("/login")
+    response.delete_cookie(COOKIE, path="/")
+    return response
+
+
+# --- overview ---------------------------------------------------------------------------
+
+
+@router.get("/", response_class=HTMLResponse)
+def overview(request: Request, session: Any_, con: Reader) -> HTMLResponse:
+    data = system_routes.overview(session.principal, _ctx(request), con, days=3)
+    hourly = [
+        Bar(h["hour"][5:13].replace("T", " "), (h["events"] - h["failures"], h["failures"]))
+        for h in data["hours"]
+    ]
+    per_day: dict[str, dict[str, int]] = {}
+    for row in data["alerts_per_day"]:
+        per_day.setdefault(row["day"][:10], {})[row["category"]] = row["alerts"]
+    return page(
+        request, "overview.html", session,
+        events_chart=bars(hourly, ("successes", "failures")), alerts_per_day=per_day,
+    )  # fmt: skip
+
+
+# --- security team ----------------------------------------------------------------------
+
+
+def _alert_filters(request: Request) -> dict[str, Any]:
+    q = request.query_params
+    keep: dict[str, Any] = {k: q.get(k) or None for k in ("status", "category", "severity")}
+    for name in ("from", "to"):
+        if q.get(name):
+            keep[name] = datetime.fromisoformat(q[name])
+    return keep
+
+
+def _alert_list(request: Request, session: Session, con: duckdb.DuckDBPyConnection) -> dict:
+    f = _alert_filters(request)
+    return alert_routes.list_alerts(
+        request, session.principal, _ctx(request), con, status=f.get("status"),
+        category=f.get("category"), severity=f.get("severity"), entity=None,
+        since=f.get("from"), until=f.get("to"), limit=200, cursor=None,
+    )  # fmt: skip
+
+
+@router.get("/alerts", response_class=HTMLResponse)
+def alert_queue(request: Request, session: Analyst, con: Reader) -> HTMLResponse:
+    try:
+        listed = _alert_list(request, session, con)
+    except ValueError:
+        raise Rejected(422, "a date is not in the form YYYY-MM-DD") from None
+    counts = con.execute(
+        "SELECT category, count(*) FILTER (WHERE status IN ('open', 'acknowledged')), count(*) "
+        "FROM alerts GROUP BY category ORDER BY category"
+    ).fetchall()
+    return page(
+        request, "alerts.html", session, alerts=listed["alerts"], counts=counts,
+        filters=request.query_params, query=request.url.query,
+    )  # fmt: skip
+
+
+@router.get("/alerts/rows", response_class=HTMLResponse)
+def alert_rows(request: Request, session: Analyst, con: Reader) -> HTMLResponse:
+    """The queue's rows alone: the page polls this so new alerts appear without a reload."""
+    listed = _alert_list(request, session, con)
+    return page(request, "alert_rows.html", session, alerts=listed["alerts"])
+
+
+def _map(alert: dict[str, Any]) -> dict[str, Any] | None:
+    if alert["category"] not in MAP_CATEGORIES:
+        return None
+    places, seen = [], set()
+    for event in alert["evidence"]:
+        if event.get("lat") is None or event.get("outcome") == "failure":
+            continue
+        key = (event["lat"], event["lon"])
+        label = ", ".join(p for p in (event["city"], event["country"]) if p) or event["ip"]
+        at = datetime.fromisoformat(event["ts"].replace("Z", ""))
+        if key not in seen:
+            seen.add(key)
+            x, y = project(event["lat"], event["lon"])
+            places.append({"lat": event["lat"], "lon": event["lon"], "label": label, "at": at,
+                           "x": round(x, 1), "y": round(y, 1)})  # fmt: skip
+    if not places:
+        return None
+    return {"land": land_path(), "places": places, "legs": legs(places), "w": WIDTH, "h": HEIGHT}
+
+
+@router.get("/alerts/{alert_id}", response_class=HTMLResponse)
+def alert_page(request: Request, session: Analyst, con: Reader, alert_id: str) -> HTMLResponse:
+    ctx = _ctx(request)
+    alert = alert_routes.show_alert(request, session.principal, ctx, con, alert_id, 1000)
+    timeline = alert_routes.timeline(session.principal, con, alert_id, 24)["hours"]
+    chart = bars(
+        [Bar(h["hour"][5:13].replace("T", " "), (h["successes"], h["failures"])) for h in timeline],
+        ("successes", "failures"),
+    )
+    return page(request, "alert.html", session, alert=alert, chart=chart, map=_map(alert))
+
+
+@router.post("/alerts/{alert_id}/triage")
+def triage(
+    request: Request,
+    session: Analyst,
+    alert_id: str,
+    status: Field,
+    csrf: Optional = None,
+    note: Optional = None,
+) -> Response:
+    principal = _guard(session, csrf)
+    change = AlertPatch.model_validate({"status": status, "note": note or None})
+    alert_routes.triage_alert(request, principal, _ctx(request), alert_id, change)
+    return back(f"/alerts/{alert_id}")
+
+
+# --- data protection officer ------------------------------------------------------------
+
+
+def _age_chart(con: duckdb.DuckDBPyConnection, keep_days: float) -> dict[str, Any]:
+    rows = con.execute(
+        """SELECT (date_diff('day', ts, now()::TIMESTAMP) // 15) * 15 AS age, count(*)
+           FROM events GROUP BY age ORDER BY age"""
+    ).fetchall()
+    series = [Bar(f"{int(age)}-{int(age) + 14} d", (int(n),)) for age, n in rows]
+    chart = bars(series, ("events",))
+    buckets = [int(age) for age, _ in rows]
+    policy_at = next((i for i, age in enumerate(buckets) if age >= keep_days), len(buckets))
+    chart["policy_x"] = round(policy_at * chart["step"], 1)
+    return chart
+
+
+@router.get("/dpo", response_class=HTMLResponse)
+def dpo(request: Request, session: Dpo, con: Reader, result: str = "") -> HTMLResponse:
+    ctx = _ctx(request)
+    principal = session.principal
+    retention = retention_routes.retention(request, principal, ctx, con)
+    keep = next(k["retention_days"] for k in retention["kinds"] if k["kind"] == "events")
+    return page(
+        request, "dpo.html", session, retention=retention, chart=_age_chart(con, keep),
+        holds=retention_routes.holds(principal, ctx, con),
+        chain=verify_chain(principal, con),
+        extracts=[e for e in extract_routes.requests(principal, ctx, con)
+                  if e["state"] == "requested"],
+        result=result,
+    )  # fmt: skip
+
+
+@router.post("/dpo/purge", response_class=HTMLResponse)
+def purge(
+    request: Request, session: Dpo, con: Reader, csrf: Optional = None,
+    mode: Annotated[str, Form()] = "dry", confirm: Optional = None,
+) -> Response:  # fmt: skip
+    principal = _guard(session, csrf)
+    if mode == "dry":
+        report = retention_routes.purge(principal, _ctx(request), dry=True)
+        due = ", ".join(f"{k['kind']} {k['due']}" for k in report["kinds"])
+        return back(f"/dpo?result=Dry run: due now {due}")
+    if confirm != "yes":
+        return back("/dpo?result=Purge not started: tick the confirmation box")
+    retention_routes.purge(principal, _ctx(request), dry=False)
+    return back("/dpo?result=Purge started as the retention job; see Jobs")
+
+
+@router.post("/dpo/holds")
+def add_hold(
+    request: Request, session: Dpo, reason: Field, csrf: Optional = None,
+    user: Optional = None, ip: Optional = None, customer_id: Optional = None,
+    case: Optional = None, until: Optional = None,
+) -> Response:  # fmt: skip
+    principal = _guard(session, csrf)
+    body = retention_routes.HoldIn.model_validate(
+        {"reason": reason, "user": user or None, "ip": ip or None,
+         "customer_id": customer_id or None, "case": case or None, "until": until or None}
+    )  # fmt: skip
+    made = retention_routes.new_hold(request, principal, _ctx(request), body)
+    note = f" ({made['note']})" if made["note"] else ""
+    return back(
+        f"/dpo?result=Hold {made['id']} added: covers {made['covered_events']} events{note}"
+    )
+
+
+@router.post("/dpo/holds/{hold_id}/release")
+def release_hold(request: Request, session: Dpo, hold_id: int, csrf: Optional = None) -> Response:
+    principal = _guard(session, csrf)
+    retention_routes.end_hold(request, principal, _ctx(request), hold_id)
+    return back(f"/dpo?result=Hold {hold_id} released")
+
+
+@router.post("/dpo/subject")
+def subject_report(
+    request: Request, session: Dpo, user: Field, csrf: Optional = None,
+    lang: Annotated[str, Form()] = "fi",
+) -> Response:  # fmt: skip
+    principal = _guard(session, csrf)
+    language: Literal["fi", "en"] = "fi" if lang == "fi" else "en"
+    letter = subject_routes.subject(
+        request, principal, _ctx(request), user, None, "letter", language
+    )
+    letter.headers["Content-Disposition"] = f'attachment; filename="subject-report-{language}.md"'
+    return letter
+
+
+@router.post("/dpo/extracts/{extract_id}/{decision}")
+def decide(
+    request: Request, session: Dpo, extract_id: int, decision: str, csrf: Optional = None,
+    reason: Optional = None,
+) -> Response:  # fmt: skip
+    principal = _guard(session, csrf)
+    ctx = _ctx(request)
+    if decision == "approve":
+        extract_routes.approve(request, principal, ctx, extract_id)
+    elif decision == "refuse":
+        body = extract_routes.Refusal.model_validate({"reason": reason or ""})
+        extract_routes.refuse(request, principal, ctx, extract_id, body)
+    else:
+        raise Rejected(404, "no such decision")
+    return back(f"/dpo?result=Extract request {extract_id}: {decision}d")
+
+
+# --- authority liaison ------------------------------------------------------------------
+
+
+@router.get("/liaison", response_class=HTMLResponse)
+def liaison(request: Request, session: Liaison, con: Reader, result: str = "") -> HTMLResponse:
+    extracts = extract_routes.requests(session.principal, _ctx(request), con)
+    return page(request, "liaison.html", session, extracts=extracts, result=result)
+
+
+@router.post("/liaison/extracts")
+def create_extract(
+    request: Request, session: Liaison, authority: Field, legal_basis: Field, reference: Field,
+    csrf: Optional = None, order_type: Annotated[str, Form()] = "production",
+    users: Optional = None, ips: Optional = None, since: Optional = None,
+    until: Optional = None, emergency: Optional = None,
+) -> Response:  # fmt: skip
+    principal = _guard(session, csrf)
+    body = extract_routes.ExtractIn.model_validate({
+        "authority": authority, "legal_basis": legal_basis, "reference": reference,
+        "order_type": order_type, "emergency": emergency == "yes",
+        "scope": {"users": (users or "").split(), "ips": (ips or "").split(),
+                  "from": since or None, "to": until or None},
+    })  # fmt: skip
+    made = extract_routes.create(request, principal, _ctx(request), body)
+    return back(f"/liaison?result=Request {made['id']} recorded; it matches "
+                f"{made['matching_events']} events now")  # fmt: skip
+
+
+@router.get("/liaison/extracts/{extract_id}/package")
+def download(request: Request, session: Liaison, extract_id: int) -> Response:
+    return extract_routes.package(request, session.principal, _ctx(request), extract_id)

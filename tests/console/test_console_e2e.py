@@ -1,0 +1,219 @@
+"""The web console in a real headless Chromium against a real `vahti serve`: sign in as each
+role, triage an alert, add a hold, request and approve an extract, and check what each role
+must not see. Screenshots go to $VAHTI_SCREENSHOTS when it is set (docs/ keeps them)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.options import Options
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support import expected_conditions as until
+from selenium.webdriver.support.ui import WebDriverWait
+
+from ingest.pipeline import IngestOptions
+from store import open_store
+from store.tokens import ROLES, create_token
+from vahti.demo import write_demo_files
+from vahti.detection_cli import detect
+from vahti.ingesting import run_ingest
+from vahti.settings import load_settings
+from vahti.shell import now_utc
+
+CHROMIUM, DRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+
+
+@dataclass
+class Console:
+    url: str
+    tokens: dict[str, str]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
+    folder = tmp_path_factory.mktemp("console")
+    events, _ = write_demo_files(folder, days=14, seed=3)
+    db = folder / "vahti.duckdb"
+    tokens = {}
+    with open_store(db) as store:
+        run_ingest(store, load_settings(None), [events], IngestOptions(format="jsonl"))
+        detect(store, load_settings(None))
+        for role in ROLES:
+            _, tokens[role] = create_token(store.con, f"{role}-1", role, now_utc())
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VAHTI_")}
+    env.update(VAHTI_SERVICE_DETECT_EVERY="3s", VAHTI_INGEST_SPOOL_DIR=str(folder / "spool"))
+    log = (folder / "server.log").open("w")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "vahti.cli", "serve", "--port", str(port), "--db", str(db)],
+        env=env, cwd=folder, stdout=log, stderr=log,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(200):
+        try:
+            urllib.request.urlopen(f"{url}/healthz", timeout=1)
+            break
+        except OSError:
+            time.sleep(0.2)
+    yield Console(url, tokens)
+    server.send_signal(signal.SIGTERM)
+    server.wait(timeout=60)
+
+
+@pytest.fixture
+def browser() -> Iterator[WebDriver]:
+    if not (shutil.which(CHROMIUM) and shutil.which(DRIVER)):
+        pytest.fail("Chromium is needed: apt-get install chromium chromium-driver")
+    options = Options()
+    options.binary_location = CHROMIUM
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--window-size=1366,900",
+    ):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(DRIVER), options=options)
+    driver.implicitly_wait(5)
+    yield driver
+    driver.quit()
+
+
+def sign_in(browser: WebDriver, console: Console, role: str) -> None:
+    browser.get(f"{console.url}/login")
+    browser.find_element(By.ID, "token").send_keys(console.tokens[role])
+    browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    WebDriverWait(browser, 10).until(until.title_contains("Overview"))
+
+
+def nav(browser: WebDriver) -> list[str]:
+    return [a.text for a in browser.find_elements(By.CSS_SELECTOR, "nav a")]
+
+
+def shot(browser: WebDriver, name: str) -> None:
+    folder = os.environ.get("VAHTI_SCREENSHOTS")
+    if folder:
+        browser.save_screenshot(str(Path(folder) / f"console-{name}.png"))
+
+
+def test_wrong_token_is_refused_and_pages_need_a_session(
+    browser: WebDriver, console: Console
+) -> None:
+    browser.get(f"{console.url}/alerts")
+    assert browser.current_url.endswith("/login")
+    browser.find_element(By.ID, "token").send_keys("vahti_wrong")
+    browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    assert "not valid" in browser.find_element(By.CSS_SELECTOR, "[role=alert]").text
+
+
+def test_analyst_triages_and_sees_no_dpo_pages(browser: WebDriver, console: Console) -> None:
+    sign_in(browser, console, "analyst")
+    assert nav(browser) == ["Overview", "Alerts"]
+    assert browser.find_elements(By.CSS_SELECTOR, "svg.chart rect")
+    shot(browser, "overview")
+    browser.get(f"{console.url}/alerts?category=impossible_travel")
+    shot(browser, "alerts")
+    browser.find_element(By.CSS_SELECTOR, "#rows a").click()
+    assert browser.find_elements(By.CSS_SELECTOR, "svg.map circle.place")  # the places
+    assert "km/h" in browser.page_source
+    shot(browser, "alert")
+    browser.find_element(By.ID, "note").send_keys("customer confirmed the trip")
+    browser.find_element(By.CSS_SELECTOR, "button[value=false_positive]").click()
+    facts = browser.find_element(By.CSS_SELECTOR, ".facts").text
+    assert "false_positive" in facts
+    assert "customer confirmed the trip" in browser.find_element(By.TAG_NAME, "main").text
+    for page in ("/dpo", "/liaison"):
+        browser.get(console.url + page)
+        assert "may not open this page" in browser.page_source
+    browser.find_element(By.CSS_SELECTOR, ".signout button").click()
+    assert browser.current_url.endswith("/login")
+
+
+def test_new_alerts_appear_without_a_reload(browser: WebDriver, console: Console) -> None:
+    sign_in(browser, console, "analyst")
+    browser.get(f"{console.url}/alerts?category=brute_force")
+    before = len(browser.find_elements(By.CSS_SELECTOR, "#rows tr"))
+    attack = [
+        {"ts": f"2026-11-24T03:00:{i:02d}Z", "outcome": "failure", "user": "matti.virtanen",
+         "ip": "198.51.100.77", "reason": "bad_password"}
+        for i in range(30)
+    ]  # fmt: skip
+    request = urllib.request.Request(
+        f"{console.url}/api/v1/events?batch_id=live-1", data=orjson.dumps(attack), method="POST",
+        headers={"Authorization": f"Bearer {console.tokens['admin']}",
+                 "Content-Type": "application/json"},
+    )  # fmt: skip
+    urllib.request.urlopen(request, timeout=10)
+    WebDriverWait(browser, 60, poll_frequency=1).until(
+        lambda b: "198.51.100.77" in b.find_element(By.ID, "rows").text
+    )
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#rows tr")) == before + 1
+
+
+def test_dpo_adds_and_releases_a_hold_and_checks_the_chain(
+    browser: WebDriver, console: Console
+) -> None:
+    sign_in(browser, console, "dpo")
+    assert nav(browser) == ["Overview", "Data protection"]
+    browser.get(f"{console.url}/dpo")
+    assert "intact" in browser.find_element(By.TAG_NAME, "main").text
+    form = browser.find_element(By.CSS_SELECTOR, "form[action='/dpo/holds']")
+    form.find_element(By.NAME, "user").send_keys("matti.virtanen")
+    form.find_element(By.NAME, "case").send_keys("INC-7")
+    form.find_element(By.NAME, "reason").send_keys("incident under investigation")
+    form.find_element(By.CSS_SELECTOR, "button").click()
+    assert "Hold 1 added" in browser.find_element(By.CSS_SELECTOR, ".result").text
+    shot(browser, "dpo")
+    browser.find_element(By.CSS_SELECTOR, "form[action='/dpo/holds/1/release'] button").click()
+    assert "Hold 1 released" in browser.find_element(By.CSS_SELECTOR, ".result").text
+    browser.find_element(By.CSS_SELECTOR, "button[value=dry]").click()
+    assert "Dry run" in browser.find_element(By.CSS_SELECTOR, ".result").text
+    browser.get(f"{console.url}/alerts")
+    assert "may not open this page" in browser.page_source
+
+
+def test_liaison_requests_dpo_approves_liaison_downloads(
+    browser: WebDriver, console: Console
+) -> None:
+    sign_in(browser, console, "liaison")
+    assert nav(browser) == ["Overview", "Authority requests"]
+    browser.get(f"{console.url}/liaison")
+    form = browser.find_element(By.CSS_SELECTOR, "form[action='/liaison/extracts']")
+    for name, value in (("authority", "Keskusrikospoliisi"), ("legal_basis", "PKL 10:6"),
+                        ("reference", "KRP/2026/5"), ("users", "matti.virtanen")):  # fmt: skip
+        form.find_element(By.NAME, name).send_keys(value)
+    form.find_element(By.CSS_SELECTOR, "button").click()
+    assert "recorded" in browser.find_element(By.CSS_SELECTOR, ".result").text
+    shot(browser, "liaison")
+    browser.find_element(By.CSS_SELECTOR, ".signout button").click()
+    sign_in(browser, console, "dpo")
+    browser.get(f"{console.url}/dpo")
+    browser.find_element(By.CSS_SELECTOR, "form[action$='/approve'] button").click()
+    assert "approved" in browser.find_element(By.CSS_SELECTOR, ".result").text
+    browser.find_element(By.CSS_SELECTOR, ".signout button").click()
+    sign_in(browser, console, "liaison")
+    browser.get(f"{console.url}/liaison")
+    link = browser.find_element(By.LINK_TEXT, "Download package")
+    assert link.get_attribute("href").endswith("/package")
+    assert "approved" in browser.find_element(By.TAG_NAME, "table").text
