@@ -11,7 +11,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import duckdb
+
 from store.db import Store
+from store.encryption import attach_encrypted, connect_encrypted, load_crypto
 
 
 def pending_marker(path: Path) -> Path:
@@ -45,8 +48,11 @@ def compact(store: Store) -> tuple[int, int]:
     store.con.execute("CHECKPOINT")
     before = path.stat().st_size
     ((name,),) = store.con.execute("SELECT current_database()").fetchall()
-    quoted = str(copy).replace("'", "''")
-    store.con.execute(f"ATTACH '{quoted}' AS vahti_compact")
+    if store.key is not None:  # the copy is encrypted with the same key
+        attach_encrypted(store.con, copy, store.key, "vahti_compact")
+    else:
+        quoted = str(copy).replace("'", "''")
+        store.con.execute(f"ATTACH '{quoted}' AS vahti_compact")
     try:
         store.con.execute(f'COPY FROM DATABASE "{name}" TO vahti_compact')
     finally:
@@ -61,6 +67,29 @@ def compact(store: Store) -> tuple[int, int]:
         store.reopen()
     settle_compaction(path)
     return before, path.stat().st_size
+
+
+def encrypt_file(path: Path, key: str) -> None:
+    """Turn an unencrypted database into an encrypted one: copy it into a new file under
+    the key, then rename that over the original (the plaintext's disk blocks are the
+    filesystem's to reuse: an encrypted volume or a wiped disk removes them for good)."""
+    copy = path.with_name(path.name + ".encrypting")
+    copy.unlink(missing_ok=True)
+    con = duckdb.connect(str(path))
+    try:
+        con.execute("CHECKPOINT")
+        load_crypto(con)
+        ((name,),) = con.execute("SELECT current_database()").fetchall()
+        attach_encrypted(con, copy, key, "vahti_encrypted")
+        con.execute(f'COPY FROM DATABASE "{name}" TO vahti_encrypted')
+        con.execute("DETACH vahti_encrypted")
+    finally:
+        con.close()
+    connect_encrypted(copy, key, {}).close()  # it opens with the key before it replaces
+    _fsync(copy)
+    os.replace(copy, path)
+    _fsync(path.parent)
+    Path(f"{path}.wal").unlink(missing_ok=True)
 
 
 def _fsync(path: Path) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 import duckdb
 import orjson
 
+from store.encryption import ATTACHED, EncryptionError, connect_encrypted
 from store.schema import LATEST_VERSION, MIGRATIONS
 
 
@@ -71,10 +72,11 @@ class Store:
     con: duckdb.DuckDBPyConnection
     memory_limit: str | None = None
     gate: Gate = field(default_factory=Gate)
+    key: str | None = field(default=None, repr=False)  # encryption at rest, when configured
 
     def reopen(self) -> None:
         """Connect again to the file at `path` (after compaction swapped it)."""
-        self.con = _connect(self.path, self.memory_limit)
+        self.con = _connect(self.path, self.memory_limit, self.key)
 
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -88,7 +90,10 @@ class Store:
         self.con.execute("COMMIT")
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
-        return self.con.cursor()
+        cursor = self.con.cursor()
+        if self.key is not None:  # a cursor starts in the in-memory catalog, not the file
+            cursor.execute(f"USE {ATTACHED}")
+        return cursor
 
     def schema_version(self) -> int:
         return _version(self.con)
@@ -153,13 +158,23 @@ def _busy_message(path: Path, pid: str | None) -> str:
     )
 
 
-def _connect(path: Path, memory_limit: str | None) -> duckdb.DuckDBPyConnection:
+def _connect(
+    path: Path, memory_limit: str | None, key: str | None = None
+) -> duckdb.DuckDBPyConnection:
     # Commits append to the WAL; checkpoints (compressing into the file) come in bulk.
     config: dict[str, str | bool | int | float | list[str]] = {"checkpoint_threshold": "256MB"}
     if memory_limit:
         config["memory_limit"] = memory_limit
     try:
+        if key is not None:
+            return connect_encrypted(path, key, config)
         return duckdb.connect(str(path), config=config)
+    except duckdb.CatalogException as exc:
+        if "without a key" in str(exc):
+            raise EncryptionError(
+                f"database {path} is encrypted: give its key in VAHTI_DB_KEY_FILE (or VAHTI_DB_KEY)"
+            ) from None
+        raise StoreError(f"cannot open database {path}: {exc}") from exc
     except duckdb.IOException as exc:
         text = str(exc)
         if "lock" in text.lower():
@@ -170,15 +185,22 @@ def _connect(path: Path, memory_limit: str | None) -> duckdb.DuckDBPyConnection:
         raise StoreError(f"cannot open database {path}: {exc}") from exc
 
 
-def open_store(path: Path, *, upto: int = LATEST_VERSION, memory_limit: str | None = None) -> Store:
-    """Open (creating if needed) and bring the schema up to date."""
+def open_store(
+    path: Path,
+    *,
+    upto: int = LATEST_VERSION,
+    memory_limit: str | None = None,
+    key: str | None = None,
+) -> Store:
+    """Open (creating if needed) and bring the schema up to date; with `key`, the file is
+    encrypted at rest (and must have been created with the same key)."""
     path = path.expanduser()
     if path.parent and not path.parent.exists():
         raise StoreError(f"cannot open database {path}: folder {path.parent} does not exist")
-    con = _connect(path, memory_limit)
+    con = _connect(path, memory_limit, key)
     try:
         migrate(con, upto)
     except BaseException:
         con.close()
         raise
-    return Store(path=path, con=con, memory_limit=memory_limit)
+    return Store(path=path, con=con, memory_limit=memory_limit, key=key)

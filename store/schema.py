@@ -131,7 +131,8 @@ MIGRATIONS += (
         "ALTER TABLE holds ADD COLUMN case_ref VARCHAR",
         "ALTER TABLE holds ADD COLUMN kind VARCHAR",  # preservation | incident | internal
         "ALTER TABLE holds ADD COLUMN until TIMESTAMP",  # expiry; null: until released
-        "ALTER TABLE events ADD COLUMN pseudonymised BOOLEAN NOT NULL DEFAULT false",
+        "ALTER TABLE events ADD COLUMN pseudonymised BOOLEAN DEFAULT false",
+        "ALTER TABLE events ALTER COLUMN pseudonymised SET NOT NULL",
         # Where verification starts once old audit entries have passed their retention.
         """CREATE TABLE audit_anchor (
             seq BIGINT NOT NULL,

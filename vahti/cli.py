@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -10,6 +11,9 @@ import orjson
 import typer
 
 from ingest.pipeline import FileReport, plan
+from store import open_store
+from store.compaction import encrypt_file
+from store.encryption import read_key
 from store.stats import stats
 from vahti.detection_cli import alerts_app, detect_command
 from vahti.extract_cli import extract_app
@@ -23,7 +27,16 @@ from vahti.privacy_cli import (
 )
 from vahti.service_cli import events_command, serve_command, token_app
 from vahti.settings import load_settings
-from vahti.shell import DEFAULT_DB, ConfigOption, DbOption, err, failures, open_db, out
+from vahti.shell import (
+    DEFAULT_DB,
+    ConfigOption,
+    DbOption,
+    UsageError,
+    err,
+    failures,
+    open_db,
+    out,
+)
 
 app = typer.Typer(
     help="vahti: login security monitoring, retention and lawful extracts.",
@@ -123,6 +136,20 @@ def demo_command(
     with failures():
         settings = load_settings(config)
         run_demo(settings, db, workdir, days, seed, out)
+
+
+@app.command("encrypt")
+def encrypt_command(db: DbOption = DEFAULT_DB, config: ConfigOption = None) -> None:
+    """Encrypt an existing database at rest with the key in VAHTI_DB_KEY_FILE (or
+    VAHTI_DB_KEY); from then on every command needs that key."""
+    with failures():
+        key = read_key(dict(os.environ))
+        if key is None:
+            raise UsageError("set VAHTI_DB_KEY_FILE (or VAHTI_DB_KEY) to the key to encrypt with")
+        with open_store(db, memory_limit=load_settings(config).store.memory_limit or None):
+            pass  # the schema is current and nobody else holds the file
+        encrypt_file(db, key)
+        out.print(f"{db} is encrypted; keep the key safe: without it the data is lost")
 
 
 app.command("detect")(detect_command)

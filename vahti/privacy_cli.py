@@ -303,7 +303,8 @@ def register_command(
             raise UsageError("--lang: fi or en")
         settings = load_settings(config)
         with open_db(db, settings) as store:
-            described = describe(store.con, policy_of(settings), False, now_utc())
+            encrypted = store.key is not None
+            described = describe(store.con, policy_of(settings), encrypted, now_utc())
         if as_json:
             _print_json(described)
         else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,6 +16,7 @@ from rich.console import Console
 from ingest.enrich import GeoIPError
 from ingest.pipeline import InputError
 from store import Store, StoreError, open_store
+from store.encryption import EncryptionError, read_key
 from vahti.settings import ConfigError, Settings
 
 err = Console(stderr=True, soft_wrap=True)
@@ -43,7 +45,7 @@ def failures() -> Iterator[None]:
     """Map what went wrong to the contract's exit codes, with the message on stderr."""
     try:
         yield
-    except (InputError, ConfigError, GeoIPError, UsageError) as exc:
+    except (InputError, ConfigError, GeoIPError, UsageError, EncryptionError) as exc:
         say(f"vahti: {exc}", error=True)
         raise typer.Exit(2) from exc
     except (StoreError, NotFound) as exc:
@@ -52,7 +54,9 @@ def failures() -> Iterator[None]:
 
 
 def open_db(db: Path, settings: Settings) -> Store:
-    return open_store(db, memory_limit=settings.store.memory_limit or None)
+    """The store, encrypted at rest when VAHTI_DB_KEY_FILE (or VAHTI_DB_KEY) gives a key."""
+    key = read_key(dict(os.environ))
+    return open_store(db, memory_limit=settings.store.memory_limit or None, key=key)
 
 
 def say(text: str, error: bool = False) -> None:

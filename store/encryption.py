@@ -1,0 +1,109 @@
+"""Encryption at rest: DuckDB's AES (GCM) database encryption, with its crypto module from
+the httpfs extension that PyPI ships (duckdb-extension-httpfs, signed by DuckDB, matched
+to the pinned DuckDB version) so nothing is downloaded at run time. The database, its WAL
+and DuckDB's spill files are encrypted; a wrong key is refused.
+
+The key never comes from the configuration file: `VAHTI_DB_KEY_FILE` (a file only its
+owner can read) or, for development, `VAHTI_DB_KEY`."""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+from pathlib import Path
+
+import duckdb
+
+ATTACHED = "vahti"
+_KEY = re.compile(r"^[A-Za-z0-9_-]{32,256}$")
+
+
+class EncryptionError(ValueError):
+    """The key cannot be used; the message says why (never what the key is)."""
+
+
+def read_key(environ: dict[str, str]) -> str | None:
+    """The database key from VAHTI_DB_KEY_FILE or VAHTI_DB_KEY, or None (no encryption)."""
+    path = environ.get("VAHTI_DB_KEY_FILE")
+    if path:
+        key_file = Path(path)
+        try:
+            mode = key_file.stat().st_mode
+            text = key_file.read_text(encoding="ascii").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise EncryptionError(f"VAHTI_DB_KEY_FILE {path}: cannot read it ({exc})") from exc
+        if mode & (stat.S_IRWXG | stat.S_IRWXO):
+            raise EncryptionError(
+                f"VAHTI_DB_KEY_FILE {path} can be read by others: chmod 600 it first"
+            )
+        return check_key(text, "VAHTI_DB_KEY_FILE")
+    key = environ.get("VAHTI_DB_KEY")
+    return check_key(key.strip(), "VAHTI_DB_KEY") if key else None
+
+
+def check_key(key: str, origin: str) -> str:
+    if not _KEY.match(key):
+        raise EncryptionError(
+            f"{origin}: a key is 32-256 letters, digits, '-' or '_' (make one with: "
+            'python3 -c "import secrets; print(secrets.token_hex(32))")'
+        )
+    return key
+
+
+def _crypto_module() -> str:
+    try:
+        import duckdb_extension_httpfs
+    except ImportError as exc:
+        raise EncryptionError(
+            "encryption at rest needs the package duckdb-extension-httpfs (installed with vahti)"
+        ) from exc
+    folder = Path(os.path.dirname(duckdb_extension_httpfs.__file__))
+    found = sorted(folder.glob("extensions/*/httpfs.duckdb_extension"))
+    if not found:
+        raise EncryptionError(f"no httpfs extension inside {folder}")
+    return str(found[-1])
+
+
+def load_crypto(con: duckdb.DuckDBPyConnection) -> None:
+    """Load the crypto module and encrypt DuckDB's own spill files too."""
+    module = _crypto_module().replace("'", "''")
+    try:
+        con.execute(f"LOAD '{module}'")
+    except duckdb.Error as exc:
+        raise EncryptionError(
+            f"DuckDB {duckdb.__version__} cannot load its crypto module ({exc}): vahti pins "
+            "duckdb and duckdb-extension-httpfs to the same version; reinstall vahti"
+        ) from exc
+    con.execute("SET temp_file_encryption = true")
+
+
+def attach_encrypted(con: duckdb.DuckDBPyConnection, path: Path, key: str, name: str) -> None:
+    quoted = str(path).replace("'", "''")
+    con.execute(f"ATTACH '{quoted}' AS {name} (ENCRYPTION_KEY '{key}')")
+
+
+def connect_encrypted(
+    path: Path, key: str, config: dict[str, str | bool | int | float | list[str]]
+) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(":memory:", config=config)
+    try:
+        load_crypto(con)
+        try:
+            attach_encrypted(con, path, key, ATTACHED)
+        except duckdb.InvalidInputException as exc:
+            if "encryption key" in str(exc).lower() or "aes" in str(exc).lower():
+                raise EncryptionError(f"database {path}: wrong encryption key") from None
+            raise
+        except duckdb.CatalogException as exc:
+            if "not encrypted" in str(exc):
+                raise EncryptionError(
+                    f"database {path} is not encrypted: make an encrypted copy with "
+                    "`vahti encrypt`, or unset VAHTI_DB_KEY/VAHTI_DB_KEY_FILE"
+                ) from None
+            raise EncryptionError(f"database {path}: {exc}") from None
+        con.execute(f"USE {ATTACHED}")
+    except BaseException:
+        con.close()
+        raise
+    return con
