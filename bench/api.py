@@ -29,8 +29,8 @@ from bench.detect import build
 CATEGORIES = ("brute_force", "password_spraying", "impossible_travel", "new_country")
 
 
-def add_alerts(db: Path, count: int, evidence_each: int = 10) -> str:
-    """`count` alerts with evidence links into the events; returns an analyst token."""
+def add_alerts(db: Path, count: int, evidence_each: int = 10) -> dict[str, str]:
+    """`count` alerts with evidence links into the events; returns tokens by role."""
     from store import open_store
     from store.alerts import Alert, insert_alerts, link_evidence
     from store.tokens import create_token
@@ -52,9 +52,10 @@ def add_alerts(db: Path, count: int, evidence_each: int = 10) -> str:
             for a, f in zip(alerts, first, strict=True)
         ]
         link_evidence(store.con, links)
-        _, secret = create_token(store.con, "bench", "analyst", now)
+        tokens = {role: create_token(store.con, f"bench-{role}", role, now)[1]
+                  for role in ("analyst", "dpo", "liaison")}  # fmt: skip
         store.con.execute("CHECKPOINT")
-    return secret
+    return tokens
 
 
 def _free_port() -> int:
@@ -65,7 +66,8 @@ def _free_port() -> int:
 
 def _client(port: int, token: str, paths: list[str], latencies: list[float]) -> None:
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    headers = {"Authorization": f"Bearer {token}"}
+    cookie = token.startswith("vahti_session=")
+    headers = {"Cookie": token} if cookie else {"Authorization": f"Bearer {token}"}
     for path in paths:
         start = time.perf_counter()
         connection.request("GET", path, headers=headers)
@@ -94,6 +96,30 @@ def measure(port: int, token: str, name: str, paths: list[str], clients: int) ->
     )
 
 
+def sign_in(port: int, token: str) -> str:
+    """A console session cookie for `token`."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    connection.request("POST", "/login", body=f"token={token}",
+                       headers={"Content-Type": "application/x-www-form-urlencoded"})  # fmt: skip
+    response = connection.getresponse()
+    response.read()
+    return response.getheader("set-cookie", "").split(";")[0]
+
+
+def console_pages(port: int, tokens: dict[str, str], ids: list[str]) -> None:
+    """Every console page, one at a time (a person clicking), 20 times each."""
+    analyst, dpo, liaison = (sign_in(port, tokens[r]) for r in ("analyst", "dpo", "liaison"))
+    pages = [
+        ("console /", analyst, "/"),
+        ("console /alerts", analyst, "/alerts"),
+        ("console /alerts/{id}", analyst, f"/alerts/{ids[0]}"),
+        ("console /dpo", dpo, "/dpo"),
+        ("console /liaison", liaison, "/liaison"),
+    ]
+    for name, cookie, path in pages:
+        measure(port, cookie, name, [path] * 20, 1)
+
+
 def _wait_until_up(port: int, server: subprocess.Popen) -> None:
     for _ in range(300):
         if server.poll() is not None:
@@ -111,7 +137,7 @@ def _wait_until_up(port: int, server: subprocess.Popen) -> None:
 def run(args: argparse.Namespace, folder: Path) -> None:
     db = folder / "api.duckdb"
     build(db, args.events)
-    token = add_alerts(db, args.alerts)
+    tokens = add_alerts(db, args.alerts)
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("VAHTI_")}
     env.update(VAHTI_SERVICE_DETECT_EVERY="1d", VAHTI_INGEST_SPOOL_DIR=str(folder / "spool"))
@@ -124,6 +150,7 @@ def run(args: argparse.Namespace, folder: Path) -> None:
         _wait_until_up(port, server)
         n, clients = args.requests, args.clients
         ids = [f"a-{(i * 7919) % args.alerts:08x}" for i in range(n)]
+        token = tokens["analyst"]
         measure(port, token, "warm-up", ["/api/v1/alerts"] * 50, 1)
         measure(port, token, "GET /api/v1/alerts, one client", ["/api/v1/alerts"] * (n // 4), 1)
         measure(port, token, "GET /api/v1/alerts (50)", ["/api/v1/alerts"] * n, clients)
@@ -138,6 +165,7 @@ def run(args: argparse.Namespace, folder: Path) -> None:
             [f"/api/v1/alerts/{a}" for a in ids],
             clients,
         )
+        console_pages(port, tokens, ids)
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=60)

@@ -155,8 +155,13 @@ def _matches(event: str, hold: str) -> str:
 
 
 def covers(event: str = "e", hold: str = "h") -> str:
-    """SQL condition: an active hold covers event row `event`. One parameter: now."""
+    """SQL condition: an active hold covers event row `event`. One parameter: now.
+
+    Written as membership in the set of held event ids, which DuckDB computes once (a join
+    of the events with the few active holds) rather than once per row."""
+    inner = f"held_{event}"
     return (
-        f"EXISTS (SELECT 1 FROM holds {hold} WHERE {hold}.released_at IS NULL "
-        f"AND ({hold}.until IS NULL OR {hold}.until > ?::TIMESTAMP) AND {_matches(event, hold)})"
+        f"{event}.event_id IN (SELECT {inner}.event_id FROM events {inner} JOIN holds {hold} "
+        f"ON {hold}.released_at IS NULL AND ({hold}.until IS NULL OR {hold}.until > ?::TIMESTAMP) "
+        f"AND {_matches(inner, hold)})"
     )

@@ -177,7 +177,8 @@ def test_dpo_adds_and_releases_a_hold_and_checks_the_chain(
     sign_in(browser, console, "dpo")
     assert nav(browser) == ["Overview", "Data protection"]
     browser.get(f"{console.url}/dpo")
-    assert "intact" in browser.find_element(By.TAG_NAME, "main").text
+    browser.find_element(By.CSS_SELECTOR, "form[action='/dpo/audit/verify'] button").click()
+    assert "Audit chain intact" in browser.find_element(By.CSS_SELECTOR, ".result").text
     form = browser.find_element(By.CSS_SELECTOR, "form[action='/dpo/holds']")
     form.find_element(By.NAME, "user").send_keys("matti.virtanen")
     form.find_element(By.NAME, "case").send_keys("INC-7")
