@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import os
 import zoneinfo
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -206,19 +210,40 @@ def _ingest_file(run: _Run, plan: FilePlan) -> FileReport:
             run.options.batch_bytes,
             LOOKAHEAD_BYTES.get(progress.format, 0),
         )
-        is_new = found is None
         try:
-            for chunk in chunks:
-                progress.head_len, progress.head_hash = head_of(fd, chunk.end)
-                progress.tail_hash = tail_before(fd, chunk.end)
-                _load_chunk(run, chunk, context, progress, is_new, report)
-                is_new = False
-                if run.on_batch is not None:
-                    run.on_batch(report, chunk.end, size)
+            _load_chunks(run, chunks, fd, context, progress, found is None, report, size)
         finally:
             if context.engine is not None:
                 context.engine.close()
     return report
+
+
+def _load_chunks(
+    run: _Run,
+    chunks: Iterator[Chunk],
+    fd: int,
+    context: ParseContext,
+    progress: SourceProgress,
+    is_new: bool,
+    report: FileReport,
+    size: int,
+) -> None:
+    """Parse batch N+1 in a worker thread while batch N commits: Polars and DuckDB release
+    the GIL, so the two halves overlap on two cores. Commits stay in file order, one
+    transaction each, so a kill still loses at most the batch being written."""
+
+    def prepare_next() -> _Batch | None:
+        chunk = next(chunks, None)
+        return None if chunk is None else _prepare(run, chunk, fd, context, progress.source_id)
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-parse") as worker:
+        pending = worker.submit(prepare_next)
+        while (batch := pending.result()) is not None:
+            pending = worker.submit(prepare_next)
+            _commit(run, batch, progress, is_new, report)
+            is_new = False
+            if run.on_batch is not None:
+                run.on_batch(report, batch.end, size)
 
 
 def _new_source(store: Store, plan: FilePlan) -> SourceProgress:
@@ -238,14 +263,22 @@ def _new_source(store: Store, plan: FilePlan) -> SourceProgress:
     )
 
 
-def _load_chunk(
-    run: _Run,
-    chunk: Chunk,
-    context: ParseContext,
-    progress: SourceProgress,
-    is_new: bool,
-    report: FileReport,
-) -> None:
+@dataclass(frozen=True)
+class _Batch:
+    """One chunk parsed, validated and enriched: everything its transaction writes."""
+
+    end: int  # byte position after the chunk
+    lines: int
+    skipped: int
+    events: pl.DataFrame
+    quarantine: pl.DataFrame
+    now: datetime
+    head: tuple[int, str]
+    tail_hash: str
+    parse_state: dict[str, Any]  # the parser's state after this chunk, not the next one
+
+
+def _prepare(run: _Run, chunk: Chunk, fd: int, context: ParseContext, source_id: int) -> _Batch:
     lines = chunk.lines
     broken = lines.filter(~pl.col("utf8_ok")).select(
         "line_no", "raw", reason=pl.lit("invalid UTF-8")
@@ -266,18 +299,36 @@ def _load_chunk(
         event_id=pl.int_range(
             run.next_event_id, run.next_event_id + enriched.height, dtype=pl.Int64
         ),
-        source_id=pl.lit(progress.source_id, pl.Int32),
+        source_id=pl.lit(source_id, pl.Int32),
         ingested_at=pl.lit(now),
     )
-    skipped = lines.height - quarantine.height - events["line_no"].n_unique()
-    progress.bytes_done = chunk.end
-    progress.lines_done += lines.height
-    progress.events += events.height
-    progress.quarantined += quarantine.height
-    progress.skipped += skipped
-    commit_batch(run.store, progress, is_new, events, quarantine, now)
     run.next_event_id += events.height
-    report.read += lines.height
-    report.loaded += events.height
-    report.skipped += skipped
-    report.quarantined += quarantine.height
+    return _Batch(
+        end=chunk.end,
+        lines=lines.height,
+        skipped=lines.height - quarantine.height - events["line_no"].n_unique(),
+        events=events,
+        quarantine=quarantine,
+        now=now,
+        head=head_of(fd, chunk.end),
+        tail_hash=tail_before(fd, chunk.end),
+        parse_state=copy.deepcopy(context.state),
+    )
+
+
+def _commit(
+    run: _Run, batch: _Batch, progress: SourceProgress, is_new: bool, report: FileReport
+) -> None:
+    progress.head_len, progress.head_hash = batch.head
+    progress.tail_hash = batch.tail_hash
+    progress.bytes_done = batch.end
+    progress.lines_done += batch.lines
+    progress.events += batch.events.height
+    progress.quarantined += batch.quarantine.height
+    progress.skipped += batch.skipped
+    saved = dataclasses.replace(progress, parse_state=batch.parse_state)
+    commit_batch(run.store, saved, is_new, batch.events, batch.quarantine, batch.now)
+    report.read += batch.lines
+    report.loaded += batch.events.height
+    report.skipped += batch.skipped
+    report.quarantined += batch.quarantine.height
