@@ -35,6 +35,8 @@ _MESSAGE_STARTS = (
     r"failure;|authentication failure;)"
 )
 _CANDIDATE = "^" + _MESSAGE_STARTS
+# Whether a line is syslog at all: the header alone (matching on to the end costs time).
+_SYSLOG = HEADER.removesuffix("(?P<msg>.*)$")
 _CANDIDATE_LINE = r"sshd[^:\s]*: " + _MESSAGE_STARTS
 REPEATED = r"^message repeated (?P<times>\d+) times: \[\s?(?P<inner>.*)\]$"
 MESSAGE = (
@@ -65,7 +67,7 @@ def parse(lines: pl.DataFrame, lookahead: pl.DataFrame, context: ParseContext) -
     )
     # Two cheap scans first; only lines that may be attempts are taken apart.
     checked = both.with_columns(
-        valid=pl.col("raw").str.contains(HEADER),
+        valid=pl.col("raw").str.contains(_SYSLOG),
         candidate=pl.col("raw").str.contains(_CANDIDATE_LINE),
     )
     unparsed = checked.filter(~pl.col("valid") & ~pl.col("ahead"))
@@ -124,18 +126,18 @@ def _split_header(frame: pl.DataFrame) -> pl.DataFrame:
 
 def _classify(frame: pl.DataFrame) -> pl.DataFrame:
     msg = pl.col("msg")
-    repeated = (
-        pl.when(msg.str.starts_with("message repeated ")).then(msg).str.extract_groups(REPEATED)
-    )
-    frame = (
-        frame.with_columns(rep=repeated)
-        .unnest("rep")
-        .with_columns(
-            msg=pl.coalesce("inner", "msg"),
-            times=pl.col("times").cast(pl.Int32, strict=False).fill_null(1),
+    if frame["msg"].str.starts_with("message repeated ").any():
+        repeated = pl.when(msg.str.starts_with("message repeated ")).then(msg)
+        frame = (
+            frame.with_columns(rep=repeated.str.extract_groups(REPEATED))
+            .unnest("rep")
+            .with_columns(
+                msg=pl.coalesce("inner", "msg"),
+                times=pl.col("times").cast(pl.Int32, strict=False).fill_null(1),
+            )
         )
-    )
-    frame = frame.with_columns(m=pl.col("msg").str.extract_groups(MESSAGE)).unnest("m")
+    else:  # the usual batch: spare the copy of every message
+        frame = frame.with_columns(times=pl.lit(1, pl.Int32))
     kind = (
         pl.when(pl.col("verb") == "Accepted")
         .then(pl.lit("accepted"))
@@ -148,12 +150,16 @@ def _classify(frame: pl.DataFrame) -> pl.DataFrame:
     )
     rhost = pl.col("pam").str.extract(r"rhost=(\S*)")
     return (
-        frame.with_columns(kind=kind)
+        frame.lazy()
+        .with_columns(m=msg.str.extract_groups(MESSAGE))
+        .unnest("m")
+        .with_columns(kind=kind)
         .filter(pl.col("kind").is_not_null())
         .with_columns(
             user=pl.coalesce("u1", "u2", pl.col("pam").str.extract(r"\buser=(\S*)"), pl.lit("")),
             addr=pl.coalesce("ip1", "ip2", rhost),
         )
+        .collect()
     )
 
 
@@ -207,20 +213,18 @@ def _rolling_year(frame: pl.DataFrame, month: pl.Expr, context: ParseContext) ->
 def _drop_duplicates(frame: pl.DataFrame) -> pl.DataFrame:
     """Keep `Failed`/`Accepted` lines; PAM and `Invalid user` lines only when unpaired."""
     keyed = frame.with_row_index("row").with_columns(pl.col("pid").cast(pl.Int64, strict=False))
-    failed = keyed.filter(pl.col("kind") == "failed")
-    invalid = keyed.filter(pl.col("kind") == "invalid")
-    flagged = keyed.with_columns(
-        followed=_has_partner(keyed, failed, "forward"),
-        preceded=_has_partner(keyed, invalid, "backward"),
+    kind = pl.col("kind")
+    # Only PAM and `Invalid user` lines can be duplicates: only they look for partners.
+    pam_or_invalid = keyed.filter(kind.is_in(["pam", "invalid"]))
+    followed = _with_partner(pam_or_invalid, keyed.filter(kind == "failed"), "forward")
+    preceded = _with_partner(
+        pam_or_invalid.filter(kind == "pam"), keyed.filter(kind == "invalid"), "backward"
     )
-    duplicate = ((pl.col("kind") == "invalid") & pl.col("followed")) | (
-        (pl.col("kind") == "pam") & (pl.col("followed") | pl.col("preceded"))
-    )
-    return flagged.filter(~duplicate)
+    return keyed.filter(~pl.col("row").is_in(pl.concat([followed, preceded]).implode()))
 
 
-def _has_partner(frame: pl.DataFrame, partners: pl.DataFrame, strategy: str) -> pl.Series:
-    """For each row: is there a partner line of the same connection within the grace time?"""
+def _with_partner(frame: pl.DataFrame, partners: pl.DataFrame, strategy: str) -> pl.Series:
+    """Rows of `frame` with a partner line of the same connection within the grace time."""
     left = frame.select("row", "syshost", "pid", "ts").filter(pl.col("ts").is_not_null()).sort("ts")
     right = (
         partners.select("syshost", "pid", pl.col("ts").alias("partner_ts"))
@@ -236,12 +240,7 @@ def _has_partner(frame: pl.DataFrame, partners: pl.DataFrame, strategy: str) -> 
         tolerance=_GRACE,
         check_sortedness=False,
     )
-    found = frame.select("row").join(
-        joined.select("row", pl.col("partner_ts").is_not_null().alias("found")),
-        on="row",
-        how="left",
-    )
-    return found.sort("row")["found"].fill_null(False)
+    return joined.filter(pl.col("partner_ts").is_not_null())["row"]
 
 
 def _to_events(frame: pl.DataFrame) -> pl.DataFrame:
