@@ -19,8 +19,8 @@ from ingest.context import ParseContext, Parsed
 from ingest.timestamps import local_to_utc, parse_rfc3339_or_epoch
 
 SSHD_PROGRAMS = ("sshd", "sshd-session")
-# The tag of those programs: name, then `(pam_unix)`, `[pid]` or nothing.
-_SSHD_TAG = r"^(?:sshd|sshd-session)(?:[(\[]|$)"
+# The tag of those programs: name, then `(pam_unix)`, `[pid]` or the colon.
+_SSHD_TAG = r"^(?:sshd|sshd-session)[(\[:]"
 _GRACE = timedelta(seconds=300)
 
 HEADER = (
@@ -98,28 +98,32 @@ def _split_header(frame: pl.DataFrame) -> pl.DataFrame:
     `HEADER` (matched without captures) has said the line is syslog. A BSD stamp
     (`Dec 10 06:55:46`, `Jan  1 ...`) has no colon before its time, so it ends six
     characters after its first colon; an RFC 3339 stamp is the first token. The rest is
-    host, tag (`sshd[pid]:`, `sshd(pam_unix)[pid]:`) and message.
+    host, tag (`sshd[pid]:`, `sshd(pam_unix)[pid]:`) and message. Each step is its own
+    column: an expression used in several places would be evaluated in each.
     """
-    raw = pl.col("raw")
-    bsd = raw.str.contains(r"^[A-Z][a-z]{2} ")
-    stamp_end = (
-        pl.when(bsd)
-        .then(raw.str.find(":", literal=True) + 6)
-        .otherwise(raw.str.find(" ", literal=True))
-    )
-    stamp = raw.str.slice(0, stamp_end)
-    rest = raw.str.slice(stamp_end + 1).str.splitn(" ", 3)
-    tag = rest.struct.field("field_1").str.strip_suffix(":")
+    raw, is_bsd, end = pl.col("raw"), pl.col("is_bsd"), pl.col("stamp_end")
     return (
         frame.lazy()
+        .with_columns(is_bsd=raw.str.contains(r"^[A-Z][a-z]{2} "))
         .with_columns(
-            bsd=pl.when(bsd).then(stamp.str.replace("  ", " ", literal=True, n=1)),
-            iso=pl.when(~bsd).then(stamp),
-            syshost=rest.struct.field("field_0"),
-            ours=tag.str.contains(_SSHD_TAG),
-            pid=tag.str.extract(r"\[(\d+)\]$"),
-            msg=rest.struct.field("field_2"),
+            stamp_end=pl.when(is_bsd)
+            .then(raw.str.find(":", literal=True) + 6)
+            .otherwise(raw.str.find(" ", literal=True))
         )
+        .with_columns(
+            stamp=raw.str.slice(0, end),
+            rest=raw.str.slice(end + 1)
+            .str.splitn(" ", 3)
+            .struct.rename_fields(["syshost", "tag", "msg"]),
+        )
+        .unnest("rest")
+        .with_columns(
+            bsd=pl.when(is_bsd).then(pl.col("stamp").str.replace("  ", " ", literal=True, n=1)),
+            iso=pl.when(~is_bsd).then(pl.col("stamp")),
+            ours=pl.col("tag").str.contains(_SSHD_TAG),
+            pid=pl.col("tag").str.extract(r"\[(\d+)\]:$"),
+        )
+        .drop("is_bsd", "stamp_end", "stamp", "tag")
         .collect()
     )
 
