@@ -6,17 +6,18 @@ import copy
 import dataclasses
 import os
 import zoneinfo
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import polars as pl
 
 from ingest.canonical import BLANK
-from ingest.context import ParseContext
+from ingest.context import ParseContext, Parsed
 from ingest.csvfile import CsvHeaderError, read_header
 from ingest.enrich import Enricher, enrich
 from ingest.files import HEAD, head_of, matching_source, tail_before
@@ -75,6 +76,9 @@ class FileReport:
     already: int = 0  # lines loaded by earlier runs
     notes: list[str] = field(default_factory=list)
 
+
+_In = TypeVar("_In")
+_Out = TypeVar("_Out")
 
 BatchCallback = Callable[[FileReport, int, int], None]  # report, bytes done, file size
 
@@ -228,22 +232,33 @@ def _load_chunks(
     report: FileReport,
     size: int,
 ) -> None:
-    """Parse batch N+1 in a worker thread while batch N commits: Polars and DuckDB release
-    the GIL, so the two halves overlap on two cores. Commits stay in file order, one
-    transaction each, so a kill still loses at most the batch being written."""
-
-    def prepare_next() -> _Batch | None:
-        chunk = next(chunks, None)
-        return None if chunk is None else _prepare(run, chunk, fd, context, progress.source_id)
-
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-parse") as worker:
-        pending = worker.submit(prepare_next)
-        while (batch := pending.result()) is not None:
-            pending = worker.submit(prepare_next)
+    """Three stages, each in its own thread one batch ahead of the next: parsing (Polars,
+    DuckDB: no GIL), validation and GeoIP (mostly Python), commit (DuckDB: no GIL). Commits
+    stay in file order, one transaction each: a kill still loses at most the batch being
+    written."""
+    parsed = _one_ahead(chunks, lambda chunk: _parse(chunk, fd, context))
+    batches = _one_ahead(parsed, lambda batch: _enrich(run, batch, progress.source_id))
+    with closing(parsed), closing(batches):
+        for batch in batches:
             _commit(run, batch, progress, is_new, report)
             is_new = False
             if run.on_batch is not None:
                 run.on_batch(report, batch.end, size)
+
+
+def _one_ahead(items: Iterator[_In], work: Callable[[_In], _Out]) -> Generator[_Out, None, None]:
+    """`work` on each item in a worker thread, done for the next item while the caller
+    handles this one."""
+
+    def step() -> _Out | None:
+        item = next(items, None)
+        return None if item is None else work(item)
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest") as worker:
+        pending = worker.submit(step)
+        while (result := pending.result()) is not None:
+            pending = worker.submit(step)
+            yield result
 
 
 def _new_source(store: Store, plan: FilePlan) -> SourceProgress:
@@ -264,10 +279,23 @@ def _new_source(store: Store, plan: FilePlan) -> SourceProgress:
 
 
 @dataclass(frozen=True)
+class _Parsed:
+    """One chunk parsed: events not yet validated or enriched."""
+
+    end: int  # byte position after the chunk
+    lines: int
+    parsed: Parsed
+    broken: pl.DataFrame  # lines that are not UTF-8
+    head: tuple[int, str]
+    tail_hash: str
+    parse_state: dict[str, Any]  # the parser's state after this chunk, not the next one
+
+
+@dataclass(frozen=True)
 class _Batch:
     """One chunk parsed, validated and enriched: everything its transaction writes."""
 
-    end: int  # byte position after the chunk
+    end: int
     lines: int
     skipped: int
     events: pl.DataFrame
@@ -275,10 +303,10 @@ class _Batch:
     now: datetime
     head: tuple[int, str]
     tail_hash: str
-    parse_state: dict[str, Any]  # the parser's state after this chunk, not the next one
+    parse_state: dict[str, Any]
 
 
-def _prepare(run: _Run, chunk: Chunk, fd: int, context: ParseContext, source_id: int) -> _Batch:
+def _parse(chunk: Chunk, fd: int, context: ParseContext) -> _Parsed:
     lines = chunk.lines
     broken = lines.filter(~pl.col("utf8_ok")).select(
         "line_no", "raw", reason=pl.lit("invalid UTF-8")
@@ -290,10 +318,21 @@ def _prepare(run: _Run, chunk: Chunk, fd: int, context: ParseContext, source_id:
     )
     usable = lines.filter(text).select("line_no", "raw")
     ahead = chunk.lookahead.filter(text).select("line_no", "raw")
-    parsed = PARSERS[context.format](usable, ahead, context)
-    valid, rejected = validate(parsed.events)
+    return _Parsed(
+        end=chunk.end,
+        lines=lines.height,
+        parsed=PARSERS[context.format](usable, ahead, context),
+        broken=broken,
+        head=head_of(fd, chunk.end),
+        tail_hash=tail_before(fd, chunk.end),
+        parse_state=copy.deepcopy(context.state),
+    )
+
+
+def _enrich(run: _Run, batch: _Parsed, source_id: int) -> _Batch:
+    valid, rejected = validate(batch.parsed.events)
     enriched, bad_address = enrich(valid, run.enricher)
-    quarantine = pl.concat([broken, parsed.quarantine, rejected, bad_address])
+    quarantine = pl.concat([batch.broken, batch.parsed.quarantine, rejected, bad_address])
     now = datetime.now(UTC).replace(tzinfo=None)
     events = enriched.with_columns(
         event_id=pl.int_range(
@@ -304,15 +343,15 @@ def _prepare(run: _Run, chunk: Chunk, fd: int, context: ParseContext, source_id:
     )
     run.next_event_id += events.height
     return _Batch(
-        end=chunk.end,
-        lines=lines.height,
-        skipped=lines.height - quarantine.height - events["line_no"].n_unique(),
+        end=batch.end,
+        lines=batch.lines,
+        skipped=batch.lines - quarantine.height - events["line_no"].n_unique(),
         events=events,
         quarantine=quarantine,
         now=now,
-        head=head_of(fd, chunk.end),
-        tail_hash=tail_before(fd, chunk.end),
-        parse_state=copy.deepcopy(context.state),
+        head=batch.head,
+        tail_hash=batch.tail_hash,
+        parse_state=batch.parse_state,
     )
 
 
