@@ -56,3 +56,48 @@ def test_each_commit_saves_the_parse_state_of_its_own_lines(
     assert len(seen) > 5
     for lines_done, last_month in seen:
         assert last_month == (12 if lines_done <= 300 else 1), (lines_done, last_month)
+
+
+def test_a_failing_batch_stops_the_run_and_a_rerun_finishes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An error in a worker stage reaches the caller; what was committed is whole, and the
+    next run continues from there with every line once."""
+    source = tmp_path / "events.jsonl"
+    source.write_text(
+        "".join(
+            json.dumps({"ts": 1790000000 + i, "outcome": "failure", "user": "u", "ip": "1.2.3.4"})
+            + "\n"
+            for i in range(3000)
+        )
+    )
+    real_parse = pipeline.PARSERS["jsonl"]
+    calls = 0
+
+    def failing_parse(*args: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 4:
+            raise RuntimeError("parser broke")
+        return real_parse(*args)
+
+    options = IngestOptions(batch_bytes=16384)
+    db = tmp_path / "v.duckdb"
+    enricher = Enricher.open("", "", ())
+    try:
+        monkeypatch.setitem(pipeline.PARSERS, "jsonl", failing_parse)
+        with open_store(db) as store, pytest.raises(RuntimeError, match="parser broke"):
+            ingest(store, plan([source], options), options, enricher)
+        monkeypatch.setitem(pipeline.PARSERS, "jsonl", real_parse)
+        with open_store(db) as store:
+            ((partial, done),) = store.con.execute(
+                "SELECT (SELECT count(*) FROM events), lines_done FROM sources"
+            ).fetchall()
+            assert partial == done and 0 < done < 3000
+            (report,) = ingest(store, plan([source], options), options, enricher)
+            rows = store.con.execute(
+                "SELECT count(*), count(DISTINCT line_no), max(line_no) FROM events"
+            ).fetchall()
+    finally:
+        enricher.close()
+    assert report.already == done and rows == [(3000, 3000, 3000)]
