@@ -39,12 +39,14 @@ _CANDIDATE = "^" + _MESSAGE_STARTS
 _SYSLOG = HEADER.removesuffix("(?P<msg>.*)$")
 _CANDIDATE_LINE = r"sshd[^:\s]*: " + _MESSAGE_STARTS
 REPEATED = r"^message repeated (?P<times>\d+) times: \[\s?(?P<inner>.*)\]$"
-MESSAGE = (
-    r"^(?:(?P<verb>Failed|Accepted) (?P<method>\S+) for (?P<invalid>invalid user )?(?P<u1>.*?)"
-    r" from (?P<ip1>\S+) port \d+\b.*"
-    r"|Invalid user (?P<u2>.*?) from (?P<ip2>\S+)(?: port \d+)?"
-    r"|(?:pam_unix\([^)]*\):\s*)?authentication failure;(?P<pam>.*))\s*$"
+# The three messages we count, each matched only against messages starting its way (one
+# pattern with the three as alternatives costs 1.5x: captures go through every branch).
+ATTEMPT = (
+    r"^(?P<verb>Failed|Accepted) (?P<method>\S+) for (?P<invalid>invalid user )?(?P<u1>.*?)"
+    r" from (?P<ip1>\S+) port \d+\b"
 )
+INVALID_USER = r"^Invalid user (?P<u2>.*?) from (?P<ip2>\S+)(?: port \d+)?\s*$"
+PAM_FAILURE = r"^(?:pam_unix\([^)]*\):\s*)?authentication failure;(?P<pam>.*)$"
 _MONTHS = {
     m: i
     for i, m in enumerate(
@@ -153,10 +155,17 @@ def _classify(frame: pl.DataFrame) -> pl.DataFrame:
         .then(pl.lit("pam"))
     )
     rhost = pl.col("pam").str.extract(r"rhost=(\S*)")
+    attempt = msg.str.starts_with("Failed ") | msg.str.starts_with("Accepted ")
     return (
         frame.lazy()
-        .with_columns(m=msg.str.extract_groups(MESSAGE))
-        .unnest("m")
+        .with_columns(
+            a=pl.when(attempt).then(msg).str.extract_groups(ATTEMPT),
+            i=pl.when(msg.str.starts_with("Invalid user "))
+            .then(msg)
+            .str.extract_groups(INVALID_USER),
+            p=pl.when(~attempt).then(msg).str.extract_groups(PAM_FAILURE),
+        )
+        .unnest("a", "i", "p")
         .with_columns(kind=kind)
         .filter(pl.col("kind").is_not_null())
         .with_columns(
@@ -258,7 +267,10 @@ def _to_events(frame: pl.DataFrame) -> pl.DataFrame:
         .then(pl.lit("bad_key"))
         .otherwise(pl.lit("bad_password"))
     )
-    expanded = frame.with_columns(seq=pl.int_ranges(0, "times", dtype=pl.Int32)).explode("seq")
+    if frame["times"].gt(1).any():  # `message repeated N times`: N events of one line
+        expanded = frame.with_columns(seq=pl.int_ranges(0, "times", dtype=pl.Int32)).explode("seq")
+    else:
+        expanded = frame.with_columns(seq=pl.lit(0, pl.Int32))
     events = expanded.select(
         "line_no",
         "seq",
