@@ -130,20 +130,26 @@ def _split_header(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _classify(frame: pl.DataFrame) -> pl.DataFrame:
+def _unwrap_repeated(frame: pl.DataFrame) -> pl.DataFrame:
+    """`message repeated N times: [msg]` -> msg, times N; every other message once."""
     msg = pl.col("msg")
-    if frame["msg"].str.starts_with("message repeated ").any():
-        repeated = pl.when(msg.str.starts_with("message repeated ")).then(msg)
-        frame = (
-            frame.with_columns(rep=repeated.str.extract_groups(REPEATED))
-            .unnest("rep")
-            .with_columns(
-                msg=pl.coalesce("inner", "msg"),
-                times=pl.col("times").cast(pl.Int32, strict=False).fill_null(1),
-            )
+    if not frame["msg"].str.starts_with("message repeated ").any():
+        return frame.with_columns(times=pl.lit(1, pl.Int32))  # spares a copy of every message
+    repeated = pl.when(msg.str.starts_with("message repeated ")).then(msg)
+    return (
+        frame.with_columns(rep=repeated.str.extract_groups(REPEATED))
+        .unnest("rep")
+        .with_columns(
+            msg=pl.coalesce("inner", "msg"),
+            times=pl.col("times").cast(pl.Int32, strict=False).fill_null(1),
         )
-    else:  # the usual batch: spare the copy of every message
-        frame = frame.with_columns(times=pl.lit(1, pl.Int32))
+    )
+
+
+def _classify(frame: pl.DataFrame) -> pl.DataFrame:
+    """Messages -> kind (accepted, failed, invalid, pam), user and address; others dropped."""
+    frame = _unwrap_repeated(frame)
+    msg = pl.col("msg")
     kind = (
         pl.when(pl.col("verb") == "Accepted")
         .then(pl.lit("accepted"))
