@@ -101,13 +101,17 @@ def fail2ban_column(sshd_lines: int, folder: Path) -> None:
     start = time.perf_counter()
     subprocess.run([sys.executable, "-m", "vahti.cli", "ingest", str(log), "--db", str(db), "--year", "2026"],
                    check=True, capture_output=True)  # fmt: skip
+    ingested = time.perf_counter()
     subprocess.run(
         [sys.executable, "-m", "vahti.cli", "detect", "--db", str(db)],
         check=True,
         capture_output=True,
     )
     vahti_seconds = time.perf_counter() - start
-    print(f"\nsshd log of {sshd_lines:,} lines: vahti ingest + detect {vahti_seconds:.1f} s")
+    print(
+        f"\nsshd log of {sshd_lines:,} lines: vahti ingest + detect {vahti_seconds:.1f} s "
+        f"(ingest {ingested - start:.1f} s, detect {vahti_seconds - ingested + start:.1f} s)"
+    )
     tool = shutil.which("fail2ban-regex")
     if tool is None:
         print("fail2ban-regex: not installed (Debian package fail2ban); column skipped")

@@ -116,7 +116,9 @@ _QUERY = _query()
 
 def parse(lines: pl.DataFrame, lookahead: pl.DataFrame, context: ParseContext) -> Parsed:
     engine = engine_of(context)
-    engine.register("lines", lines.select("line_no", "raw").to_arrow())
+    # Plain Arrow strings: string views cost Polars twice the time to hand over.
+    plain = lines.select("line_no", "raw").to_arrow(compat_level=pl.CompatLevel.oldest())
+    engine.register("lines", plain)
     try:
         table = pl.from_arrow(engine.sql(_QUERY).to_arrow_table())
     finally:

@@ -99,7 +99,10 @@ def read_chunks(
     offset, line_no = start, first_line_no
     while True:
         while not eof and (len(pending) < batch_bytes + lookahead_bytes or b"\n" not in pending):
-            block = handle.read(max(batch_bytes, 1 << 16))
+            # Only what the batch and its lookahead still need: every byte read here is
+            # copied again when the batch is cut off.
+            wanted = max(batch_bytes + lookahead_bytes - len(pending), 1 << 16)
+            block = handle.read(wanted)
             if not block:
                 eof = True
             pending += block

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import os
 import zoneinfo
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Generator, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, TypeVar
 
 import polars as pl
 
 from ingest.canonical import BLANK
-from ingest.context import ParseContext
+from ingest.context import ParseContext, Parsed
 from ingest.csvfile import CsvHeaderError, read_header
 from ingest.enrich import Enricher, enrich
 from ingest.files import HEAD, head_of, matching_source, tail_before
@@ -71,6 +76,9 @@ class FileReport:
     already: int = 0  # lines loaded by earlier runs
     notes: list[str] = field(default_factory=list)
 
+
+_In = TypeVar("_In")
+_Out = TypeVar("_Out")
 
 BatchCallback = Callable[[FileReport, int, int], None]  # report, bytes done, file size
 
@@ -206,19 +214,51 @@ def _ingest_file(run: _Run, plan: FilePlan) -> FileReport:
             run.options.batch_bytes,
             LOOKAHEAD_BYTES.get(progress.format, 0),
         )
-        is_new = found is None
         try:
-            for chunk in chunks:
-                progress.head_len, progress.head_hash = head_of(fd, chunk.end)
-                progress.tail_hash = tail_before(fd, chunk.end)
-                _load_chunk(run, chunk, context, progress, is_new, report)
-                is_new = False
-                if run.on_batch is not None:
-                    run.on_batch(report, chunk.end, size)
+            _load_chunks(run, chunks, fd, context, progress, found is None, report, size)
         finally:
             if context.engine is not None:
                 context.engine.close()
     return report
+
+
+def _load_chunks(
+    run: _Run,
+    chunks: Iterator[Chunk],
+    fd: int,
+    context: ParseContext,
+    progress: SourceProgress,
+    is_new: bool,
+    report: FileReport,
+    size: int,
+) -> None:
+    """Three stages, each in its own thread one batch ahead of the next: parsing (Polars,
+    DuckDB: no GIL), validation and GeoIP (mostly Python), commit (DuckDB: no GIL). Commits
+    stay in file order, one transaction each: a kill still loses at most the batch being
+    written."""
+    parsed = _one_ahead(chunks, lambda chunk: _parse(chunk, fd, context))
+    batches = _one_ahead(parsed, lambda batch: _enrich(run, batch, progress.source_id))
+    with closing(parsed), closing(batches):
+        for batch in batches:
+            _commit(run, batch, progress, is_new, report)
+            is_new = False
+            if run.on_batch is not None:
+                run.on_batch(report, batch.end, size)
+
+
+def _one_ahead(items: Iterator[_In], work: Callable[[_In], _Out]) -> Generator[_Out, None, None]:
+    """`work` on each item in a worker thread, done for the next item while the caller
+    handles this one."""
+
+    def step() -> _Out | None:
+        item = next(items, None)
+        return None if item is None else work(item)
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest") as worker:
+        pending = worker.submit(step)
+        while (result := pending.result()) is not None:
+            pending = worker.submit(step)
+            yield result
 
 
 def _new_source(store: Store, plan: FilePlan) -> SourceProgress:
@@ -238,14 +278,35 @@ def _new_source(store: Store, plan: FilePlan) -> SourceProgress:
     )
 
 
-def _load_chunk(
-    run: _Run,
-    chunk: Chunk,
-    context: ParseContext,
-    progress: SourceProgress,
-    is_new: bool,
-    report: FileReport,
-) -> None:
+@dataclass(frozen=True)
+class _Parsed:
+    """One chunk parsed: events not yet validated or enriched."""
+
+    end: int  # byte position after the chunk
+    lines: int
+    parsed: Parsed
+    broken: pl.DataFrame  # lines that are not UTF-8
+    head: tuple[int, str]
+    tail_hash: str
+    parse_state: dict[str, Any]  # the parser's state after this chunk, not the next one
+
+
+@dataclass(frozen=True)
+class _Batch:
+    """One chunk parsed, validated and enriched: everything its transaction writes."""
+
+    end: int
+    lines: int
+    skipped: int
+    events: pl.DataFrame
+    quarantine: pl.DataFrame
+    now: datetime
+    head: tuple[int, str]
+    tail_hash: str
+    parse_state: dict[str, Any]
+
+
+def _parse(chunk: Chunk, fd: int, context: ParseContext) -> _Parsed:
     lines = chunk.lines
     broken = lines.filter(~pl.col("utf8_ok")).select(
         "line_no", "raw", reason=pl.lit("invalid UTF-8")
@@ -257,27 +318,56 @@ def _load_chunk(
     )
     usable = lines.filter(text).select("line_no", "raw")
     ahead = chunk.lookahead.filter(text).select("line_no", "raw")
-    parsed = PARSERS[context.format](usable, ahead, context)
-    valid, rejected = validate(parsed.events)
+    return _Parsed(
+        end=chunk.end,
+        lines=lines.height,
+        parsed=PARSERS[context.format](usable, ahead, context),
+        broken=broken,
+        head=head_of(fd, chunk.end),
+        tail_hash=tail_before(fd, chunk.end),
+        parse_state=copy.deepcopy(context.state),
+    )
+
+
+def _enrich(run: _Run, batch: _Parsed, source_id: int) -> _Batch:
+    valid, rejected = validate(batch.parsed.events)
     enriched, bad_address = enrich(valid, run.enricher)
-    quarantine = pl.concat([broken, parsed.quarantine, rejected, bad_address])
+    quarantine = pl.concat([batch.broken, batch.parsed.quarantine, rejected, bad_address])
     now = datetime.now(UTC).replace(tzinfo=None)
     events = enriched.with_columns(
         event_id=pl.int_range(
             run.next_event_id, run.next_event_id + enriched.height, dtype=pl.Int64
         ),
-        source_id=pl.lit(progress.source_id, pl.Int32),
+        source_id=pl.lit(source_id, pl.Int32),
         ingested_at=pl.lit(now),
     )
-    skipped = lines.height - quarantine.height - events["line_no"].n_unique()
-    progress.bytes_done = chunk.end
-    progress.lines_done += lines.height
-    progress.events += events.height
-    progress.quarantined += quarantine.height
-    progress.skipped += skipped
-    commit_batch(run.store, progress, is_new, events, quarantine, now)
     run.next_event_id += events.height
-    report.read += lines.height
-    report.loaded += events.height
-    report.skipped += skipped
-    report.quarantined += quarantine.height
+    return _Batch(
+        end=batch.end,
+        lines=batch.lines,
+        skipped=batch.lines - quarantine.height - events["line_no"].n_unique(),
+        events=events,
+        quarantine=quarantine,
+        now=now,
+        head=batch.head,
+        tail_hash=batch.tail_hash,
+        parse_state=batch.parse_state,
+    )
+
+
+def _commit(
+    run: _Run, batch: _Batch, progress: SourceProgress, is_new: bool, report: FileReport
+) -> None:
+    progress.head_len, progress.head_hash = batch.head
+    progress.tail_hash = batch.tail_hash
+    progress.bytes_done = batch.end
+    progress.lines_done += batch.lines
+    progress.events += batch.events.height
+    progress.quarantined += batch.quarantine.height
+    progress.skipped += batch.skipped
+    saved = dataclasses.replace(progress, parse_state=batch.parse_state)
+    commit_batch(run.store, saved, is_new, batch.events, batch.quarantine, batch.now)
+    report.read += batch.lines
+    report.loaded += batch.events.height
+    report.skipped += batch.skipped
+    report.quarantined += batch.quarantine.height

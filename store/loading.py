@@ -101,6 +101,12 @@ def next_source_id(store: Store) -> int:
     return _next(store, "SELECT coalesce(max(source_id), 0) + 1 FROM sources")
 
 
+def _arrow(frame: pl.DataFrame) -> Any:
+    """Plain Arrow strings, not string views: half the conversion time, and DuckDB reads
+    them in no slower (0-15 % faster in our runs)."""
+    return frame.to_arrow(compat_level=pl.CompatLevel.oldest())
+
+
 def commit_batch(
     store: Store,
     progress: SourceProgress,
@@ -112,12 +118,12 @@ def commit_batch(
     """Events, quarantined lines and the source's new position: all or nothing."""
     with store.transaction() as con:
         if events.height:
-            con.register("batch_events", events.select(EVENT_COLUMNS).to_arrow())
+            con.register("batch_events", _arrow(events.select(EVENT_COLUMNS)))
             names = ", ".join(f'"{c}"' for c in EVENT_COLUMNS)
             con.execute(f"INSERT INTO events ({names}) SELECT {names} FROM batch_events")
             con.unregister("batch_events")
         if quarantine.height:
-            con.register("batch_quarantine", quarantine.to_arrow())
+            con.register("batch_quarantine", _arrow(quarantine))
             con.execute(
                 "INSERT INTO quarantine SELECT ?, line_no, raw, reason, ? FROM batch_quarantine",
                 [progress.source_id, now],

@@ -172,3 +172,17 @@ def test_rollover_across_batches(tmp_path: Path, db: Path) -> None:
     load(db, source, year=2025, batch_bytes=4096)
     years = query(db, "SELECT year(ts), count(*) FROM events GROUP BY 1 ORDER BY 1")
     assert years == [(2025, 40), (2026, 40)]
+
+
+def test_syslog_stamp_with_wider_spacing(tmp_path: Path, db: Path) -> None:
+    """Any run of spaces inside a BSD stamp is syslog (the header pattern says `\\s+`): the
+    time is read, the line is an event, not skipped as if another program wrote it."""
+    source = tmp_path / "auth.log"
+    source.write_text(
+        "Dec 10  06:55:46 h sshd[1]: Failed password for root from 1.2.3.4 port 1 ssh2\n"
+        "Jan  2 06:55:47 h sshd[2]: Failed password for root from 1.2.3.4 port 2 ssh2\n"
+    )
+    (report,) = load(db, source, year=2025)
+    assert (report.loaded, report.skipped, report.quarantined) == (2, 0, 0)
+    stamps = [ts.isoformat() for (ts,) in query(db, "SELECT ts FROM events ORDER BY line_no")]
+    assert stamps == ["2025-12-10T06:55:46", "2026-01-02T06:55:47"]
