@@ -51,18 +51,29 @@ def check_key(key: str, origin: str) -> str:
     return key
 
 
+_INSTALL = "install vahti with encryption: pip install 'vahti[encrypted]'"
+
+
 def _crypto_module() -> str:
+    """The httpfs extension shipped for this very DuckDB version, or a message saying how."""
     try:
         import duckdb_extension_httpfs
     except ImportError as exc:
         raise EncryptionError(
-            "encryption at rest needs the package duckdb-extension-httpfs (installed with vahti)"
+            f"encryption at rest needs DuckDB's crypto module, which PyPI ships for DuckDB "
+            f"1.5.5 (this is {duckdb.__version__}): {_INSTALL}"
         ) from exc
     folder = Path(os.path.dirname(duckdb_extension_httpfs.__file__))
-    found = sorted(folder.glob("extensions/*/httpfs.duckdb_extension"))
-    if not found:
-        raise EncryptionError(f"no httpfs extension inside {folder}")
-    return str(found[-1])
+    found = folder / "extensions" / f"v{duckdb.__version__}" / "httpfs.duckdb_extension"
+    if not found.exists():
+        shipped = ", ".join(
+            p.parent.name for p in folder.glob("extensions/*/httpfs.duckdb_extension")
+        )
+        raise EncryptionError(
+            f"DuckDB {duckdb.__version__} has no crypto module here (the installed one is for "
+            f"{shipped or 'no version'}): {_INSTALL}"
+        )
+    return str(found)
 
 
 def load_crypto(con: duckdb.DuckDBPyConnection) -> None:
