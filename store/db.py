@@ -90,7 +90,7 @@ class Store:
         self.con.execute("COMMIT")
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
-        cursor = self.con.cursor()
+        cursor = quiet(self.con.cursor())
         if self.key is not None:  # a cursor starts in the in-memory catalog, not the file
             cursor.execute(f"USE {ATTACHED}")
         return cursor
@@ -139,6 +139,12 @@ def migrate(con: duckdb.DuckDBPyConnection, upto: int = LATEST_VERSION) -> int:
     return _version(con)
 
 
+def quiet(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """No progress bar: a long statement would draw it on stdout, into `--json` output."""
+    con.execute("SET enable_progress_bar = false")
+    return con
+
+
 def _busy_message(path: Path, pid: str | None) -> str:
     """Name the holder; a running `vahti serve` leaves a note saying where it listens."""
     try:
@@ -166,9 +172,13 @@ def _connect(
     if memory_limit:
         config["memory_limit"] = memory_limit
     try:
-        if key is not None:
-            return connect_encrypted(path, key, config)
-        return duckdb.connect(str(path), config=config)
+        con = (
+            connect_encrypted(path, key, config)
+            if key is not None
+            else duckdb.connect(str(path), config=config)
+        )
+        quiet(con)
+        return con
     except duckdb.CatalogException as exc:
         if "without a key" in str(exc):
             raise EncryptionError(
