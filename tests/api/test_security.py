@@ -99,33 +99,3 @@ def test_validation_errors_do_not_echo_input(world: World) -> None:
         "/api/v1/alerts/a-1", json={"status": "secret-value"}, headers=world.as_role("analyst")
     )
     assert payload.status_code == 422 and "secret-value" not in payload.text  # ...not its body
-
-
-def test_an_encrypted_store_serves_the_api(template_db: Path, tmp_path: Path) -> None:
-    from store import open_store
-    from store.compaction import encrypt_file
-
-    db = tmp_path / "vahti.duckdb"
-    shutil.copy(template_db, db)
-    key = "ab" * 32
-    encrypt_file(db, key)
-    tokens = {}
-    from store.tokens import create_token
-    from vahti.service import build_app, open_service
-    from vahti.shell import now_utc
-
-    store = open_store(db, key=key)
-    _, tokens["analyst"] = create_token(store.con, "enc-analyst", "analyst", now_utc())
-    service = open_service(store, Settings())
-    from fastapi.testclient import TestClient
-
-    with TestClient(build_app(service)) as client:
-        headers = {"Authorization": f"Bearer {tokens['analyst']}"}
-        listed = client.get("/api/v1/alerts", headers=headers)
-        assert listed.status_code == 200 and listed.json()["alerts"]
-        found = client.get(
-            "/api/v1/events", params={"purpose": "check", "limit": 1}, headers=headers
-        )
-        assert found.status_code == 200 and found.json()["events"]
-    service.enricher.close()
-    store.close()

@@ -118,3 +118,35 @@ def test_runs_under_the_duckdb_of_the_encrypted_install() -> None:
 
     print(f"DuckDB {duckdb.__version__}")
     assert duckdb.__version__ == "1.5.5"
+
+
+def test_an_encrypted_store_serves_the_api(tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from ingest.pipeline import IngestOptions
+    from store.tokens import create_token
+    from vahti.demo import write_demo_files
+    from vahti.detection_cli import detect
+    from vahti.ingesting import run_ingest
+    from vahti.service import build_app, open_service
+    from vahti.settings import Settings, load_settings
+    from vahti.shell import now_utc
+
+    events, _ = write_demo_files(tmp_path, days=3, seed=2)
+    store = open_store(tmp_path / "vahti.duckdb", key=KEY)
+    run_ingest(store, load_settings(None), [events], IngestOptions(format="jsonl"))
+    detect(store, load_settings(None))
+    _, token = create_token(store.con, "enc-analyst", "analyst", now_utc())
+    service = open_service(store, Settings())
+    headers = {"Authorization": f"Bearer {token}"}
+    with TestClient(build_app(service)) as client:
+        listed = client.get("/api/v1/alerts", headers=headers)
+        assert listed.status_code == 200 and listed.json()["alerts"]
+        found = client.get(
+            "/api/v1/events", params={"purpose": "check", "limit": 1}, headers=headers
+        )
+        assert found.status_code == 200 and found.json()["events"]
+    service.enricher.close()
+    store.close()
+    user = found.json()["events"][0]["user"]
+    assert not _plaintext(tmp_path / "vahti.duckdb", user)
