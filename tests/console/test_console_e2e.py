@@ -218,3 +218,12 @@ def test_liaison_requests_dpo_approves_liaison_downloads(
     link = browser.find_element(By.LINK_TEXT, "Download package")
     assert (link.get_attribute("href") or "").endswith("/package")
     assert "approved" in browser.find_element(By.TAG_NAME, "table").text
+
+
+def test_admin_sees_every_page(browser: WebDriver, console: Console) -> None:
+    sign_in(browser, console, "admin")
+    assert nav(browser) == ["Overview", "Alerts", "Data protection", "Authority requests"]
+    for page, heading in (("/alerts", "Alert queue"), ("/dpo", "Data protection"),
+                          ("/liaison", "Authority requests")):  # fmt: skip
+        browser.get(console.url + page)
+        assert browser.find_element(By.TAG_NAME, "h1").text == heading
