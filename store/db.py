@@ -72,11 +72,12 @@ class Store:
     con: duckdb.DuckDBPyConnection
     memory_limit: str | None = None
     gate: Gate = field(default_factory=Gate)
+    checkpoint_threshold: str = "256MB"
     key: str | None = field(default=None, repr=False)  # encryption at rest, when configured
 
     def reopen(self) -> None:
         """Connect again to the file at `path` (after compaction swapped it)."""
-        self.con = _connect(self.path, self.memory_limit, self.key)
+        self.con = _connect(self.path, self.memory_limit, self.key, self.checkpoint_threshold)
 
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -165,10 +166,11 @@ def _busy_message(path: Path, pid: str | None) -> str:
 
 
 def _connect(
-    path: Path, memory_limit: str | None, key: str | None = None
+    path: Path, memory_limit: str | None, key: str | None = None, checkpoint: str = "256MB"
 ) -> duckdb.DuckDBPyConnection:
-    # Commits append to the WAL; checkpoints (compressing into the file) come in bulk.
-    config: dict[str, str | bool | int | float | list[str]] = {"checkpoint_threshold": "256MB"}
+    # Commits append to the WAL; checkpoints (compressing into the file) come in bulk: a
+    # larger threshold is faster, a smaller one holds less in memory (docs/benchmarks.md).
+    config: dict[str, str | bool | int | float | list[str]] = {"checkpoint_threshold": checkpoint}
     if memory_limit:
         config["memory_limit"] = memory_limit
     try:
@@ -201,16 +203,20 @@ def open_store(
     upto: int = LATEST_VERSION,
     memory_limit: str | None = None,
     key: str | None = None,
+    checkpoint_threshold: str = "256MB",
 ) -> Store:
     """Open (creating if needed) and bring the schema up to date; with `key`, the file is
     encrypted at rest (and must have been created with the same key)."""
     path = path.expanduser()
     if path.parent and not path.parent.exists():
         raise StoreError(f"cannot open database {path}: folder {path.parent} does not exist")
-    con = _connect(path, memory_limit, key)
+    con = _connect(path, memory_limit, key, checkpoint_threshold)
     try:
         migrate(con, upto)
     except BaseException:
         con.close()
         raise
-    return Store(path=path, con=con, memory_limit=memory_limit, key=key)
+    return Store(
+        path=path, con=con, memory_limit=memory_limit, key=key,
+        checkpoint_threshold=checkpoint_threshold,
+    )  # fmt: skip

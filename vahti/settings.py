@@ -96,6 +96,11 @@ class StoreSettings(Section):
     memory_limit: str = Field(
         default="2GB", pattern=r"^(\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB))?$"
     )
+    # Write-ahead log size that triggers a checkpoint: 256MB ingests fastest; 64MB keeps
+    # memory nearly flat as files grow, at some speed (docs/benchmarks.md).
+    checkpoint_threshold: str = Field(
+        default="256MB", pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|KiB|MiB|GiB)$"
+    )
 
 
 class ApiSettings(Section):

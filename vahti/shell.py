@@ -56,7 +56,12 @@ def failures() -> Iterator[None]:
 def open_db(db: Path, settings: Settings) -> Store:
     """The store, encrypted at rest when VAHTI_DB_KEY_FILE (or VAHTI_DB_KEY) gives a key."""
     key = read_key(dict(os.environ))
-    return open_store(db, memory_limit=settings.store.memory_limit or None, key=key)
+    return open_store(
+        db,
+        memory_limit=settings.store.memory_limit or None,
+        key=key,
+        checkpoint_threshold=settings.store.checkpoint_threshold,
+    )
 
 
 def say(text: str, error: bool = False) -> None:

@@ -73,3 +73,18 @@ def test_store_memory_limit(tmp_path: Path) -> None:
     config.write_text('[store]\nmemory_limit = "lots"\n')
     with pytest.raises(ConfigError, match=r"store\.memory_limit"):
         load_settings(config)
+
+
+def test_checkpoint_threshold_reaches_duckdb(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from vahti.shell import open_db
+
+    monkeypatch.setenv("VAHTI_STORE_CHECKPOINT_THRESHOLD", "64MB")
+    settings = load_settings(None)
+    with open_db(tmp_path / "v.duckdb", settings) as store:
+        ((value,),) = store.con.execute("SELECT current_setting('checkpoint_threshold')").fetchall()
+    assert value == "61.0 MiB"  # DuckDB prints 64MB (decimal) in MiB
+    monkeypatch.setenv("VAHTI_STORE_CHECKPOINT_THRESHOLD", "lots")
+    with pytest.raises(ConfigError, match=r"store\.checkpoint_threshold"):
+        load_settings(None)
