@@ -23,6 +23,7 @@ from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support import expected_conditions as until
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -103,8 +104,17 @@ def browser() -> Iterator[WebDriver]:
 def sign_in(browser: WebDriver, console: Console, role: str) -> None:
     browser.get(f"{console.url}/login")
     browser.find_element(By.ID, "token").send_keys(console.tokens[role])
-    browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    submit(browser, "form button[type=submit]")
     WebDriverWait(browser, 10).until(until.title_contains("Overview"))
+
+
+def submit(browser: WebDriver, selector: str, within: WebElement | None = None) -> None:
+    """Click a button that submits a form, and wait until the next page has replaced this
+    one (reading too early finds the old page's elements, which then go stale)."""
+    page = browser.find_element(By.TAG_NAME, "html")
+    scope: WebDriver | WebElement = within if within is not None else browser
+    scope.find_element(By.CSS_SELECTOR, selector).click()
+    WebDriverWait(browser, 15).until(until.staleness_of(page))
 
 
 def nav(browser: WebDriver) -> list[str]:
@@ -123,7 +133,7 @@ def test_wrong_token_is_refused_and_pages_need_a_session(
     browser.get(f"{console.url}/alerts")
     assert browser.current_url.endswith("/login")
     browser.find_element(By.ID, "token").send_keys("vahti_wrong")
-    browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    submit(browser, "form button[type=submit]")
     assert "not valid" in browser.find_element(By.CSS_SELECTOR, "[role=alert]").text
 
 
@@ -134,19 +144,19 @@ def test_analyst_triages_and_sees_no_dpo_pages(browser: WebDriver, console: Cons
     shot(browser, "overview")
     browser.get(f"{console.url}/alerts?category=impossible_travel")
     shot(browser, "alerts")
-    browser.find_element(By.CSS_SELECTOR, "#rows a").click()
+    submit(browser, "#rows a")
     assert browser.find_elements(By.CSS_SELECTOR, "svg.map circle.place")  # the places
     assert "km/h" in browser.page_source
     shot(browser, "alert")
     browser.find_element(By.ID, "note").send_keys("customer confirmed the trip")
-    browser.find_element(By.CSS_SELECTOR, "button[value=false_positive]").click()
+    submit(browser, "button[value=false_positive]")
     facts = browser.find_element(By.CSS_SELECTOR, ".facts").text
     assert "false_positive" in facts
     assert "customer confirmed the trip" in browser.find_element(By.TAG_NAME, "main").text
     for page in ("/dpo", "/liaison"):
         browser.get(console.url + page)
         assert "may not open this page" in browser.page_source
-    browser.find_element(By.CSS_SELECTOR, ".signout button").click()
+    submit(browser, ".signout button")
     assert browser.current_url.endswith("/login")
 
 
@@ -177,18 +187,18 @@ def test_dpo_adds_and_releases_a_hold_and_checks_the_chain(
     sign_in(browser, console, "dpo")
     assert nav(browser) == ["Overview", "Data protection"]
     browser.get(f"{console.url}/dpo")
-    browser.find_element(By.CSS_SELECTOR, "form[action='/dpo/audit/verify'] button").click()
+    submit(browser, "form[action='/dpo/audit/verify'] button")
     assert "Audit chain intact" in browser.find_element(By.CSS_SELECTOR, ".result").text
     form = browser.find_element(By.CSS_SELECTOR, "form[action='/dpo/holds']")
     form.find_element(By.NAME, "user").send_keys("matti.virtanen")
     form.find_element(By.NAME, "case").send_keys("INC-7")
     form.find_element(By.NAME, "reason").send_keys("incident under investigation")
-    form.find_element(By.CSS_SELECTOR, "button").click()
+    submit(browser, "button", form)
     assert "Hold 1 added" in browser.find_element(By.CSS_SELECTOR, ".result").text
     shot(browser, "dpo")
-    browser.find_element(By.CSS_SELECTOR, "form[action='/dpo/holds/1/release'] button").click()
+    submit(browser, "form[action='/dpo/holds/1/release'] button")
     assert "Hold 1 released" in browser.find_element(By.CSS_SELECTOR, ".result").text
-    browser.find_element(By.CSS_SELECTOR, "button[value=dry]").click()
+    submit(browser, "button[value=dry]")
     assert "Dry run" in browser.find_element(By.CSS_SELECTOR, ".result").text
     browser.get(f"{console.url}/alerts")
     assert "may not open this page" in browser.page_source
@@ -204,15 +214,15 @@ def test_liaison_requests_dpo_approves_liaison_downloads(
     for name, value in (("authority", "Keskusrikospoliisi"), ("legal_basis", "PKL 10:6"),
                         ("reference", "KRP/2026/5"), ("users", "matti.virtanen")):  # fmt: skip
         form.find_element(By.NAME, name).send_keys(value)
-    form.find_element(By.CSS_SELECTOR, "button").click()
+    submit(browser, "button", form)
     assert "recorded" in browser.find_element(By.CSS_SELECTOR, ".result").text
     shot(browser, "liaison")
-    browser.find_element(By.CSS_SELECTOR, ".signout button").click()
+    submit(browser, ".signout button")
     sign_in(browser, console, "dpo")
     browser.get(f"{console.url}/dpo")
-    browser.find_element(By.CSS_SELECTOR, "form[action$='/approve'] button").click()
+    submit(browser, "form[action$='/approve'] button")
     assert "approved" in browser.find_element(By.CSS_SELECTOR, ".result").text
-    browser.find_element(By.CSS_SELECTOR, ".signout button").click()
+    submit(browser, ".signout button")
     sign_in(browser, console, "liaison")
     browser.get(f"{console.url}/liaison")
     link = browser.find_element(By.LINK_TEXT, "Download package")
