@@ -19,6 +19,7 @@ from pathlib import Path
 import orjson
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
@@ -114,7 +115,15 @@ def submit(browser: WebDriver, selector: str, within: WebElement | None = None) 
     page = browser.find_element(By.TAG_NAME, "html")
     scope: WebDriver | WebElement = within if within is not None else browser
     scope.find_element(By.CSS_SELECTOR, selector).click()
-    WebDriverWait(browser, 15).until(until.staleness_of(page))
+    WebDriverWait(browser, 15).until(lambda _: _replaced(page))
+
+
+def _replaced(page: WebElement) -> bool:
+    try:
+        page.is_enabled()  # any call on an element of a page that is gone raises
+    except WebDriverException:  # stale, or Chromium's "node does not belong to the document"
+        return True
+    return False
 
 
 def nav(browser: WebDriver) -> list[str]:
