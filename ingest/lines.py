@@ -8,6 +8,8 @@ from typing import BinaryIO
 
 import polars as pl
 
+from ingest.canonical import BLANK
+
 _SEPARATORS = (b"\x1f", b"\x1e", b"\x1d", b"\x1c", b"\x01", b"\x02", b"\x03", b"\x04")
 _REPLACEMENT = "\ufffd".encode()
 
@@ -21,6 +23,20 @@ class Chunk:
     first_line_no: int
     lines: pl.DataFrame  # line_no, raw (null: blank line), utf8_ok
     lookahead: pl.DataFrame
+
+
+def text_lines() -> pl.Expr:
+    """Lines a parser reads: decodable and not blank (blank lines are skipped, not kept)."""
+    return (
+        pl.col("utf8_ok")
+        & pl.col("raw").is_not_null()
+        & (pl.col("raw").str.strip_chars(BLANK) != "")
+    )
+
+
+def undecodable(lines: pl.DataFrame) -> pl.DataFrame:
+    """Lines that are not UTF-8, as quarantine rows."""
+    return lines.filter(~pl.col("utf8_ok")).select("line_no", "raw", reason=pl.lit("invalid UTF-8"))
 
 
 def split_lines(data: bytes, first_line_no: int) -> pl.DataFrame:

@@ -22,7 +22,7 @@ from ingest.csvfile import CsvHeaderError, read_header
 from ingest.enrich import Enricher, enrich
 from ingest.files import HEAD, head_of, matching_source, tail_before
 from ingest.formats import FORMATS, LOOKAHEAD_BYTES, PARSERS, detect
-from ingest.lines import Chunk, read_chunks
+from ingest.lines import Chunk, read_chunks, text_lines, undecodable
 from ingest.normalise import validate
 from store import Store
 from store.loading import (
@@ -308,16 +308,9 @@ class _Batch:
 
 def _parse(chunk: Chunk, fd: int, context: ParseContext) -> _Parsed:
     lines = chunk.lines
-    broken = lines.filter(~pl.col("utf8_ok")).select(
-        "line_no", "raw", reason=pl.lit("invalid UTF-8")
-    )
-    text = (
-        pl.col("utf8_ok")
-        & pl.col("raw").is_not_null()
-        & (pl.col("raw").str.strip_chars(BLANK) != "")
-    )
-    usable = lines.filter(text).select("line_no", "raw")
-    ahead = chunk.lookahead.filter(text).select("line_no", "raw")
+    broken = undecodable(lines)
+    usable = lines.filter(text_lines()).select("line_no", "raw")
+    ahead = chunk.lookahead.filter(text_lines()).select("line_no", "raw")
     return _Parsed(
         end=chunk.end,
         lines=lines.height,

@@ -14,12 +14,10 @@ from typing import Any
 import orjson
 import polars as pl
 
-from ingest import jsonl
-from ingest.canonical import BLANK
 from ingest.context import ParseContext
-from ingest.enrich import Enricher, enrich
+from ingest.enrich import Enricher
 from ingest.lines import split_lines
-from ingest.normalise import validate
+from ingest.records import parse_lines
 from store import Store
 from store.loading import SourceProgress, commit_batch, next_event_id, next_source_id
 
@@ -82,7 +80,7 @@ def push_batch(
         return _earlier_report(store, batch_id, earlier)
     lines = split_lines(body_lines(body), 1)
     report = PushReport(batch_id, received=lines.height)
-    events, quarantine = _parse(lines, enricher, context)
+    events, quarantine = parse_lines(lines, enricher, context)
     now = datetime.now(UTC).replace(tzinfo=None)
     first_id = next_event_id(store)
     source_id = next_source_id(store)
@@ -102,23 +100,6 @@ def push_batch(
     )  # fmt: skip
     commit_batch(store, progress, True, events, quarantine, now)
     return report
-
-
-def _parse(
-    lines: pl.DataFrame, enricher: Enricher, context: ParseContext
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    broken = lines.filter(~pl.col("utf8_ok")).select(
-        "line_no", "raw", reason=pl.lit("invalid UTF-8")
-    )
-    usable = lines.filter(
-        pl.col("utf8_ok")
-        & pl.col("raw").is_not_null()
-        & (pl.col("raw").str.strip_chars(BLANK) != "")
-    ).select("line_no", "raw")
-    parsed = jsonl.parse(usable, usable.head(0), context)
-    valid, rejected = validate(parsed.events)
-    events, bad_address = enrich(valid, enricher)
-    return events, pl.concat([broken, parsed.quarantine, rejected, bad_address])
 
 
 def _earlier(store: Store, batch_id: str) -> tuple[str, int, int, int] | None:

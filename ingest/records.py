@@ -11,8 +11,20 @@ import polars as pl
 from ingest import jsonl
 from ingest.context import ParseContext
 from ingest.enrich import Enricher, enrich
-from ingest.lines import split_lines
+from ingest.lines import split_lines, text_lines, undecodable
 from ingest.normalise import validate
+
+
+def parse_lines(
+    lines: pl.DataFrame, enricher: Enricher, context: ParseContext
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """JSON lines (line_no, raw, utf8_ok) -> (enriched events, quarantined lines with
+    reasons), checked exactly as the lines of a JSONL file are."""
+    usable = lines.filter(text_lines()).select("line_no", "raw")
+    parsed = jsonl.parse(usable, usable.head(0), context)
+    valid, rejected = validate(parsed.events)
+    events, bad_address = enrich(valid, enricher)
+    return events, pl.concat([undecodable(lines), parsed.quarantine, rejected, bad_address])
 
 
 def parse_records(
@@ -21,8 +33,4 @@ def parse_records(
     """Records -> (enriched events, quarantined records with reasons), as if read from JSONL;
     `line_no` is the record's position, from 1."""
     data = b"".join(orjson.dumps(record) + b"\n" for record in records)
-    lines = split_lines(data, 1)
-    parsed = jsonl.parse(lines.select("line_no", "raw"), lines.head(0), context)
-    valid, rejected = validate(parsed.events)
-    events, bad_address = enrich(valid, enricher)
-    return events, pl.concat([parsed.quarantine, rejected, bad_address])
+    return parse_lines(split_lines(data, 1), enricher, context)
