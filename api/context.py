@@ -29,7 +29,6 @@ class ApiLimits:
     auth_failures: int = 10  # failed authentications per client address per window
     auth_window_seconds: int = 60
     cors_origins: tuple[str, ...] = ()
-    page_size: int = 50
 
 
 # (body, batch id, actor) -> report as JSON; raises Rejected for a body it cannot take.

@@ -195,18 +195,7 @@ def list_alerts(
     category: str | None = None,
     limit: int = 1000,
 ) -> list[Alert]:
-    clauses, values = [], []
-    if status is not None:
-        clauses.append("status = ?")
-        values.append(status)
-    if category is not None:
-        clauses.append("category = ?")
-        values.append(category)
-    where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
-    rows = con.execute(
-        _SELECT + where + " ORDER BY last_seen DESC, alert_id LIMIT ?", [*values, limit]
-    ).fetchall()
-    return [Alert(*row) for row in rows]
+    return page_alerts(con, AlertFilter(status=status, category=category), None, limit)
 
 
 def get_alert(con: duckdb.DuckDBPyConnection, alert_id: str) -> Alert | None:

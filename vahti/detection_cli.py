@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -34,6 +33,7 @@ from vahti.shell import (
     UsageError,
     err,
     failures,
+    now_utc,
     open_db,
     out,
     parse_time,
@@ -203,7 +203,7 @@ def _triage(status: str, alert_id: str, note: str | None, db: Path, config: Path
     with failures():
         settings = load_settings(config)
         with open_db(db, settings) as store, store.transaction():
-            now = datetime.now(UTC).replace(tzinfo=None)
+            now = now_utc()
             alert = set_status(store.con, alert_id, status, "cli", note, now)
         if alert is None:
             raise NotFound(f"no alert {alert_id}")

@@ -20,13 +20,13 @@ from privacy.extracts import (
 )
 from privacy.package import make_package, verify_package
 from store.audit import AuditTrail
-from vahti.privacy_cli import actor
 from vahti.settings import load_settings
 from vahti.shell import (
     DEFAULT_DB,
     ConfigOption,
     DbOption,
     UsageError,
+    cli_actor,
     failures,
     now_utc,
     open_db,
@@ -68,7 +68,9 @@ def extract_create(
         )  # fmt: skip
         with open_db(db, load_settings(config)) as store:
             try:
-                extract, matching = audited_create(AuditTrail(store), request, actor(), now_utc())
+                extract, matching = audited_create(
+                    AuditTrail(store), request, cli_actor(), now_utc()
+                )
             except ExtractError as exc:
                 raise UsageError(str(exc)) from exc
         say(f"extract request {extract.extract_id} recorded, due {extract.deadline:%Y-%m-%d %H:%M} "
@@ -104,7 +106,9 @@ def extract_list(
 def _decide(extract_id: int, db: Path, config: Path | None, refusal: str | None) -> None:
     with open_db(db, load_settings(config)) as store:
         try:
-            decided = audited_decision(AuditTrail(store), extract_id, actor(), now_utc(), refusal)
+            decided = audited_decision(
+                AuditTrail(store), extract_id, cli_actor(), now_utc(), refusal
+            )
         except ExtractError as exc:
             raise UsageError(str(exc)) from exc
     held = ", ".join(map(str, decided.holds))
@@ -146,7 +150,7 @@ def extract_package(
         with open_db(db, load_settings(config)) as store:
             try:
                 data, digest, manifest = make_package(
-                    AuditTrail(store), extract_id, actor(), now_utc()
+                    AuditTrail(store), extract_id, cli_actor(), now_utc()
                 )
             except ExtractError as exc:
                 raise UsageError(str(exc)) from exc

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -26,6 +25,7 @@ from vahti.shell import (
     ConfigOption,
     DbOption,
     UsageError,
+    cli_actor,
     failures,
     now_utc,
     open_db,
@@ -40,10 +40,6 @@ audit_app = typer.Typer(
     help="The audit log: verify its chain, print its head.", no_args_is_help=True
 )
 JsonOption = Annotated[bool, typer.Option("--json", help="print JSON")]
-
-
-def actor() -> str:
-    return f"cli:{getpass.getuser()}"
 
 
 def policy_of(settings: Settings) -> Policy:
@@ -96,7 +92,7 @@ def retention_purge(
     with failures():
         settings = load_settings(config)
         with open_db(db, settings) as store:
-            report = run_purge(store, settings, actor(), dry)
+            report = run_purge(store, settings, cli_actor(), dry)
         if as_json:
             _print_json(report)
             return
@@ -140,7 +136,7 @@ def hold_add(
             case_ref=case, kind=kind, expires=parse_time(expires, "--until"),
         )  # fmt: skip
         with open_db(db, load_settings(config)) as store:
-            hold, covered = create_hold(store, request, actor())
+            hold, covered = create_hold(store, request, cli_actor())
         say(f"hold {hold.hold_id} added: covers {covered} events now")
         if covered == 0:
             say("note: the hold matches no stored event yet (it will cover matching events "
@@ -205,7 +201,7 @@ def hold_release(
         with open_db(db, load_settings(config)) as store:
             detail: dict[str, Any] = {"purpose": "legal hold", "hold": hold_id}
             try:
-                with AuditTrail(store).change(actor(), "holds.release", detail) as con:
+                with AuditTrail(store).change(cli_actor(), "holds.release", detail) as con:
                     release_hold(con, hold_id, now_utc())
             except HoldError as exc:
                 raise UsageError(str(exc)) from exc
@@ -262,7 +258,7 @@ def subject_report_command(
             raise UsageError("--lang: fi or en")
         settings = load_settings(config)
         with open_db(db, settings) as store:
-            report = make_subject_report(store, settings, Subject(user, customer_id), actor())
+            report = make_subject_report(store, settings, Subject(user, customer_id), cli_actor())
         if out_dir is not None:
             written = write_subject_report(report, out_dir)
             say("wrote " + ", ".join(str(p) for p in written))

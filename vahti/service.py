@@ -37,6 +37,7 @@ from vahti.ingesting import ingest_options, open_enricher, run_ingest
 from vahti.jobs import JobBoard, Stopping
 from vahti.privacy_cli import policy_of
 from vahti.settings import Settings
+from vahti.shell import now_utc
 
 log = logging.getLogger("vahti.serve")
 _PARTIAL = (".tmp", ".part", ".partial", ".swp")
@@ -114,19 +115,15 @@ def detect_job(service: Service) -> str:
 
 def retention_job(service: Service, actor: str = "job:retention") -> str:
     """Purge on the main store: compaction swaps its connection, so not on a cursor."""
-    report = purge(service.store, service.audit, policy_of(service.settings), _now(), actor)
+    report = purge(service.store, service.audit, policy_of(service.settings), now_utc(), actor)
     deleted = ", ".join(f"{k['kind']} {k['deleted']}" for k in report.kinds)
     compacted = " and compacted" if report.compacted else ""
     return f"deleted {deleted}; pseudonymised {report.pseudonymised}{compacted}"
 
 
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
 def make_pusher(service: Service) -> Callable[[bytes, str, str], dict[str, Any]]:
     def push(body: bytes, batch_id: str, actor: str) -> dict[str, Any]:
-        now = datetime.now(UTC).replace(tzinfo=None)
+        now = now_utc()
         context = ParseContext(format="jsonl", mtime=now)
         store = service.own_store()
         try:
@@ -211,7 +208,6 @@ def build_app(service: Service, scheduler: BackgroundScheduler | None = None) ->
             max_body_bytes=settings.max_body_bytes,
             auth_failures=settings.auth_failures_per_minute,
             cors_origins=settings.cors_origins,
-            page_size=settings.page_size,
         ),
         config_view=config_view(service.settings),
         policy=policy_of(service.settings),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 import ipaddress
 import logging
 import signal
@@ -24,6 +23,7 @@ from vahti.shell import (
     ConfigOption,
     DbOption,
     UsageError,
+    cli_actor,
     failures,
     now_utc,
     open_db,
@@ -33,10 +33,6 @@ from vahti.shell import (
 )
 
 token_app = typer.Typer(help="API tokens: create (shown once), list, revoke.", no_args_is_help=True)
-
-
-def _actor() -> str:
-    return f"cli:{getpass.getuser()}"
 
 
 def serve_command(
@@ -121,7 +117,7 @@ def token_create(
         with open_db(db, settings) as store:
             detail = {"role": role, "token": name, "purpose": "access management"}
             try:
-                with AuditTrail(store).change(_actor(), "tokens.create", detail) as con:
+                with AuditTrail(store).change(cli_actor(), "tokens.create", detail) as con:
                     info, secret = create_token(con, name, role, now_utc())
             except TokenError as exc:
                 raise UsageError(str(exc)) from exc
@@ -162,7 +158,7 @@ def token_revoke(
         with open_db(db, load_settings(config)) as store:
             detail = {"token": name, "purpose": "access management"}
             try:
-                with AuditTrail(store).change(_actor(), "tokens.revoke", detail) as con:
+                with AuditTrail(store).change(cli_actor(), "tokens.revoke", detail) as con:
                     info = revoke_token(con, name, now_utc())
             except TokenError as exc:
                 raise UsageError(str(exc)) from exc
@@ -200,7 +196,7 @@ def events_command(
                 except ValueError as exc:
                     raise UsageError(f"--ip: {exc}") from exc
                 touched = {"query": query.touched(), "events": len(events), "purpose": purpose}
-                AuditTrail(store).record(_actor(), "events.search", touched)
+                AuditTrail(store).record(cli_actor(), "events.search", touched)
         except StoreBusyError as busy:  # the server audits the search itself
             params = {
                 "user": user, "customer_id": customer_id, "ip": ip, "session": session,

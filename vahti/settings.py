@@ -109,7 +109,6 @@ class ApiSettings(Section):
     cors_origins: tuple[str, ...] = ()  # browsers of other origins are refused unless listed
     max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     auth_failures_per_minute: int = Field(default=10, ge=1)
-    page_size: int = Field(default=50, ge=1, le=500)
 
 
 class ServiceSettings(Section):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import os
 import sys
 from collections.abc import Iterator
@@ -79,6 +80,11 @@ def parse_time(text: str | None, option: str) -> datetime | None:
     if value.tzinfo is not None:
         value = value.astimezone(UTC).replace(tzinfo=None)
     return value
+
+
+def cli_actor() -> str:
+    """Who acts from the command line, as the audit log names them."""
+    return f"cli:{getpass.getuser()}"
 
 
 def now_utc() -> datetime:

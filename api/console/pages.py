@@ -12,11 +12,11 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from api.auth import FailureLimiter, Principal, TokenCache
+from api.auth import FailureLimiter, Principal, TokenCache, context
 from api.console.charts import Bar, bars
 from api.console.sessions import COOKIE, Session, Sessions, csrf_ok
 from api.console.worldmap import HEIGHT, WIDTH, land_path, legs, project
-from api.context import ApiContext, Rejected
+from api.context import Rejected
 from api.models import AlertPatch
 from api.routes import alerts as alert_routes
 from api.routes import extracts as extract_routes
@@ -36,11 +36,6 @@ Optional = Annotated[str | None, Form()]
 
 class SignIn(Exception):
     """No session: the browser is sent to the sign-in page."""
-
-
-def _ctx(request: Request) -> ApiContext:
-    ctx: ApiContext = request.app.state.ctx
-    return ctx
 
 
 def session_of(request: Request) -> Session:
@@ -128,7 +123,7 @@ def logout(request: Request, session: Any_, csrf: Optional = None) -> Response:
 
 @router.get("/", response_class=HTMLResponse)
 def overview(request: Request, session: Any_, con: Reader) -> HTMLResponse:
-    data = system_routes.overview(session.principal, _ctx(request), con, days=3)
+    data = system_routes.overview(session.principal, context(request), con, days=3)
     hourly = [
         Bar(h["hour"][5:13].replace("T", " "), (h["events"] - h["failures"], h["failures"]))
         for h in data["hours"]
@@ -157,7 +152,7 @@ def _alert_filters(request: Request) -> dict[str, Any]:
 def _alert_list(request: Request, session: Session, con: duckdb.DuckDBPyConnection) -> dict:
     f = _alert_filters(request)
     return alert_routes.list_alerts(
-        request, session.principal, _ctx(request), con, status=f.get("status"),
+        request, session.principal, context(request), con, status=f.get("status"),
         category=f.get("category"), severity=f.get("severity"), entity=None,
         since=f.get("from"), until=f.get("to"), limit=200, cursor=None,
     )  # fmt: skip
@@ -208,7 +203,7 @@ def _map(alert: dict[str, Any]) -> dict[str, Any] | None:
 
 @router.get("/alerts/{alert_id}", response_class=HTMLResponse)
 def alert_page(request: Request, session: Analyst, con: Reader, alert_id: str) -> HTMLResponse:
-    ctx = _ctx(request)
+    ctx = context(request)
     alert = alert_routes.show_alert(request, session.principal, ctx, con, alert_id, 1000)
     timeline = alert_routes.timeline(session.principal, con, alert_id, 24)["hours"]
     chart = bars(
@@ -229,7 +224,7 @@ def triage(
 ) -> Response:
     principal = _guard(session, csrf)
     change = AlertPatch.model_validate({"status": status, "note": note or None})
-    alert_routes.triage_alert(request, principal, _ctx(request), alert_id, change)
+    alert_routes.triage_alert(request, principal, context(request), alert_id, change)
     return back(f"/alerts/{alert_id}")
 
 
@@ -251,7 +246,7 @@ def _age_chart(con: duckdb.DuckDBPyConnection, keep_days: float) -> dict[str, An
 
 @router.get("/dpo", response_class=HTMLResponse)
 def dpo(request: Request, session: Dpo, con: Reader, result: str = "") -> HTMLResponse:
-    ctx = _ctx(request)
+    ctx = context(request)
     principal = session.principal
     retention = retention_routes.retention(request, principal, ctx, con)
     keep = next(k["retention_days"] for k in retention["kinds"] if k["kind"] == "events")
@@ -283,12 +278,12 @@ def purge(
 ) -> Response:  # fmt: skip
     principal = _guard(session, csrf)
     if mode == "dry":
-        report = retention_routes.purge(principal, _ctx(request), dry=True)
+        report = retention_routes.purge(principal, context(request), dry=True)
         due = ", ".join(f"{k['kind']} {k['due']}" for k in report["kinds"])
         return back(f"/dpo?result=Dry run: due now {due}")
     if confirm != "yes":
         return back("/dpo?result=Purge not started: tick the confirmation box")
-    retention_routes.purge(principal, _ctx(request), dry=False)
+    retention_routes.purge(principal, context(request), dry=False)
     return back("/dpo?result=Purge started as the retention job; see Jobs")
 
 
@@ -303,7 +298,7 @@ def add_hold(
         {"reason": reason, "user": user or None, "ip": ip or None,
          "customer_id": customer_id or None, "case": case or None, "until": until or None}
     )  # fmt: skip
-    made = retention_routes.new_hold(request, principal, _ctx(request), body)
+    made = retention_routes.new_hold(request, principal, context(request), body)
     note = f" ({made['note']})" if made["note"] else ""
     return back(
         f"/dpo?result=Hold {made['id']} added: covers {made['covered_events']} events{note}"
@@ -313,7 +308,7 @@ def add_hold(
 @router.post("/dpo/holds/{hold_id}/release")
 def release_hold(request: Request, session: Dpo, hold_id: int, csrf: Optional = None) -> Response:
     principal = _guard(session, csrf)
-    retention_routes.end_hold(request, principal, _ctx(request), hold_id)
+    retention_routes.end_hold(request, principal, context(request), hold_id)
     return back(f"/dpo?result=Hold {hold_id} released")
 
 
@@ -325,7 +320,7 @@ def subject_report(
     principal = _guard(session, csrf)
     language: Literal["fi", "en"] = "fi" if lang == "fi" else "en"
     letter = subject_routes.subject(
-        request, principal, _ctx(request), user, None, "letter", language
+        request, principal, context(request), user, None, "letter", language
     )
     letter.headers["Content-Disposition"] = f'attachment; filename="subject-report-{language}.md"'
     return letter
@@ -337,7 +332,7 @@ def decide(
     reason: Optional = None,
 ) -> Response:  # fmt: skip
     principal = _guard(session, csrf)
-    ctx = _ctx(request)
+    ctx = context(request)
     if decision == "approve":
         extract_routes.approve(request, principal, ctx, extract_id)
     elif decision == "refuse":
@@ -353,7 +348,7 @@ def decide(
 
 @router.get("/liaison", response_class=HTMLResponse)
 def liaison(request: Request, session: Liaison, con: Reader, result: str = "") -> HTMLResponse:
-    extracts = extract_routes.requests(session.principal, _ctx(request), con)
+    extracts = extract_routes.requests(session.principal, context(request), con)
     return page(request, "liaison.html", session, extracts=extracts, result=result)
 
 
@@ -371,11 +366,11 @@ def create_extract(
         "scope": {"users": (users or "").split(), "ips": (ips or "").split(),
                   "from": since or None, "to": until or None},
     })  # fmt: skip
-    made = extract_routes.create(request, principal, _ctx(request), body)
+    made = extract_routes.create(request, principal, context(request), body)
     return back(f"/liaison?result=Request {made['id']} recorded; it matches "
                 f"{made['matching_events']} events now")  # fmt: skip
 
 
 @router.get("/liaison/extracts/{extract_id}/package")
 def download(request: Request, session: Liaison, extract_id: int) -> Response:
-    return extract_routes.package(request, session.principal, _ctx(request), extract_id)
+    return extract_routes.package(request, session.principal, context(request), extract_id)

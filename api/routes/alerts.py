@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Annotated
 
 import duckdb
@@ -121,7 +121,7 @@ def triage_alert(
                 con,
                 alert_id,
                 principal.name,
-                datetime.now(UTC).replace(tzinfo=None),
+                ctx.clock(),
                 status=change.status,
                 note=change.note,
                 **({"assignee": change.assignee} if "assignee" in given else {}),

@@ -39,12 +39,12 @@ def utc(value: datetime | None) -> datetime | None:
     return value.astimezone(UTC).replace(tzinfo=None)
 
 
+def route_of(request: Request) -> str:
+    """The route template (`GET /api/v1/alerts/{alert_id}`): never the ids it was called with."""
+    route = request.scope.get("route")
+    return f"{request.method} {getattr(route, 'path', request.url.path)}"
+
+
 def who(principal: Principal, request: Request, purpose: str, **touched: Any) -> dict[str, Any]:
     """The audit detail of one request: role, route, purpose and what it touched."""
-    route = request.scope.get("route")
-    return {
-        "role": principal.role,
-        "route": f"{request.method} {getattr(route, 'path', request.url.path)}",
-        "purpose": purpose,
-        **touched,
-    }
+    return {"role": principal.role, "route": route_of(request), "purpose": purpose, **touched}

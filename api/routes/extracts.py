@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import Dpo, Liaison, LiaisonOrDpo, Principal
 from api.context import Rejected
-from api.routes.common import Ctx, Reader, utc, who
+from api.routes.common import Ctx, Reader, route_of, utc
 from privacy.extracts import (
     ExtractError,
     ExtractRequest,
@@ -76,7 +76,7 @@ def create(request: Request, principal: Liaison, ctx: Ctx, body: ExtractIn) -> d
     try:
         extract, matching = audited_create(
             ctx.audit, body.request(), principal.name, ctx.clock(), role=principal.role,
-            route=who(principal, request, "")["route"],
+            route=route_of(request),
         )  # fmt: skip
     except ExtractError as exc:
         raise Rejected(422, str(exc), ("body",)) from exc
@@ -96,7 +96,7 @@ def _decide(
     try:
         decided = audited_decision(
             ctx.audit, extract_id, principal.name, ctx.clock(), refusal, role=principal.role,
-            route=who(principal, request, "")["route"],
+            route=route_of(request),
         )  # fmt: skip
     except ExtractError as exc:
         status = 404 if str(exc).startswith("no extract") else 409
@@ -126,7 +126,7 @@ def package(request: Request, principal: Liaison, ctx: Ctx, extract_id: ExtractI
     try:
         data, digest, _ = make_package(
             ctx.audit, extract_id, principal.name, ctx.clock(), role=principal.role,
-            route=who(principal, request, "")["route"],
+            route=route_of(request),
         )  # fmt: skip
     except ExtractError as exc:
         status = 404 if str(exc).startswith("no extract") else 409

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import PlainTextResponse
 
 from api.auth import Dpo
-from api.routes.common import Ctx, who
+from api.routes.common import Ctx, route_of
 from privacy.letter import render
 from privacy.subject import Subject, audited_subject_report
 
@@ -31,7 +31,7 @@ def subject(
 ) -> Any:
     report = audited_subject_report(
         ctx.audit, Subject(user, customer_id), ctx.policy, ctx.clock(), principal.name,
-        role=principal.role, route=who(principal, request, "")["route"],
+        role=principal.role, route=route_of(request),
     )  # fmt: skip
     if output == "letter":
         return PlainTextResponse(render(report, lang), media_type="text/markdown; charset=utf-8")

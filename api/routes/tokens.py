@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Request
@@ -27,7 +26,7 @@ def create(request: Request, principal: Admin, ctx: Ctx, new: TokenIn) -> dict:
     detail = who(principal, request, _ADMINISTRATION, token=new.name, role=new.role)
     try:
         with ctx.audit.change(principal.name, "tokens.create", detail) as con:
-            info, secret = create_token(con, new.name, new.role, _now())
+            info, secret = create_token(con, new.name, new.role, ctx.clock())
     except TokenError as exc:
         raise Rejected(409, str(exc)) from exc
     request.app.state.tokens.invalidate()
@@ -44,13 +43,9 @@ def revoke(
     detail = who(principal, request, _ADMINISTRATION, token=name)
     try:
         with ctx.audit.change(principal.name, "tokens.revoke", detail) as con:
-            info = revoke_token(con, name, _now())
+            info = revoke_token(con, name, ctx.clock())
     except TokenError as exc:
         raise Rejected(404, str(exc)) from exc
     request.app.state.tokens.invalidate()
     request.app.state.sessions.end_for(name)  # console sessions end with their token
     return info.as_json()
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
