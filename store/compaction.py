@@ -43,26 +43,12 @@ def compact(store: Store) -> tuple[int, int]:
     with no cursor open)."""
     path = store.path
     copy = path.with_name(path.name + ".compact")
-    for leftover in (copy, Path(f"{copy}.wal")):
-        leftover.unlink(missing_ok=True)
-    store.con.execute("CHECKPOINT")
+    store.con.execute("CHECKPOINT")  # the size before counts what the log held
     before = path.stat().st_size
-    ((name,),) = store.con.execute("SELECT current_database()").fetchall()
-    if store.key is not None:  # the copy is encrypted with the same key
-        attach_encrypted(store.con, copy, store.key, "vahti_compact")
-    else:
-        quoted = str(copy).replace("'", "''")
-        store.con.execute(f"ATTACH '{quoted}' AS vahti_compact")
-    try:
-        store.con.execute(f'COPY FROM DATABASE "{name}" TO vahti_compact')
-    finally:
-        store.con.execute("DETACH vahti_compact")
+    _copy_database(store.con, copy, store.key)  # encrypted with the same key, if any
     store.close()
     try:
-        _fsync(copy)
-        os.replace(copy, path)
-        _fsync(path.parent)
-        Path(f"{path}.wal").unlink(missing_ok=True)  # none after CHECKPOINT and close
+        _swap_in(copy, path)
     finally:
         store.reopen()
     settle_compaction(path)
@@ -74,22 +60,39 @@ def encrypt_file(path: Path, key: str) -> None:
     the key, then rename that over the original (the plaintext's disk blocks are the
     filesystem's to reuse: an encrypted volume or a wiped disk removes them for good)."""
     copy = path.with_name(path.name + ".encrypting")
-    copy.unlink(missing_ok=True)
     con = duckdb.connect(str(path))
     try:
-        con.execute("CHECKPOINT")
         load_crypto(con)
-        ((name,),) = con.execute("SELECT current_database()").fetchall()
-        attach_encrypted(con, copy, key, "vahti_encrypted")
-        con.execute(f'COPY FROM DATABASE "{name}" TO vahti_encrypted')
-        con.execute("DETACH vahti_encrypted")
+        _copy_database(con, copy, key)
     finally:
         con.close()
     connect_encrypted(copy, key, {}).close()  # it opens with the key before it replaces
+    _swap_in(copy, path)
+
+
+def _copy_database(con: duckdb.DuckDBPyConnection, copy: Path, key: str | None) -> None:
+    """Everything live in `con`'s database, written into a fresh file `copy`."""
+    for leftover in (copy, Path(f"{copy}.wal")):
+        leftover.unlink(missing_ok=True)
+    con.execute("CHECKPOINT")
+    ((name,),) = con.execute("SELECT current_database()").fetchall()
+    if key is not None:
+        attach_encrypted(con, copy, key, "vahti_copy")
+    else:
+        quoted = str(copy).replace("'", "''")
+        con.execute(f"ATTACH '{quoted}' AS vahti_copy")
+    try:
+        con.execute(f'COPY FROM DATABASE "{name}" TO vahti_copy')
+    finally:
+        con.execute("DETACH vahti_copy")
+
+
+def _swap_in(copy: Path, path: Path) -> None:
+    """Rename the finished copy over the database, durably (the database is closed)."""
     _fsync(copy)
     os.replace(copy, path)
     _fsync(path.parent)
-    Path(f"{path}.wal").unlink(missing_ok=True)
+    Path(f"{path}.wal").unlink(missing_ok=True)  # none after CHECKPOINT and close
 
 
 def _fsync(path: Path) -> None:
