@@ -11,6 +11,7 @@ from typing import Any
 import duckdb
 
 from store.addresses import network_range
+from store.audit import AuditTrail
 
 KINDS = ("preservation", "incident", "internal")
 _COLUMNS = (
@@ -165,3 +166,24 @@ def covers(event: str = "e", hold: str = "h") -> str:
         f"ON {hold}.released_at IS NULL AND ({hold}.until IS NULL OR {hold}.until > ?::TIMESTAMP) "
         f"AND {_matches(inner, hold)})"
     )
+
+
+def audited_add(
+    trail: AuditTrail, request: HoldRequest, actor: str, now: datetime, **context: Any
+) -> tuple[Hold, int]:
+    """Add a hold with its audit entry in the same transaction; (hold, events covered)."""
+    detail: dict[str, Any] = {
+        "purpose": "legal hold", "kind": request.kind, "case": request.case_ref, **context,
+    }  # fmt: skip
+    with trail.change(actor, "holds.add", detail) as con:
+        hold, covered = add_hold(con, request, actor, now)
+        detail.update(hold=hold.hold_id, covered=covered)
+    return hold, covered
+
+
+def audited_release(
+    trail: AuditTrail, hold_id: int, actor: str, now: datetime, **context: Any
+) -> Hold:
+    detail: dict[str, Any] = {"purpose": "legal hold", "hold": hold_id, **context}
+    with trail.change(actor, "holds.release", detail) as con:
+        return release_hold(con, hold_id, now)

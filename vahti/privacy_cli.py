@@ -11,7 +11,7 @@ import orjson
 import typer
 from rich.table import Table
 
-from privacy.holds import HoldError, HoldRequest, add_hold, list_holds, release_hold
+from privacy.holds import Hold, HoldError, HoldRequest, audited_add, audited_release, list_holds
 from privacy.letter import render
 from privacy.purge import dry_run, purge
 from privacy.register import describe, render_register
@@ -143,19 +143,11 @@ def hold_add(
                 "that arrive later)", error=True)  # fmt: skip
 
 
-def create_hold(store: Store, request: HoldRequest, who: str) -> tuple[Any, int]:
-    detail: dict[str, Any] = {
-        "purpose": "legal hold",
-        "kind": request.kind,
-        "case": request.case_ref,
-    }
+def create_hold(store: Store, request: HoldRequest, who: str) -> tuple[Hold, int]:
     try:
-        with AuditTrail(store).change(who, "holds.add", detail) as con:
-            hold, covered = add_hold(con, request, who, now_utc())
-            detail.update(hold=hold.hold_id, covered=covered)
+        return audited_add(AuditTrail(store), request, who, now_utc())
     except HoldError as exc:
         raise UsageError(str(exc)) from exc
-    return hold, covered
 
 
 @hold_app.command("list")
@@ -199,10 +191,8 @@ def hold_release(
     """End a hold: what it kept becomes due again under the retention policy."""
     with failures():
         with open_db(db, load_settings(config)) as store:
-            detail: dict[str, Any] = {"purpose": "legal hold", "hold": hold_id}
             try:
-                with AuditTrail(store).change(cli_actor(), "holds.release", detail) as con:
-                    release_hold(con, hold_id, now_utc())
+                audited_release(AuditTrail(store), hold_id, cli_actor(), now_utc())
             except HoldError as exc:
                 raise UsageError(str(exc)) from exc
         say(f"hold {hold_id} released")

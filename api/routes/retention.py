@@ -13,8 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import Dpo
 from api.context import Rejected
-from api.routes.common import Ctx, Reader, utc, who
-from privacy.holds import HoldError, HoldRequest, add_hold, list_holds, release_hold
+from api.routes.common import Ctx, Reader, route_of, utc, who
+from privacy.holds import HoldError, HoldRequest, audited_add, audited_release, list_holds
 from privacy.purge import dry_run
 from privacy.retention import status
 
@@ -69,11 +69,11 @@ def holds(principal: Dpo, ctx: Ctx, con: Reader) -> list[dict[str, Any]]:
 
 @router.post("/holds", status_code=201, summary="Add a legal hold")
 def new_hold(request: Request, principal: Dpo, ctx: Ctx, body: HoldIn) -> dict[str, Any]:
-    detail: dict[str, Any] = who(principal, request, "legal hold", kind=body.kind, case=body.case)
     try:
-        with ctx.audit.change(principal.name, "holds.add", detail) as con:
-            hold, covered = add_hold(con, body.request(), principal.name, ctx.clock())
-            detail.update(hold=hold.hold_id, covered=covered)
+        hold, covered = audited_add(
+            ctx.audit, body.request(), principal.name, ctx.clock(),
+            role=principal.role, route=route_of(request),
+        )  # fmt: skip
     except HoldError as exc:
         raise Rejected(422, str(exc), ("body",)) from exc
     note = "" if covered else "the hold matches no stored event yet"
@@ -87,10 +87,11 @@ def end_hold(
     ctx: Ctx,
     hold_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
 ) -> dict[str, Any]:
-    detail = who(principal, request, "legal hold", hold=hold_id)
     try:
-        with ctx.audit.change(principal.name, "holds.release", detail) as con:
-            hold = release_hold(con, hold_id, ctx.clock())
+        hold = audited_release(
+            ctx.audit, hold_id, principal.name, ctx.clock(),
+            role=principal.role, route=route_of(request),
+        )  # fmt: skip
     except HoldError as exc:
         raise Rejected(404, str(exc)) from exc
     return hold.as_json(ctx.clock())
