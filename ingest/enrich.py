@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import geoip2.database
 import geoip2.errors
 import maxminddb
+import numpy as np
 import polars as pl
+
+from ingest.mmdb import NOT_FOUND, SearchTree
+from store.addresses import network_range
 
 ENRICHED_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "ip": pl.String,
@@ -62,74 +67,142 @@ def _open_asn(path: Path) -> geoip2.database.Reader:
         raise GeoIPError(f"cannot open GeoIP ASN database {path}: {exc}") from exc
 
 
+def _place(reader: maxminddb.Reader, address: str) -> tuple[Any, ...]:
+    try:
+        found = reader.get(address)
+    except ValueError:  # e.g. a scoped IPv6 address (fe80::1%eth0)
+        return (None, None, None, None)
+    if not isinstance(found, dict):
+        return (None, None, None, None)
+    record: dict[str, Any] = found
+    country = record.get("country") or record.get("registered_country") or {}
+    city = (record.get("city") or {}).get("names", {}).get("en")
+    location = record.get("location") or {}
+    return (country.get("iso_code"), city, location.get("latitude"), location.get("longitude"))
+
+
+def _network(reader: geoip2.database.Reader, address: str) -> tuple[Any, ...]:
+    try:
+        found = reader.asn(address)
+    except (geoip2.errors.AddressNotFoundError, ValueError):
+        return (None, None)
+    return (found.autonomous_system_number, found.autonomous_system_organization)
+
+
+@dataclass
+class _Database:
+    """One MaxMind DB: the tree finds the records of many addresses at once, the reader
+    decodes each record once (through any one address that reaches it)."""
+
+    tree: SearchTree
+    decode: Callable[[str], tuple[Any, ...]]
+    schema: dict[str, pl.DataType | type[pl.DataType]]
+    known: pl.DataFrame  # record -> decoded fields, for the records met so far
+
+    @classmethod
+    def open(cls, path: Path, metadata: Any, decode: Callable[[str], tuple[Any, ...]],
+             schema: dict[str, pl.DataType | type[pl.DataType]]) -> _Database:  # fmt: skip
+        tree = SearchTree(path, metadata.node_count, metadata.record_size, metadata.ip_version)
+        known = pl.DataFrame(schema={"record": pl.Int64, **schema})
+        return cls(tree=tree, decode=decode, schema=schema, known=known)
+
+    def describe(self, valid: pl.DataFrame) -> pl.DataFrame:
+        """Valid addresses (ip_norm, ip_version, ip_bin) -> this database's fields, in order."""
+        keys = np.frombuffer(b"".join(valid["ip_bin"].to_list()), dtype=np.uint8)
+        is_v4 = (valid["ip_version"] == 4).to_numpy()
+        found = valid.select("ip_norm").with_columns(
+            record=pl.Series(self.tree.find(keys.reshape(-1, 16), is_v4))
+        )
+        new = (
+            found.filter(pl.col("record") != NOT_FOUND)
+            .unique("record", keep="first")
+            .join(self.known, on="record", how="anti")
+        )
+        rows = [(record, *self.decode(address)) for address, record in new.iter_rows()]
+        fresh = pl.DataFrame(rows, schema=self.known.schema, orient="row")
+        self.known = pl.concat([self.known, fresh], rechunk=False)
+        return found.join(self.known, on="record", how="left", maintain_order="left").select(
+            list(self.schema)
+        )
+
+
+_PLACE_SCHEMA = {k: ENRICHED_SCHEMA[k] for k in ("country", "city", "lat", "lon")}
+_ASN_SCHEMA = {k: ENRICHED_SCHEMA[k] for k in ("asn", "as_org")}
+_ADDRESS_COLUMNS = ("ip", "ip_norm", "ip_version", "ip_bin")
+
+
 @dataclass
 class Enricher:
-    city: maxminddb.Reader
-    asn: geoip2.database.Reader | None
-    own: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
+    city: _Database
+    asn: _Database | None
+    own: tuple[str, ...]
     cache: pl.DataFrame  # addresses described so far, one row each
+    _close: tuple[Callable[[], None], ...] = ()
 
     @classmethod
     def open(cls, city_db: str, asn_db: str, own_networks: Iterable[str]) -> Enricher:
-        city = _open_city(Path(city_db) if city_db else bundled_city_db())
-        asn = _open_asn(Path(asn_db)) if asn_db else None
-        own = tuple(ipaddress.ip_network(n, strict=False) for n in own_networks)
-        return cls(city=city, asn=asn, own=own, cache=pl.DataFrame(schema=ENRICHED_SCHEMA))
+        city_path = Path(city_db) if city_db else bundled_city_db()
+        city_reader = _open_city(city_path)
+        city = _Database.open(
+            city_path, city_reader.metadata(), partial(_place, city_reader), _PLACE_SCHEMA
+        )
+        closers = [city_reader.close, city.tree.close]
+        asn = None
+        if asn_db:
+            asn_reader = _open_asn(Path(asn_db))
+            asn = _Database.open(
+                Path(asn_db), asn_reader.metadata(), partial(_network, asn_reader), _ASN_SCHEMA
+            )
+            closers += [asn_reader.close, asn.tree.close]
+        own = tuple(str(ipaddress.ip_network(n, strict=False)) for n in own_networks)
+        cache = pl.DataFrame(schema=ENRICHED_SCHEMA)
+        return cls(city=city, asn=asn, own=own, cache=cache, _close=tuple(closers))
 
     def close(self) -> None:
-        self.city.close()
-        if self.asn is not None:
-            self.asn.close()
+        for close in self._close:
+            close()
 
     def lookup(self, addresses: pl.Series) -> pl.DataFrame:
         """Distinct address texts -> one enrichment row each (invalid ones flagged).
 
-        Only addresses this run has not met yet are described in Python; the rest is a join.
+        Only addresses this run has not met yet are described; the rest is a join.
         """
         distinct = addresses.drop_nulls().unique().to_frame("ip")
         unseen = distinct.join(self.cache, on="ip", how="anti")["ip"].to_list()
-        fresh = pl.DataFrame(
-            [self._describe(text) for text in unseen], schema=ENRICHED_SCHEMA, orient="row"
-        )
+        fresh = self._describe(unseen)
         if self.cache.height + fresh.height > _CACHE_LIMIT:
             self.cache = self.cache.clear()  # memory stays flat on endless streams
         self.cache = pl.concat([self.cache, fresh], rechunk=False)
         return distinct.join(self.cache, on="ip", how="inner")
 
-    def _describe(self, text: str) -> tuple[Any, ...]:
-        parsed = parse_address(text)
-        if parsed is None:
-            return (text, False, None, None, None, None, None, None, None, None, None, None)
-        normal, version, packed = parsed
-        own = None
-        if self.own:
-            address = ipaddress.ip_address(normal)
-            own = next((str(n) for n in self.own if address in n), None)
-        place = self._place(normal)
-        network = self._asn(normal)
-        return (text, True, normal, version, packed, *place, *network, own)
+    def _describe(self, texts: list[str]) -> pl.DataFrame:
+        parsed = [parse_address(text) for text in texts]
+        rows = [(text, *p) for text, p in zip(texts, parsed, strict=True) if p is not None]
+        valid = pl.DataFrame(
+            rows, schema={k: ENRICHED_SCHEMA[k] for k in _ADDRESS_COLUMNS}, orient="row"
+        )
+        parts = [valid]
+        if valid.height:
+            parts += [db.describe(valid) for db in (self.city, self.asn) if db is not None]
+        described = pl.concat(parts, how="horizontal").with_columns(
+            ip_valid=pl.lit(True), own_network=self._own()
+        )
+        invalid = pl.DataFrame(
+            {"ip": [t for t, p in zip(texts, parsed, strict=True) if p is None]},
+            schema={"ip": pl.String},
+        ).with_columns(ip_valid=pl.lit(False))
+        return pl.concat([described, invalid], how="diagonal_relaxed").select(
+            pl.col(k).cast(v) if k in described.columns else pl.lit(None, v).alias(k)
+            for k, v in ENRICHED_SCHEMA.items()
+        )
 
-    def _place(self, address: str) -> tuple[Any, ...]:
-        try:
-            found = self.city.get(address)  # private and unknown addresses: None
-        except ValueError:  # e.g. a scoped IPv6 address (fe80::1%eth0)
-            return (None, None, None, None)
-        if not isinstance(found, dict):
-            return (None, None, None, None)
-        record: dict[str, Any] = found
-        country = record.get("country") or record.get("registered_country") or {}
-        city = (record.get("city") or {}).get("names", {}).get("en")
-        location = record.get("location") or {}
-        return (country.get("iso_code"), city, location.get("latitude"), location.get("longitude"))
-
-    def _asn(self, address: str) -> tuple[Any, ...]:
-        if self.asn is None:
-            return (None, None)
-        try:
-            found = self.asn.asn(address)
-        except (geoip2.errors.AddressNotFoundError, ValueError):
-            return (None, None)
-        return (found.autonomous_system_number, found.autonomous_system_organization)
+    def _own(self) -> pl.Expr:
+        """The first configured own network holding the address, or null."""
+        labels = []
+        for network in self.own:
+            low, high = network_range(network)
+            labels.append(pl.when(pl.col("ip_bin").is_between(low, high)).then(pl.lit(network)))
+        return pl.coalesce(labels) if labels else pl.lit(None, pl.String)
 
 
 _MAPPED = b"\x00" * 10 + b"\xff\xff"

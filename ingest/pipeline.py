@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import polars as pl
+import pyarrow as pa
 
 from ingest.canonical import BLANK
 from ingest.context import ParseContext, Parsed
@@ -28,6 +29,7 @@ from store import Store
 from store.loading import (
     SourceProgress,
     commit_batch,
+    event_rows,
     file_sources,
     next_event_id,
     next_source_id,
@@ -54,6 +56,11 @@ class IngestOptions:
     year: int | None = None
     tz: str = "UTC"
     batch_bytes: int = 16 * 1024 * 1024
+    # One transaction takes chunks until it holds a DuckDB row group of events: DuckDB
+    # writes a transaction's full row groups straight into the file, compressed, where
+    # smaller ones go to the WAL first and are written a second time at the checkpoint.
+    commit_rows: int = 122_880
+    commit_batches: int = 4  # ... or this many
     access: AccessRules = AccessRules()
 
 
@@ -239,11 +246,24 @@ def _load_chunks(
     parsed = _one_ahead(chunks, lambda chunk: _parse(chunk, fd, context))
     batches = _one_ahead(parsed, lambda batch: _enrich(run, batch, progress.source_id))
     with closing(parsed), closing(batches):
-        for batch in batches:
-            _commit(run, batch, progress, is_new, report)
+        for group in _transactions(batches, run.options):
+            _commit(run, group, progress, is_new, report)
             is_new = False
             if run.on_batch is not None:
-                run.on_batch(report, batch.end, size)
+                run.on_batch(report, group[-1].end, size)
+
+
+def _transactions(batches: Iterator[_Batch], options: IngestOptions) -> Iterator[list[_Batch]]:
+    """Consecutive batches, as many as one transaction should write."""
+    group: list[_Batch] = []
+    for batch in batches:
+        group.append(batch)
+        rows = sum(b.events.num_rows for b in group)
+        if rows >= options.commit_rows or len(group) >= options.commit_batches:
+            yield group
+            group = []
+    if group:
+        yield group
 
 
 def _one_ahead(items: Iterator[_In], work: Callable[[_In], _Out]) -> Generator[_Out, None, None]:
@@ -298,7 +318,7 @@ class _Batch:
     end: int
     lines: int
     skipped: int
-    events: pl.DataFrame
+    events: pa.Table  # as `event_rows` gives them to the store
     quarantine: pl.DataFrame
     now: datetime
     head: tuple[int, str]
@@ -339,7 +359,7 @@ def _enrich(run: _Run, batch: _Parsed, source_id: int) -> _Batch:
         end=batch.end,
         lines=batch.lines,
         skipped=batch.lines - quarantine.height - events["line_no"].n_unique(),
-        events=events,
+        events=event_rows(events),
         quarantine=quarantine,
         now=now,
         head=batch.head,
@@ -349,18 +369,23 @@ def _enrich(run: _Run, batch: _Parsed, source_id: int) -> _Batch:
 
 
 def _commit(
-    run: _Run, batch: _Batch, progress: SourceProgress, is_new: bool, report: FileReport
+    run: _Run, group: list[_Batch], progress: SourceProgress, is_new: bool, report: FileReport
 ) -> None:
-    progress.head_len, progress.head_hash = batch.head
-    progress.tail_hash = batch.tail_hash
-    progress.bytes_done = batch.end
-    progress.lines_done += batch.lines
-    progress.events += batch.events.height
-    progress.quarantined += batch.quarantine.height
-    progress.skipped += batch.skipped
-    saved = dataclasses.replace(progress, parse_state=batch.parse_state)
-    commit_batch(run.store, saved, is_new, batch.events, batch.quarantine, batch.now)
-    report.read += batch.lines
-    report.loaded += batch.events.height
-    report.skipped += batch.skipped
-    report.quarantined += batch.quarantine.height
+    last = group[-1]
+    lines = sum(b.lines for b in group)
+    events = pa.concat_tables([b.events for b in group])
+    quarantine = pl.concat([b.quarantine for b in group])
+    skipped = sum(b.skipped for b in group)
+    progress.head_len, progress.head_hash = last.head
+    progress.tail_hash = last.tail_hash
+    progress.bytes_done = last.end
+    progress.lines_done += lines
+    progress.events += events.num_rows
+    progress.quarantined += quarantine.height
+    progress.skipped += skipped
+    saved = dataclasses.replace(progress, parse_state=last.parse_state)
+    commit_batch(run.store, saved, is_new, events, quarantine, last.now)
+    report.read += lines
+    report.loaded += events.num_rows
+    report.skipped += skipped
+    report.quarantined += quarantine.height

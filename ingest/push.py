@@ -19,7 +19,13 @@ from ingest.enrich import Enricher
 from ingest.lines import split_lines
 from ingest.records import parse_lines
 from store import Store
-from store.loading import SourceProgress, commit_batch, next_event_id, next_source_id
+from store.loading import (
+    SourceProgress,
+    commit_batch,
+    event_rows,
+    next_event_id,
+    next_source_id,
+)
 
 
 class PushError(ValueError):
@@ -98,7 +104,7 @@ def push_batch(
         parse_state={}, events=events.height, skipped=report.skipped,
         quarantined=len(report.rejected),
     )  # fmt: skip
-    commit_batch(store, progress, True, events, quarantine, now)
+    commit_batch(store, progress, True, event_rows(events), quarantine, now)
     return report
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 import polars as pl
+import pyarrow as pa
 
 from store.db import Store
 
@@ -101,24 +102,39 @@ def next_source_id(store: Store) -> int:
     return _next(store, "SELECT coalesce(max(source_id), 0) + 1 FROM sources")
 
 
-def _arrow(frame: pl.DataFrame) -> Any:
+# Texts that repeat from row to row: handed over as dictionaries, DuckDB copies each once.
+_REPEATED_TEXTS = (
+    "event", "outcome", "user", "ip", "host", "user_agent", "reason", "service", "country",
+    "city", "as_org", "own_network",
+)  # fmt: skip
+
+
+def _arrow(frame: pl.DataFrame) -> pa.Table:
     """Plain Arrow strings, not string views: half the conversion time, and DuckDB reads
     them in no slower (0-15 % faster in our runs)."""
     return frame.to_arrow(compat_level=pl.CompatLevel.oldest())
+
+
+def event_rows(events: pl.DataFrame) -> pa.Table:
+    """Events as the rows `commit_batch` stores (built off the committing thread: the
+    conversion is a third of the insert's cost)."""
+    repeated = [c for c in _REPEATED_TEXTS if c in events.columns]
+    return _arrow(events.select(EVENT_COLUMNS).with_columns(pl.col(repeated).cast(pl.Categorical)))
 
 
 def commit_batch(
     store: Store,
     progress: SourceProgress,
     is_new: bool,
-    events: pl.DataFrame,
+    events: pa.Table,
     quarantine: pl.DataFrame,
     now: datetime,
 ) -> None:
-    """Events, quarantined lines and the source's new position: all or nothing."""
+    """Events (from `event_rows`), quarantined lines and the source's new position: all or
+    nothing."""
     with store.transaction() as con:
-        if events.height:
-            con.register("batch_events", _arrow(events.select(EVENT_COLUMNS)))
+        if events.num_rows:
+            con.register("batch_events", events)
             names = ", ".join(f'"{c}"' for c in EVENT_COLUMNS)
             con.execute(f"INSERT INTO events ({names}) SELECT {names} FROM batch_events")
             con.unregister("batch_events")

@@ -34,7 +34,7 @@ def test_each_commit_saves_the_parse_state_of_its_own_lines(
     ]
     source = tmp_path / "auth.log"
     source.write_text("\n".join(lines) + "\n")
-    options = IngestOptions(year=2025, batch_bytes=4096)
+    options = IngestOptions(year=2025, batch_bytes=4096, commit_batches=1)
     enricher = Enricher.open("", "", ())
     seen: list[tuple[int, int]] = []
     try:
@@ -81,7 +81,7 @@ def test_a_failing_batch_stops_the_run_and_a_rerun_finishes(
             raise RuntimeError("parser broke")
         return real_parse(*args)
 
-    options = IngestOptions(batch_bytes=16384)
+    options = IngestOptions(batch_bytes=16384, commit_batches=1)
     db = tmp_path / "v.duckdb"
     enricher = Enricher.open("", "", ())
     try:
