@@ -120,9 +120,17 @@ def keyed(
         .filter(pl.col("key").is_not_null())
     )
     if candidates is not None:
-        wanted = frame.group_by("key").agg(candidates.alias("wanted")).filter(pl.col("wanted"))
-        frame = frame.join(wanted.select("key"), on="key", how="semi")
-    return frame.sort("key", "ts", "event_id")
+        wanted = frame.group_by("key").agg(candidates.alias("wanted"))
+        if not wanted["wanted"].all():  # spares a join when every key may reach a finding
+            keep = wanted.filter(pl.col("wanted")).select("key")
+            frame = frame.join(keep, on="key", how="semi")
+    return frame.sort(key_order(), "ts", "event_id")
+
+
+def key_order() -> pl.Expr:
+    """Sorts a key's rows together, in no particular order of keys: category codes sort
+    twice as fast as the texts."""
+    return pl.col("key").cast(pl.String).cast(pl.Categorical).to_physical()
 
 
 def episodes(triggers: pl.DataFrame, window: timedelta) -> pl.DataFrame:

@@ -17,6 +17,7 @@ from analytics.detectors.common import (
     as_findings,
     empty_findings,
     episode_facts,
+    key_order,
     keyed,
     minutes,
     names,
@@ -180,25 +181,40 @@ def _distinct_triggers(frame: pl.DataFrame, window: timedelta, least: int) -> pl
     occurrences form runs with gaps of at most `window`; a run adds one at its first
     occurrence and removes one a window after its last, and a running sum is the count.
     """
+    # Sorted once, a run starts where the key or value changes or the gap is too long: no
+    # window function over (key, value), which costs 10x on many distinct values.
+    # Values as category codes: sorting numbers is several times faster than sorting text.
+    ordered = frame.select(
+        "key",
+        "ts",
+        key_code=key_order(),
+        value=pl.col("value").cast(pl.String).cast(pl.Categorical).to_physical(),
+    ).sort("key_code", "value", "ts")
+    starts = (
+        (pl.col("key_code") != pl.col("key_code").shift(1))
+        | (pl.col("value") != pl.col("value").shift(1))
+        | (pl.col("ts").diff() > window)
+    ).fill_null(True)
     runs = (
-        frame.select("key", "value", "ts")
-        .sort("key", "value", "ts")
-        .with_columns(gap=pl.col("ts").diff().over("key", "value"))
-        .with_columns(run=(pl.col("gap").is_null() | (pl.col("gap") > window)).cum_sum())
-        .group_by("key", "run")
-        .agg(first=pl.col("ts").min(), last=pl.col("ts").max())
+        ordered.with_columns(run=starts.cum_sum())
+        .group_by("run")
+        .agg(
+            pl.col("key", "key_code").first(), first=pl.col("ts").first(), last=pl.col("ts").last()
+        )
     )
     steps = pl.concat(
         [
-            runs.select("key", ts=pl.col("first"), step=pl.lit(1, pl.Int32)),
+            runs.select("key", "key_code", ts=pl.col("first"), step=pl.lit(1, pl.Int32)),
             runs.select(
                 "key",
+                "key_code",
                 ts=pl.col("last") + window + timedelta(microseconds=1),
                 step=pl.lit(-1, pl.Int32),
             ),
         ]
-    ).sort("key", "ts", "step")
-    counted = steps.with_columns(n=pl.col("step").cum_sum().over("key"))
+    ).sort("key_code", "ts", "step")
+    # Every key's steps sum to zero, so one running sum over all keys is each key's own.
+    counted = steps.with_columns(n=pl.col("step").cum_sum())
     return counted.filter((pl.col("step") == 1) & (pl.col("n") >= least)).select("key", "ts")
 
 
