@@ -10,12 +10,13 @@ from typing import Annotated
 import orjson
 import typer
 
+from analytics.run import run_detection
 from ingest.pipeline import FileReport, plan
 from store import open_store
 from store.compaction import encrypt_file
 from store.encryption import read_key
 from store.stats import stats
-from vahti.detection_cli import alerts_app, detect_command
+from vahti.detection_cli import alerts_app, detect_command, print_detection, rules_of
 from vahti.extract_cli import extract_app
 from vahti.ingesting import ingest_options, run_ingest
 from vahti.privacy_cli import (
@@ -91,6 +92,9 @@ def ingest_command(
     tz: Annotated[str | None, typer.Option(help="syslog: time zone of the stamps")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the counts as JSON")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="log each batch")] = False,
+    then_detect: Annotated[
+        bool, typer.Option("--detect", help="then run the rules, as `vahti detect` would")
+    ] = False,
     db: DbOption = DEFAULT_DB,
     config: ConfigOption = None,
 ) -> None:
@@ -99,9 +103,12 @@ def ingest_command(
         settings = load_settings(config)
         options = ingest_options(settings, fmt, year, tz)
         plan(files, options)  # every file checked before the database is touched
+        rules = rules_of(settings) if then_detect else []  # a broken folder stops before loading
         with open_db(db, settings) as store:
             reports = run_ingest(store, settings, files, options, verbose)
-        print_reports(reports, as_json)
+            print_reports(reports, as_json)
+            if then_detect:
+                print_detection(run_detection(store, rules), to_stderr=as_json)
 
 
 @app.command("stats")

@@ -81,15 +81,22 @@ def detect_command(
             window = Window(start, end)
         with open_db(db, settings) as store:
             report = detect(store, settings, window)
+        print_detection(report)
+
+
+def print_detection(report: RunReport, to_stderr: bool = False) -> None:
+    """The run's summary; on stderr when stdout carries JSON."""
+    say(
+        f"read {report.events} events, {len(report.rules)} rules ran: "
+        f"{report.new} new alerts, {report.updated} updated",
+        error=to_stderr,
+    )
+    for rule in report.rules:
         say(
-            f"read {report.events} events, {len(report.rules)} rules ran: "
-            f"{report.new} new alerts, {report.updated} updated"
+            f"  {rule.rule_id}: {rule.findings} findings, {rule.new} new, "
+            f"{rule.updated} updated, {rule.seconds:.2f} s",
+            error=to_stderr,
         )
-        for rule in report.rules:
-            say(
-                f"  {rule.rule_id}: {rule.findings} findings, {rule.new} new, "
-                f"{rule.updated} updated, {rule.seconds:.2f} s"
-            )
 
 
 def alert_table(alerts: list[Alert], title: str = "alerts") -> Table:

@@ -92,3 +92,22 @@ def test_writer_refused_while_another_process_holds_the_database(db: Path, loghu
         result = run_cli("ingest", str(loghub), "--db", str(db))
     assert result.returncode == 1
     assert "in use by another vahti process" in result.stderr
+
+
+def test_ingest_then_detect_in_one_command(loghub: Path, tmp_path: Path) -> None:
+    """`ingest --detect` raises what `ingest` followed by `detect` raises."""
+    together, apart = tmp_path / "together.duckdb", tmp_path / "apart.duckdb"
+    one = run_cli("ingest", str(loghub), "--db", str(together), "--year", "2025", "--detect")
+    assert one.returncode == 0, one.stderr
+    assert "loaded 533 events" in one.stdout and "rules ran" in one.stdout
+    assert run_cli("ingest", str(loghub), "--db", str(apart), "--year", "2025").returncode == 0
+    assert run_cli("detect", "--db", str(apart)).returncode == 0
+
+    def alerts(db: Path) -> list[tuple[str, str, int]]:
+        listed = json.loads(run_cli("alerts", "--json", "--db", str(db)).stdout)
+        return sorted((a["rule_id"], a["entity"], a["event_count"]) for a in listed)
+
+    found = alerts(together)
+    assert found and found == alerts(apart)
+    as_json = run_cli("ingest", str(loghub), "--db", str(together), "--json", "--detect")
+    assert json.loads(as_json.stdout)[0]["already"] == 2000 and "rules ran" in as_json.stderr
