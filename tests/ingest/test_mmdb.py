@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import maxminddb
 import numpy as np
@@ -124,12 +125,10 @@ def test_enricher_places_match_reader(texts: list[str]) -> None:
     try:
         rows = {r["ip"]: r for r in enricher.lookup(pl.Series(texts)).to_dicts()}
         for text in texts:
-            record = reader.get(text)
-            country = None
-            if isinstance(record, dict):
-                country = (record.get("country") or record.get("registered_country") or {}).get(
-                    "iso_code"
-                )
+            record: Any = reader.get(text) or {}
+            country = (record.get("country") or record.get("registered_country") or {}).get(
+                "iso_code"
+            )
             assert rows[text]["country"] == country
     finally:
         enricher.close()
