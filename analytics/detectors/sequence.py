@@ -62,9 +62,11 @@ def failures_then_success(events: pl.DataFrame, p: SequenceParams) -> pl.DataFra
         boundary.shift(1) == 1
     ).fill_null(False)
     frame = frame.with_columns(
-        is_failure=failed, streak_id=starts.cum_sum(), success=success
+        is_failure=failed, streak_id=starts.cum_sum(), success=success, starts=starts
     ).with_columns(failures=pl.col("is_failure").cum_sum())
-    before = (pl.col("failures") - pl.col("is_failure")).first().over("streak_id")
+    # The running count where the streak began, carried down its rows (streaks are
+    # contiguous: no window function over thousands of streak ids).
+    before = pl.when("starts").then(pl.col("failures") - pl.col("is_failure")).forward_fill()
     frame = frame.with_columns(in_streak=pl.col("failures") - before)
     hits = frame.filter(pl.col("success") & (pl.col("in_streak") >= p.min_failures)).select(
         "key", "streak_id", success_ts="ts", success_id="event_id"
