@@ -33,7 +33,9 @@ ENRICHED_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "as_org": pl.String,
     "own_network": pl.String,
 }
-_CACHE_LIMIT = 500_000
+# Addresses remembered: past this the list starts again. Small, since a lookup is now a
+# tree walk; the decoded records (bounded by the database) are kept for the whole run.
+_CACHE_LIMIT = 100_000
 
 
 class GeoIPError(RuntimeError):
