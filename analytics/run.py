@@ -237,11 +237,16 @@ def _merge(
     con = store.con
     active = active_alerts(con, rule.id)
     before = {a.alert_id: (a.first_seen, a.last_seen, a.event_count) for a in active.values()}
-    rows = list(findings.iter_rows(named=True))
+    # Event ids stay in Polars: only each finding's alert is decided in Python.
+    rows = list(
+        findings.select(
+            "entity", "first_seen", "last_seen", "summary", events=pl.col("event_ids").list.len()
+        ).iter_rows(named=True)
+    )
     ids = [stable_id(rule.id, f["entity"], f["first_seen"]) for f in rows]
     known = known_ids(con, ids)
     fresh: list[Alert] = []
-    links: list[tuple[str, list[int]]] = []
+    targets: list[str | None] = []  # the alert each finding's events link to
     touched: dict[str, Alert] = {}
     for finding, alert_id in zip(rows, ids, strict=True):
         alert = active.get(finding["entity"])
@@ -250,15 +255,21 @@ def _merge(
             alert.last_seen = max(alert.last_seen, finding["last_seen"])
             alert.summary = finding["summary"]
             touched[alert.alert_id] = alert
-            links.append((alert.alert_id, finding["event_ids"]))
+            targets.append(alert.alert_id)
             continue
         if alert_id in known:
+            targets.append(None)
             continue  # raised before and since closed: the analyst has seen it
         alert = _new_alert(rule, alert_id, finding, now)
         fresh.append(alert)
         active[alert.entity] = alert
         known.add(alert_id)
-        links.append((alert_id, finding["event_ids"]))
+        targets.append(alert_id)
+    links = (
+        findings.select(event_id="event_ids", alert_id=pl.Series(targets, dtype=pl.String))
+        .filter(pl.col("alert_id").is_not_null())
+        .explode("event_id")
+    )
     insert_alerts(con, fresh)
     counts = link_evidence(con, links)
     for alert in fresh:
@@ -279,7 +290,7 @@ def _new_alert(rule: Rule, alert_id: str, finding: dict, now: datetime) -> Alert
     return Alert(
         alert_id=alert_id, rule_id=rule.id, category=rule.category, severity=rule.severity,
         entity_type=rule.entity_type, entity=finding["entity"], first_seen=finding["first_seen"],
-        last_seen=finding["last_seen"], event_count=len(finding["event_ids"]),
+        last_seen=finding["last_seen"], event_count=finding["events"],
         summary=finding["summary"], status="open", mitre=list(rule.mitre), assignee=None,
         created_at=now, updated_at=now,
     )  # fmt: skip

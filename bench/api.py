@@ -31,6 +31,8 @@ CATEGORIES = ("brute_force", "password_spraying", "impossible_travel", "new_coun
 
 def add_alerts(db: Path, count: int, evidence_each: int = 10) -> dict[str, str]:
     """`count` alerts with evidence links into the events; returns tokens by role."""
+    import polars as pl
+
     from store import open_store
     from store.alerts import Alert, insert_alerts, link_evidence
     from store.tokens import create_token
@@ -47,10 +49,12 @@ def add_alerts(db: Path, count: int, evidence_each: int = 10) -> dict[str, str]:
     with open_store(db) as store:
         insert_alerts(store.con, alerts)
         first = [i * 50 + 1 for i in range(count)]
-        links = [
-            (a.alert_id, list(range(f, f + evidence_each)))
-            for a, f in zip(alerts, first, strict=True)
-        ]
+        links = pl.DataFrame(
+            {
+                "alert_id": [a.alert_id for a in alerts],
+                "event_id": [list(range(f, f + evidence_each)) for f in first],
+            }
+        ).explode("event_id")
         link_evidence(store.con, links)
         tokens = {role: create_token(store.con, f"bench-{role}", role, now)[1]
                   for role in ("analyst", "dpo", "liaison")}  # fmt: skip

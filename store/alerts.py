@@ -116,20 +116,14 @@ def insert_alerts(con: duckdb.DuckDBPyConnection, alerts: list[Alert]) -> None:
         con.unregister("fresh_alerts")
 
 
-def link_evidence(
-    con: duckdb.DuckDBPyConnection, links: list[tuple[str, list[int]]]
-) -> dict[str, int]:
-    """Link events to alerts (each pair once), in bulk; return each touched alert's count."""
-    if not links:
+def link_evidence(con: duckdb.DuckDBPyConnection, links: pl.DataFrame) -> dict[str, int]:
+    """Link events to alerts (each pair once), in bulk; return each touched alert's count.
+
+    `links` has the columns alert_id and event_id."""
+    if links.height == 0:
         return {}
-    pairs = (
-        pl.DataFrame(
-            {"alert_id": [a for a, _ in links], "event_id": [ids for _, ids in links]},
-            schema={"alert_id": pl.String, "event_id": pl.List(pl.Int64)},
-        )
-        .explode("event_id")
-        .unique()
-    )
+    pairs = links.select(pl.col("alert_id").cast(pl.String), pl.col("event_id").cast(pl.Int64))
+    pairs = pairs.unique()
     con.register("new_links", pairs.to_arrow())
     try:
         con.execute(
