@@ -14,7 +14,9 @@ import geoip2.database
 import geoip2.errors
 import maxminddb
 import numpy as np
+import numpy.typing as npt
 import polars as pl
+import pyarrow as pa
 
 from ingest.mmdb import NOT_FOUND, SearchTree
 from store.addresses import network_range
@@ -110,10 +112,9 @@ class _Database:
 
     def describe(self, valid: pl.DataFrame) -> pl.DataFrame:
         """Valid addresses (ip_norm, ip_version, ip_bin) -> this database's fields, in order."""
-        keys = np.frombuffer(b"".join(valid["ip_bin"].to_list()), dtype=np.uint8)
         is_v4 = (valid["ip_version"] == 4).to_numpy()
         found = valid.select("ip_norm").with_columns(
-            record=pl.Series(self.tree.find(keys.reshape(-1, 16), is_v4))
+            record=pl.Series(self.tree.find(_key_matrix(valid["ip_bin"]), is_v4))
         )
         new = (
             found.filter(pl.col("record") != NOT_FOUND)
@@ -170,18 +171,24 @@ class Enricher:
         Only addresses this run has not met yet are described; the rest is a join.
         """
         distinct = addresses.drop_nulls().unique().to_frame("ip")
-        unseen = distinct.join(self.cache, on="ip", how="anti")["ip"].to_list()
+        unseen = distinct.join(self.cache, on="ip", how="anti")["ip"]
         fresh = self._describe(unseen)
         if self.cache.height + fresh.height > _CACHE_LIMIT:
             self.cache = self.cache.clear()  # memory stays flat on endless streams
         self.cache = pl.concat([self.cache, fresh], rechunk=False)
         return distinct.join(self.cache, on="ip", how="inner")
 
-    def _describe(self, texts: list[str]) -> pl.DataFrame:
-        parsed = [parse_address(text) for text in texts]
-        rows = [(text, *p) for text, p in zip(texts, parsed, strict=True) if p is not None]
-        valid = pl.DataFrame(
-            rows, schema={k: ENRICHED_SCHEMA[k] for k in _ADDRESS_COLUMNS}, orient="row"
+    def _describe(self, texts: pl.Series) -> pl.DataFrame:
+        quads = texts.str.contains(_DOTTED_QUAD)
+        others = texts.filter(~quads).to_list()
+        parsed = [parse_address(text) for text in others]  # IPv6 and malformed: few
+        rows = [(text, *p) for text, p in zip(others, parsed, strict=True) if p is not None]
+        address_schema = {k: ENRICHED_SCHEMA[k] for k in _ADDRESS_COLUMNS}
+        valid = pl.concat(
+            [
+                _dotted_quads(texts.filter(quads)),
+                pl.DataFrame(rows, schema=address_schema, orient="row"),
+            ]
         )
         parts = [valid]
         if valid.height:
@@ -190,7 +197,7 @@ class Enricher:
             ip_valid=pl.lit(True), own_network=self._own()
         )
         invalid = pl.DataFrame(
-            {"ip": [t for t, p in zip(texts, parsed, strict=True) if p is None]},
+            {"ip": [t for t, p in zip(others, parsed, strict=True) if p is None]},
             schema={"ip": pl.String},
         ).with_columns(ip_valid=pl.lit(False))
         return pl.concat([described, invalid], how="diagonal_relaxed").select(
@@ -208,6 +215,48 @@ class Enricher:
 
 
 _MAPPED = b"\x00" * 10 + b"\xff\xff"
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9][0-9]|[0-9])"
+# What inet_pton takes as IPv4 (no leading zeros), already in canonical form.
+_DOTTED_QUAD = rf"^{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}$"
+
+
+def _dotted_quads(texts: pl.Series) -> pl.DataFrame:
+    """Canonical dotted quads -> address rows, column-wise (the common case, no Python
+    per address): the text is its own canonical form, the key is ::ffff: and 4 octets."""
+    octets = (
+        texts.str.split_exact(".", 3)
+        .struct.unnest()
+        .select(pl.all().cast(pl.UInt8))
+        .to_numpy()
+        .astype(np.uint8)
+    )
+    keys = np.hstack([np.tile(np.frombuffer(_MAPPED, np.uint8), (len(texts), 1)), octets])
+    return pl.DataFrame(
+        {
+            "ip": texts,
+            "ip_norm": texts,
+            "ip_version": pl.Series([4] * len(texts), dtype=pl.Int8),
+            "ip_bin": _binary_rows(keys),
+        }
+    )
+
+
+def _binary_rows(keys: npt.NDArray[np.uint8]) -> pl.Series:
+    """An (n, 16) byte matrix -> a Binary series of n 16-byte values."""
+    data = pa.py_buffer(np.ascontiguousarray(keys).tobytes())
+    fixed = pa.FixedSizeBinaryArray.from_buffers(pa.binary(16), len(keys), [None, data])
+    series = pl.from_arrow(fixed.cast(pa.binary()))
+    assert isinstance(series, pl.Series)
+    return series.cast(pl.Binary)
+
+
+def _key_matrix(keys: pl.Series) -> npt.NDArray[np.uint8]:
+    """A Binary series of 16-byte keys -> an (n, 16) byte matrix, without Python per key."""
+    fixed = keys.to_arrow().cast(pa.binary(16))
+    data = fixed.buffers()[1]
+    assert data is not None
+    start = fixed.offset * 16
+    return np.frombuffer(data, np.uint8)[start : start + 16 * len(fixed)].reshape(-1, 16)
 
 
 def parse_address(text: str) -> tuple[str, int, bytes] | None:
