@@ -47,6 +47,7 @@ ATTEMPT = (
 )
 INVALID_USER = r"^Invalid user (?P<u2>.*?) from (?P<ip2>\S+)(?: port \d+)?\s*$"
 PAM_FAILURE = r"^(?:pam_unix\([^)]*\):\s*)?authentication failure;(?P<pam>.*)$"
+_PAM_START = r"^(?:pam_unix\([^)]*\):\s*)?authentication failure;"
 _MONTHS = {
     m: i
     for i, m in enumerate(
@@ -82,7 +83,7 @@ def parse(lines: pl.DataFrame, lookahead: pl.DataFrame, context: ParseContext) -
     ours = header.filter(pl.col("ours") & pl.col("msg").str.contains(_CANDIDATE))
     classified = _classify(ours)
     classified = classified.with_columns(ts=_timestamps(classified, context))
-    counted = _drop_duplicates(classified)
+    counted = _pam_details(_drop_duplicates(classified))
     events = _to_events(counted.filter(~pl.col("ahead")))
     mine = lines.height - unparsed.height
     lines_as_events = counted.filter(~pl.col("ahead")).height
@@ -157,10 +158,9 @@ def _classify(frame: pl.DataFrame) -> pl.DataFrame:
         .then(pl.lit("failed"))
         .when(pl.col("u2").is_not_null())
         .then(pl.lit("invalid"))
-        .when(pl.col("pam").is_not_null())
+        .when(pl.col("pam"))
         .then(pl.lit("pam"))
     )
-    rhost = pl.col("pam").str.extract(r"rhost=(\S*)")
     attempt = msg.str.starts_with("Failed ") | msg.str.starts_with("Accepted ")
     return (
         frame.lazy()
@@ -169,16 +169,25 @@ def _classify(frame: pl.DataFrame) -> pl.DataFrame:
             i=pl.when(msg.str.starts_with("Invalid user "))
             .then(msg)
             .str.extract_groups(INVALID_USER),
-            p=pl.when(~attempt).then(msg).str.extract_groups(PAM_FAILURE),
+            # Only whether it is one: most PAM lines pair with a `Failed` line and are
+            # dropped, so their user and host are read later, for the ones that stay.
+            pam=~attempt & msg.str.contains(_PAM_START),
         )
-        .unnest("a", "i", "p")
+        .unnest("a", "i")
         .with_columns(kind=kind)
         .filter(pl.col("kind").is_not_null())
-        .with_columns(
-            user=pl.coalesce("u1", "u2", pl.col("pam").str.extract(r"\buser=(\S*)"), pl.lit("")),
-            addr=pl.coalesce("ip1", "ip2", rhost),
-        )
+        .with_columns(user=pl.coalesce("u1", "u2"), addr=pl.coalesce("ip1", "ip2"))
         .collect()
+    )
+
+
+def _pam_details(frame: pl.DataFrame) -> pl.DataFrame:
+    """User and remote host of the PAM lines that stand for an attempt of their own."""
+    details = pl.when(pl.col("kind") == "pam").then(pl.col("msg")).str.extract_groups(PAM_FAILURE)
+    pam = details.struct.field("pam")
+    return frame.with_columns(
+        user=pl.coalesce("user", pam.str.extract(r"\buser=(\S*)"), pl.lit("")),
+        addr=pl.coalesce("addr", pam.str.extract(r"rhost=(\S*)")),
     )
 
 
