@@ -1,12 +1,23 @@
-"""JSON Lines with canonical or Elastic Common Schema names, parsed by DuckDB in one pass.
+"""JSON Lines with canonical or Elastic Common Schema names, parsed by DuckDB.
 
-`json_transform` reads each line once into a struct (the reader DuckDB's own `read_json`
-uses). In ECS `user`, `event`, `host`, `user_agent` and `service` are objects while the
-canonical names are strings, so those arrive as JSON and are split here.
+Most lines are flat objects of known names, so a batch takes two passes:
+
+* the fast pass reads every line once with `json_transform` (the reader DuckDB's own
+  `read_json` uses) and settles the *clean* lines: JSON objects whose keys are all known flat
+  names (canonical, or dotted ECS) and whose either-string-or-object names hold a string or
+  null. Their common `YYYY-MM-DDTHH:MM:SS(.ffffff)Z` timestamps are read there too.
+* the careful pass reads only the other lines: nested ECS objects (`user`, `event`, `host`,
+  `user_agent` and `service` are objects in ECS, strings in canonical), unknown keys (kept in
+  `extra`), invalid JSON and non-objects (quarantined). It checks each line with several JSON
+  functions, each of which parses the line again.
+
+For a clean line both passes give the same fields: the fast one is the careful one with the
+branches a clean line cannot take removed.
 """
 
 from __future__ import annotations
 
+import duckdb
 import orjson
 import polars as pl
 
@@ -38,6 +49,7 @@ _SPEC = {
 }  # fmt: skip
 _SCALARS = "('VARCHAR', 'BIGINT', 'UBIGINT', 'DOUBLE', 'BOOLEAN')"
 KNOWN_KEYS = tuple(name for name in _SPEC if name not in ("source", "session", "http"))
+_KNOWN_LIST = "[" + ", ".join(f"'{k}'" for k in KNOWN_KEYS) + "]"
 
 
 def _scalar(expr: str) -> str:
@@ -48,12 +60,13 @@ def _inner(expr: str, key: str) -> str:
     return f"CASE WHEN json_type({expr}) = 'OBJECT' THEN {expr}->>'$.{key}' END"
 
 
+def _first(*options: str) -> str:
+    return "coalesce(" + ", ".join(options) + ")"
+
+
 def _fields() -> dict[str, str]:
     f = "f."
-
-    def first(*options: str) -> str:
-        return "coalesce(" + ", ".join(options) + ")"
-
+    first = _first
     return {
         "ts_raw": first(f + "ts", f + '"@timestamp"'),
         "event": first(_scalar(f + "event"), _inner(f + "event", "action"), f + '"event.action"'),
@@ -81,7 +94,7 @@ def _fields() -> dict[str, str]:
     }
 
 
-def _query() -> str:
+def _careful_query() -> str:
     spec = orjson.dumps(_SPEC).decode()
     known = ", ".join(f"'{k}'" for k in KNOWN_KEYS)
     picks = ",\n               ".join(f'{sql} AS "{name}"' for name, sql in _fields().items())
@@ -111,24 +124,126 @@ def _query() -> str:
     """
 
 
-_QUERY = _query()
+def _string(expr: str) -> str:
+    """A JSON value that is a string -> its text (`_clean` sends lines where an either-name
+    holds any other kind to the careful pass)."""
+    return f"CASE WHEN starts_with({expr}, '\"') THEN {expr}->>'$' END"
 
 
-def parse(lines: pl.DataFrame, lookahead: pl.DataFrame, context: ParseContext) -> Parsed:
-    engine = engine_of(context)
+def _fast_fields() -> dict[str, str]:
+    """`_fields` for a clean line: no nested objects (so no `_inner`, no `source.ip`), and
+    the either-names hold strings (so `_scalar` is `_string`)."""
+
+    def f(name: str) -> str:
+        return f'f."{name}"'
+
+    return {
+        "ts_raw": _first(f("ts"), f("@timestamp")),
+        "event": _first(_string(f("event")), f("event.action")),
+        "outcome": _first(f("outcome"), f("event.outcome")),
+        "user": _first(_string(f("user")), f("user.name")),
+        "customer_id": f("customer_id"),
+        "ip": _first(f("ip"), f("source.ip")),
+        "host": _string(f("host")),
+        "user_agent": _first(_string(f("user_agent")), f("user_agent.original")),
+        "session_id": _first(f("session_id"), f("session.id"), f("http.cookie.session")),
+        "reason": _first(f("reason"), f("event.reason")),
+        "service": _first(_string(f("service")), f("service.name")),
+    }
+
+
+def _clean() -> str:
+    """True for a line the fast pass settles; false sends it to the careful pass.
+
+    Valid JSON that starts with `{` is an object (`json_transform` gives a row of nulls for
+    other JSON, and null for invalid JSON under TRY). Its keys are all known when there are as
+    many as known names with a value; only lines with a null value or a repeated key pay for
+    comparing the names themselves. May say false for a clean line, never true for another.
+    """
+    strings = " AND ".join(f'(f."{k}" IS NULL OR starts_with(f."{k}", \'"\'))' for k in _EITHER)
+    present = " + ".join(f'(f."{k}" IS NOT NULL)::INTEGER' for k in KNOWN_KEYS)
+    return f"""CASE WHEN f IS NOT NULL AND starts_with(raw, '{{') AND {strings} THEN
+                 CASE WHEN len(json_keys(raw)) = {present} THEN true
+                   ELSE list_has_all({_KNOWN_LIST}, json_keys(raw)) END
+               ELSE false END"""
+
+
+# The usual timestamp, read by DuckDB's cast where it agrees with `%+` (chrono): four-digit
+# year, no hour 24, no leap second, at most microseconds. Anything else (offsets, epoch
+# seconds, dates the cast refuses) is left to `parse_rfc3339_or_epoch`.
+_USUAL_TS = r"[12]\d{3}-\d\d-\d\dT([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,6})?Z"
+
+
+def _fast_query() -> str:
+    spec = orjson.dumps({k: "JSON" if k in _EITHER else "VARCHAR" for k in KNOWN_KEYS}).decode()
+    picks = ",\n               ".join(f'{sql} AS "{name}"' for name, sql in _fast_fields().items())
+    return f"""
+        WITH read AS (
+            SELECT line_no, {picks}, {_clean()} AS clean
+            FROM (SELECT line_no, raw, TRY(json_transform(raw, '{spec}')) AS f FROM lines)
+        )
+        SELECT *, CASE WHEN regexp_matches(ts_raw, '^{_USUAL_TS}$')
+                    THEN TRY_CAST(ts_raw AS TIMESTAMP) END AS ts
+        FROM read
+    """
+
+
+_CAREFUL = _careful_query()
+_FAST = _fast_query()
+
+
+def _run(engine: duckdb.DuckDBPyConnection, query: str, lines: pl.DataFrame) -> pl.DataFrame:
     # Plain Arrow strings: string views cost Polars twice the time to hand over.
     plain = lines.select("line_no", "raw").to_arrow(compat_level=pl.CompatLevel.oldest())
     engine.register("lines", plain)
     try:
-        table = pl.from_arrow(engine.sql(_QUERY).to_arrow_table())
+        table = pl.from_arrow(engine.sql(query).to_arrow_table())
     finally:
         engine.unregister("lines")
     assert isinstance(table, pl.DataFrame)
+    return table
+
+
+def _fast(engine: duckdb.DuckDBPyConnection, lines: pl.DataFrame) -> tuple[pl.DataFrame, pl.Series]:
+    """The fast pass: (events of the clean lines, mask of the lines it did not settle)."""
+    read = _run(engine, _FAST, lines)
+    # DuckDB keeps the order of rows (preserve_insertion_order), so `raw` need not travel.
+    if not read["line_no"].equals(lines["line_no"]):
+        raise RuntimeError("DuckDB returned the JSON lines out of order")
+    clean = read["clean"]
+    events = read.drop("clean").with_columns(lines["raw"])
+    if clean.all():  # the usual batch: no copy of it
+        return events, clean.not_()
+    return events.filter(clean), clean.not_()
+
+
+def _careful(engine: duckdb.DuckDBPyConnection, lines: pl.DataFrame) -> Parsed:
+    table = _run(engine, _CAREFUL, lines)
     bad = table.filter(pl.col("problem").is_not_null())
-    quarantine = bad.select("line_no", "raw", reason="problem")
-    events = (
-        table.filter(pl.col("problem").is_null())
-        .sort("line_no")
-        .with_columns(seq=pl.lit(0, pl.Int32), ts=parse_rfc3339_or_epoch(pl.col("ts_raw")))
-    )
-    return Parsed(events=conform(events), quarantine=quarantine)
+    events = table.filter(pl.col("problem").is_null()).drop("problem")
+    return Parsed(events=events, quarantine=bad.select("line_no", "raw", reason="problem"))
+
+
+def _timestamps(events: pl.DataFrame) -> pl.DataFrame:
+    """Fill `ts` where the fast pass left it null, parsing only those rows."""
+    missing = events["ts"].is_null() & events["ts_raw"].is_not_null()
+    if not missing.any():
+        return events
+    rows = missing.arg_true()
+    todo = events.select(pl.col("ts_raw").gather(rows))
+    parsed = todo.select(parse_rfc3339_or_epoch(pl.col("ts_raw")))
+    return events.with_columns(events["ts"].clone().scatter(rows, parsed.to_series()))
+
+
+def parse(lines: pl.DataFrame, lookahead: pl.DataFrame, context: ParseContext) -> Parsed:
+    engine = engine_of(context)
+    events, unsettled = _fast(engine, lines)
+    rest = lines.filter(unsettled)
+    careful = _careful(engine, rest) if rest.height else Parsed()
+    if careful.events.height:
+        events = pl.concat(
+            [events, careful.events.with_columns(ts=pl.lit(None, pl.Datetime("us")))],
+            how="diagonal_relaxed",
+        ).sort("line_no")
+    events = _timestamps(events.with_columns(seq=pl.lit(0, pl.Int32)))
+    return Parsed(events=conform(events), quarantine=careful.quarantine)
