@@ -2,17 +2,17 @@
 
 Most lines are flat objects of known names, so a batch takes two passes:
 
-* the fast pass reads every line once with `json_transform` (the reader DuckDB's own
-  `read_json` uses) and settles the *clean* lines: JSON objects whose keys are all known flat
-  names (canonical, or dotted ECS) and whose either-string-or-object names hold a string or
-  null. Their common `YYYY-MM-DDTHH:MM:SS(.ffffff)Z` timestamps are read there too.
+* the fast pass reads every line with `json_transform` (the reader DuckDB's own `read_json`
+  uses) and counts its keys with `json_keys`. It settles the *clean* lines: JSON objects
+  whose keys are all known flat names (canonical, or dotted ECS) and whose either-names hold
+  a string or null. Their usual `YYYY-MM-DDTHH:MM:SS(.ffffff)Z` timestamps are read there too.
 * the careful pass reads only the other lines: nested ECS objects (`user`, `event`, `host`,
   `user_agent` and `service` are objects in ECS, strings in canonical), unknown keys (kept in
   `extra`), invalid JSON and non-objects (quarantined). It checks each line with several JSON
   functions, each of which parses the line again.
 
-For a clean line both passes give the same fields: the fast one is the careful one with the
-branches a clean line cannot take removed.
+For a clean line both passes give the same fields: the fast one is the careful one without
+the branches a clean line cannot take (tests/ingest/test_jsonl.py compares them).
 """
 
 from __future__ import annotations
@@ -152,20 +152,21 @@ def _fast_fields() -> dict[str, str]:
     }
 
 
-def _clean() -> str:
-    """True for a line the fast pass settles; false sends it to the careful pass.
+def _checks(guarded: bool) -> dict[str, str]:
+    """What the fast pass learns about a line besides its fields, for `_fast` to judge.
 
-    Valid JSON that starts with `{` is an object (`json_transform` gives a row of nulls for
-    other JSON, and null for invalid JSON under TRY). Its keys are all known when there are as
-    many as known names with a value; only lines with a null value or a repeated key pay for
-    comparing the names themselves. May say false for a clean line, never true for another.
+    `object_of_strings`: valid JSON that starts with `{` is an object (`json_transform` gives
+    a row of nulls for other JSON, and null for invalid JSON under TRY), and the either-names
+    hold a string or nothing. `surplus`: keys beyond the known names with a value; 0 means
+    every key is known. More means an unknown key, a null value or a repeated key.
     """
     strings = " AND ".join(f'(f."{k}" IS NULL OR starts_with(f."{k}", \'"\'))' for k in _EITHER)
     present = " + ".join(f'(f."{k}" IS NOT NULL)::INTEGER' for k in KNOWN_KEYS)
-    return f"""CASE WHEN f IS NOT NULL AND starts_with(raw, '{{') AND {strings} THEN
-                 CASE WHEN len(json_keys(raw)) = {present} THEN true
-                   ELSE list_has_all({_KNOWN_LIST}, json_keys(raw)) END
-               ELSE false END"""
+    keys = "len(json_keys(raw))"
+    return {
+        "object_of_strings": f"f IS NOT NULL AND starts_with(raw, '{{') AND {strings}",
+        "surplus": f"{f'TRY({keys})' if guarded else keys} - ({present})",
+    }
 
 
 # The usual timestamp, read by DuckDB's cast where it agrees with `%+` (chrono): four-digit
@@ -174,22 +175,30 @@ def _clean() -> str:
 _USUAL_TS = r"[12]\d{3}-\d\d-\d\dT([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,6})?Z"
 
 
-def _fast_query() -> str:
+def _fast_query(guarded: bool) -> str:
+    """`guarded`: invalid JSON gives nulls instead of an error (TRY costs a fifth of the
+    JSON reading, so a batch is first read without it)."""
     spec = orjson.dumps({k: "JSON" if k in _EITHER else "VARCHAR" for k in KNOWN_KEYS}).decode()
-    picks = ",\n               ".join(f'{sql} AS "{name}"' for name, sql in _fast_fields().items())
+    read = f"json_transform(raw, '{spec}')"
+    columns = {**_fast_fields(), **_checks(guarded)}
+    picks = ",\n               ".join(f'{sql} AS "{name}"' for name, sql in columns.items())
+    # (regexp_matches with ^$ costs a third of regexp_full_match here.)
     return f"""
-        WITH read AS (
-            SELECT line_no, {picks}, {_clean()} AS clean
-            FROM (SELECT line_no, raw, TRY(json_transform(raw, '{spec}')) AS f FROM lines)
-        )
         SELECT *, CASE WHEN regexp_matches(ts_raw, '^{_USUAL_TS}$')
                     THEN TRY_CAST(ts_raw AS TIMESTAMP) END AS ts
-        FROM read
+        FROM (
+            SELECT line_no, {picks}
+            FROM (SELECT line_no, raw, {f"TRY({read})" if guarded else read} AS f FROM lines)
+        )
     """
 
 
+# For lines with a surplus of keys: are they all known names all the same?
+_NAMES_KNOWN = f"SELECT line_no, list_has_all({_KNOWN_LIST}, json_keys(raw)) AS known FROM lines"
+
 _CAREFUL = _careful_query()
-_FAST = _fast_query()
+_FAST = _fast_query(guarded=False)
+_FAST_GUARDED = _fast_query(guarded=True)
 
 
 def _run(engine: duckdb.DuckDBPyConnection, query: str, lines: pl.DataFrame) -> pl.DataFrame:
@@ -205,13 +214,23 @@ def _run(engine: duckdb.DuckDBPyConnection, query: str, lines: pl.DataFrame) -> 
 
 
 def _fast(engine: duckdb.DuckDBPyConnection, lines: pl.DataFrame) -> tuple[pl.DataFrame, pl.Series]:
-    """The fast pass: (events of the clean lines, mask of the lines it did not settle)."""
-    read = _run(engine, _FAST, lines)
+    """The fast pass: (events of the lines it settles, mask of the lines it does not)."""
+    try:
+        read = _run(engine, _FAST, lines)
+    except duckdb.Error:  # a line that is not JSON: read again, such lines as nulls
+        read = _run(engine, _FAST_GUARDED, lines)
     # DuckDB keeps the order of rows (preserve_insertion_order), so `raw` need not travel.
     if not read["line_no"].equals(lines["line_no"]):
         raise RuntimeError("DuckDB returned the JSON lines out of order")
-    clean = read["clean"]
-    events = read.drop("clean").with_columns(lines["raw"])
+    candidate = read["object_of_strings"].fill_null(False)
+    surplus = read["surplus"]
+    clean = candidate & (surplus == 0).fill_null(False)
+    doubtful = candidate & (surplus != 0).fill_null(False)
+    if doubtful.any():  # a null value or a repeated key is fine, an unknown key is not
+        rows = doubtful.arg_true()
+        known = _run(engine, _NAMES_KNOWN, lines[rows])["known"]
+        clean = clean.scatter(rows, known)
+    events = read.drop("object_of_strings", "surplus").with_columns(lines["raw"])
     if clean.all():  # the usual batch: no copy of it
         return events, clean.not_()
     return events.filter(clean), clean.not_()
