@@ -20,6 +20,7 @@ from __future__ import annotations
 import duckdb
 import orjson
 import polars as pl
+import pyarrow as pa
 
 from ingest.canonical import conform
 from ingest.context import ParseContext, Parsed, engine_of
@@ -201,10 +202,16 @@ _FAST = _fast_query(guarded=False)
 _FAST_GUARDED = _fast_query(guarded=True)
 
 
+# DuckDB reads an Arrow table one record batch per thread: pieces of this many lines let a
+# batch of lines be parsed on all cores.
+_PIECE_ROWS = 1 << 14
+
+
 def _run(engine: duckdb.DuckDBPyConnection, query: str, lines: pl.DataFrame) -> pl.DataFrame:
     # Plain Arrow strings: string views cost Polars twice the time to hand over.
     plain = lines.select("line_no", "raw").to_arrow(compat_level=pl.CompatLevel.oldest())
-    engine.register("lines", plain)
+    pieces = pa.Table.from_batches(plain.to_batches(max_chunksize=_PIECE_ROWS), plain.schema)
+    engine.register("lines", pieces)
     try:
         table = pl.from_arrow(engine.sql(query).to_arrow_table())
     finally:
@@ -217,7 +224,9 @@ def _fast(engine: duckdb.DuckDBPyConnection, lines: pl.DataFrame) -> tuple[pl.Da
     """The fast pass: (events of the lines it settles, mask of the lines it does not)."""
     try:
         read = _run(engine, _FAST, lines)
-    except duckdb.Error:  # a line that is not JSON: read again, such lines as nulls
+    except (duckdb.Error, UnicodeDecodeError):
+        # A line that is not JSON: read again, such lines as nulls. (DuckDB's message quotes
+        # the line cut to a length; cut inside a character, it fails to decode instead.)
         read = _run(engine, _FAST_GUARDED, lines)
     # DuckDB keeps the order of rows (preserve_insertion_order), so `raw` need not travel.
     if not read["line_no"].equals(lines["line_no"]):

@@ -42,17 +42,26 @@ def _reference(lines: pl.DataFrame, context: ParseContext) -> tuple[pl.DataFrame
 
 
 def _same_as_reference(raws: list[str]) -> pl.DataFrame:
-    """Parse `raws` both ways, insist on the same events and quarantine; the events."""
+    """Parse `raws` both ways, insist on the same events and quarantine; the events.
+
+    Also with the lines handed to DuckDB in pieces of two, read by several threads at once.
+    """
     lines = _lines(raws)
     context = _context()
+    whole = jsonl._PIECE_ROWS
     try:
         parsed = jsonl.parse(lines, lines.head(0), context)
+        jsonl._PIECE_ROWS = 2
+        in_pieces = jsonl.parse(lines, lines.head(0), context)
+        jsonl._PIECE_ROWS = whole
         events, quarantine = _reference(lines, context)
     finally:
+        jsonl._PIECE_ROWS = whole
         assert context.engine is not None
         context.engine.close()
-    assert_frame_equal(parsed.events, events)
-    assert_frame_equal(parsed.quarantine.sort("line_no"), quarantine)
+    for result in (parsed, in_pieces):
+        assert_frame_equal(result.events, events)
+        assert_frame_equal(result.quarantine.sort("line_no"), quarantine)
     return parsed.events
 
 
