@@ -44,22 +44,25 @@ def _reference(lines: pl.DataFrame, context: ParseContext) -> tuple[pl.DataFrame
 def _same_as_reference(raws: list[str]) -> pl.DataFrame:
     """Parse `raws` both ways, insist on the same events and quarantine; the events.
 
-    Also with the lines handed to DuckDB in pieces of two, read by several threads at once.
+    Also with the lines handed to DuckDB in pieces of two, read by several threads at once,
+    and with the first line deciding whether the batch takes the fast pass at all.
     """
     lines = _lines(raws)
     context = _context()
-    whole = jsonl._PIECE_ROWS
+    whole, probe = jsonl._PIECE_ROWS, jsonl._PROBE_ROWS
     try:
         parsed = jsonl.parse(lines, lines.head(0), context)
         jsonl._PIECE_ROWS = 2
         in_pieces = jsonl.parse(lines, lines.head(0), context)
-        jsonl._PIECE_ROWS = whole
+        jsonl._PIECE_ROWS, jsonl._PROBE_ROWS = whole, 1  # the first line decides for all
+        probed = jsonl.parse(lines, lines.head(0), context)
+        jsonl._PROBE_ROWS = probe
         events, quarantine = _reference(lines, context)
     finally:
-        jsonl._PIECE_ROWS = whole
+        jsonl._PIECE_ROWS, jsonl._PROBE_ROWS = whole, probe
         assert context.engine is not None
         context.engine.close()
-    for result in (parsed, in_pieces):
+    for result in (parsed, in_pieces, probed):
         assert_frame_equal(result.events, events)
         assert_frame_equal(result.quarantine.sort("line_no"), quarantine)
     return parsed.events
