@@ -1,0 +1,240 @@
+"""JSONL: the fast pass settles clean lines exactly as the careful pass would have.
+
+The careful pass alone, with `parse_rfc3339_or_epoch` on every timestamp, is how every line
+was read before the fast pass existed: it is the reference here.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+
+import polars as pl
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from polars.testing import assert_frame_equal
+
+from ingest import jsonl
+from ingest.canonical import conform
+from ingest.context import ParseContext, engine_of
+from ingest.timestamps import parse_rfc3339_or_epoch
+from tests.helpers import load, query
+
+
+def _context() -> ParseContext:
+    return ParseContext(format="jsonl", mtime=datetime(2026, 10, 1))
+
+
+def _lines(raws: list[str]) -> pl.DataFrame:
+    return pl.DataFrame(
+        {"line_no": range(1, len(raws) + 1), "raw": raws},
+        schema={"line_no": pl.Int64, "raw": pl.String},
+    )
+
+
+def _reference(lines: pl.DataFrame, context: ParseContext) -> tuple[pl.DataFrame, pl.DataFrame]:
+    careful = jsonl._careful(engine_of(context), lines)
+    events = careful.events.with_columns(
+        seq=pl.lit(0, pl.Int32), ts=parse_rfc3339_or_epoch(pl.col("ts_raw"))
+    ).sort("line_no")
+    return conform(events), careful.quarantine.sort("line_no")
+
+
+def _same_as_reference(raws: list[str]) -> pl.DataFrame:
+    """Parse `raws` both ways, insist on the same events and quarantine; the events.
+
+    Also with the lines handed to DuckDB in pieces of two, read by several threads at once,
+    and with the first line deciding whether the batch takes the fast pass at all.
+    """
+    lines = _lines(raws)
+    context = _context()
+    whole, probe = jsonl._PIECE_ROWS, jsonl._PROBE_ROWS
+    try:
+        parsed = jsonl.parse(lines, lines.head(0), context)
+        jsonl._PIECE_ROWS = 2
+        in_pieces = jsonl.parse(lines, lines.head(0), context)
+        jsonl._PIECE_ROWS, jsonl._PROBE_ROWS = whole, 1  # the first line decides for all
+        probed = jsonl.parse(lines, lines.head(0), context)
+        jsonl._PROBE_ROWS = probe
+        events, quarantine = _reference(lines, context)
+    finally:
+        jsonl._PIECE_ROWS, jsonl._PROBE_ROWS = whole, probe
+        assert context.engine is not None
+        context.engine.close()
+    for result in (parsed, in_pieces, probed):
+        assert_frame_equal(result.events, events)
+        assert_frame_equal(result.quarantine.sort("line_no"), quarantine)
+    return parsed.events
+
+
+def _settled(raws: list[str]) -> list[bool]:
+    """Which lines the fast pass settles."""
+    lines = _lines(raws)
+    context = _context()
+    _, unsettled = jsonl._fast(engine_of(context), lines)
+    assert context.engine is not None
+    context.engine.close()
+    return (~unsettled).to_list()
+
+
+CANONICAL = {
+    "ts": "2026-10-01T06:00:12.561Z",
+    "event": "login",
+    "outcome": "failure",
+    "user": "matti",
+    "customer_id": "A1",
+    "ip": "91.152.10.1",
+    "user_agent": "Mozilla/5.0",
+    "session_id": "s1",
+}
+
+
+def _line(**changes: object) -> str:
+    return json.dumps({**CANONICAL, **changes})
+
+
+def test_chunk_mixing_clean_and_other_lines() -> None:
+    raws = [
+        _line(),
+        _line(user="liisa", ts="2026-10-01T06:00:13Z"),
+        '{"ts": "2026-10-01T06:00:1',  # invalid JSON
+        _line(ticket="X-1"),  # unknown key: kept in extra
+        json.dumps(
+            {
+                "@timestamp": "2026-10-01T09:00:12+03:00",
+                "event": {"action": "login", "outcome": "success"},
+                "user": {"name": "liisa"},
+                "source": {"ip": "84.248.10.1"},
+            }
+        ),
+        "[1, 2]",
+        _line(ts=1790000000),  # epoch seconds: parsed after the fast pass
+        '{"ts": "2026-10-01T06:00:14Z", "user.name": "pam", "source.ip": "1.2.3.4"}',
+        _line(user='user:with "quotes" and {braces}'),
+    ]
+    assert _settled(raws) == [True, True, False, False, False, False, True, True, True]
+    events = _same_as_reference(raws)
+    assert events["line_no"].to_list() == [1, 2, 4, 5, 7, 8, 9]
+    assert events["user"].to_list() == [
+        "matti", "liisa", "matti", "liisa", "matti", "pam", 'user:with "quotes" and {braces}'
+    ]  # fmt: skip
+    assert json.loads(events["extra"][2]) == {"ticket": "X-1"}
+    assert events["ts"][0] == datetime(2026, 10, 1, 6, 0, 12, 561000)
+    assert events["ts"][3] == datetime(2026, 10, 1, 6, 0, 12)  # +03:00 applied
+    assert events["ts"][4] == datetime(2026, 9, 21, 14, 13, 20)
+
+
+def test_lines_the_fast_pass_leaves_to_the_careful_one() -> None:
+    raws = [
+        _line(event=1e-7),  # a number where ECS may have an object: careful formatting
+        _line(host={}),
+        _line(user=None),  # null value: keys are compared by name, still settled
+        '{"ts": "a", "ts": "b", "user": "x"}',  # a repeated known key: settled the same way
+        ' {"ts": "2026-10-01T06:00:12Z"}',  # leading space: left to the careful pass
+        '{"\\u0074s": "2026-10-01T06:00:12Z"}',  # an escaped known key is still known
+        "null",
+        '"text"',
+        "5",
+    ]
+    assert _settled(raws) == [False, False, True, True, False, True, False, False, False]
+    _same_as_reference(raws)
+
+
+def test_unusual_timestamps_fall_back_to_the_full_parser() -> None:
+    stamps = [
+        "2026-10-01T06:00:12Z",
+        "2026-10-01T06:00:12.1Z",
+        "2026-10-01T06:00:12.123456Z",
+        "2026-10-01T06:00:12.1234567Z",  # nanoseconds: not the usual shape
+        "2026-10-01T24:00:00Z",  # DuckDB would read this as the next day
+        "2026-10-01T23:59:60Z",  # leap second
+        "2026-02-29T06:00:12Z",  # no such day in 2026
+        "2026-10-01T06:00:12z",
+        "2026-10-01 06:00:12Z",
+        "2026-10-01T06:00:12+00:00",
+        " 2026-10-01T06:00:12Z",
+        "0999-10-01T06:00:12Z",
+        "1790000000.5",
+    ]
+    _same_as_reference([_line(ts=stamp) for stamp in stamps])
+
+
+# Strategies for the differential test: known and unknown names, every kind of JSON value,
+# timestamps close to the usual shape, and lines that are no JSON object at all.
+_NAMES = st.sampled_from([*jsonl.KNOWN_KEYS, "source", "session", "http", "ticket", "Event", ""])
+_DIGITS = st.integers(0, 99).map(lambda n: f"{n:02d}")
+_STAMP = st.builds(
+    lambda year, month, day, hour, minute, second, fraction, zone: (
+        f"{year:04d}-{month}-{day}T{hour}:{minute}:{second}{fraction}{zone}"
+    ),
+    st.sampled_from([999, 1969, 1970, 2024, 2026, 2099, 2100, 3026]),
+    _DIGITS,
+    _DIGITS,
+    _DIGITS,
+    _DIGITS,
+    _DIGITS,
+    st.one_of(st.just(""), st.text("0123456789", max_size=8).map(lambda d: "." + d)),
+    st.sampled_from(["Z", "z", "", "+03:00", "-00:00", " "]),
+)
+_SCALAR = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**70), 2**70),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=20),
+    st.sampled_from(["login", "logout", "success", "failure", "{", "[1]", '"', ":", "\\"]),
+    _STAMP,
+)
+_VALUE = st.recursive(
+    _SCALAR,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3),
+        st.dictionaries(
+            st.sampled_from(["action", "outcome", "name", "original", "ip", "id", "x"]),
+            inner,
+            max_size=3,
+        ),
+    ),
+    max_leaves=5,
+)
+_OBJECT = st.dictionaries(_NAMES, _VALUE, max_size=8)
+
+
+def _dumped(obj: dict[str, object], style: int) -> str:
+    # NaN and Infinity too (DuckDB reads them), with and without \u escapes, any spacing
+    separators = [(", ", ": "), (",", ":"), (" ,\t", " :  ")][style % 3]
+    return json.dumps(obj, ensure_ascii=style >= 3, separators=separators)
+
+
+_RAW = st.one_of(
+    st.builds(_dumped, _OBJECT, st.integers(0, 5)),
+    st.builds(_dumped, _OBJECT, st.integers(0, 5)).map(lambda s: s[: len(s) // 2]),
+    st.text(max_size=40),
+    st.sampled_from(["[]", "{}", "null", "true", "1", '"x"', "{,}", '{"a":1,}']),
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_RAW, min_size=1, max_size=30))
+def test_fast_pass_agrees_with_the_careful_pass(raws: list[str]) -> None:
+    raws = [raw for raw in raws if "\n" not in raw and raw.strip(" \t\r")]
+    if raws:
+        _same_as_reference(raws)
+
+
+def test_file_with_a_broken_line_among_clean_ones(tmp_path: Path, db: Path) -> None:
+    """Through the pipeline: small batches, each mixing clean lines with one broken line."""
+    source = tmp_path / "events.jsonl"
+    lines = [
+        _line(user=f"u{i}", ts=f"2026-10-01T06:{i // 60:02d}:{i % 60:02d}Z") for i in range(300)
+    ]
+    lines[150] = lines[150][:-5]
+    lines[151] = _line(user="u151", ticket="T")
+    source.write_text("\n".join(lines) + "\n")
+    (report,) = load(db, source, batch_bytes=4096)
+    assert (report.read, report.loaded, report.quarantined) == (300, 299, 1)
+    assert query(db, "SELECT line_no, reason FROM quarantine") == [(151, "invalid JSON")]
+    assert query(db, "SELECT count(*), count(extra) FROM events") == [(299, 1)]
+    users = [u for (u,) in query(db, 'SELECT "user" FROM events ORDER BY line_no')]
+    assert users == [f"u{i}" for i in range(300) if i != 150]
