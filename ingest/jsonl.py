@@ -101,8 +101,10 @@ def _careful_query() -> str:
     picks = ",\n               ".join(f'{sql} AS "{name}"' for name, sql in _fields().items())
     # Only lines with keys we do not know pay for rebuilding the object without the known ones.
     rest = f"""to_json(map_from_entries(list_filter(
-                   map_entries(CAST(raw::JSON AS MAP(VARCHAR, JSON))),
+                   map_entries(named),
                    lambda e: NOT (e.key IN ({known}) AND json_type(e.value) IN {_SCALARS}))))"""
+    # A name given twice cannot be a map key: such a line is held, not the whole file.
+    repeated = "'a name repeats in the JSON object: names must be unique'"
     return f"""
         WITH checked AS (
             SELECT line_no, raw, json_valid(raw) AS valid,
@@ -112,11 +114,15 @@ def _careful_query() -> str:
             SELECT line_no, raw, json_transform(raw, '{spec}') AS f,
                    list_filter(json_keys(raw), lambda k: k NOT IN ({known})) AS unknown
             FROM checked WHERE kind = 'OBJECT'
+        ), extras AS (
+            SELECT *, CASE WHEN len(unknown) > 0
+                           THEN TRY_CAST(raw::JSON AS MAP(VARCHAR, JSON)) END AS named
+            FROM objects
         )
         SELECT line_no, {picks},
                CASE WHEN len(unknown) > 0 THEN {rest} END AS extra,
-               raw, NULL AS problem
-        FROM objects
+               raw, CASE WHEN len(unknown) > 0 AND named IS NULL THEN {repeated} END AS problem
+        FROM extras
         UNION ALL
         SELECT line_no, {", ".join("NULL" for _ in _fields())}, NULL, raw,
                CASE WHEN valid THEN 'not a JSON object (' || lower(kind) || ')'

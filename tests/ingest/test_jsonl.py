@@ -238,3 +238,16 @@ def test_file_with_a_broken_line_among_clean_ones(tmp_path: Path, db: Path) -> N
     assert query(db, "SELECT count(*), count(extra) FROM events") == [(299, 1)]
     users = [u for (u,) in query(db, 'SELECT "user" FROM events ORDER BY line_no')]
     assert users == [f"u{i}" for i in range(300) if i != 150]
+
+
+def test_a_repeated_name_with_an_unknown_one_holds_that_line_only(tmp_path: Path, db: Path) -> None:
+    """`{"user": "a", "user": "b", "ticket": 1}` cannot keep its extras as a map: the line
+    is quarantined with the reason; the file's other lines load."""
+    source = tmp_path / "events.jsonl"
+    repeated = _line(user="a", ticket=1).replace('"user": "a"', '"user": "a", "user": "b"')
+    assert repeated.count('"user"') == 2
+    source.write_text("\n".join([_line(user="before"), repeated, _line(user="after")]) + "\n")
+    (report,) = load(db, source)
+    assert (report.loaded, report.quarantined) == (2, 1)
+    ((line_no, reason),) = query(db, "SELECT line_no, reason FROM quarantine")
+    assert line_no == 2 and "repeats" in reason
