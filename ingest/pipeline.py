@@ -385,7 +385,6 @@ def _commit(
     progress.skipped += skipped
     saved = dataclasses.replace(progress, parse_state=last.parse_state)
     commit_batch(run.store, saved, is_new, events, quarantine, last.now)
-    run.store.checkpoint()
     report.read += lines
     report.loaded += events.num_rows
     report.skipped += skipped

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -89,15 +89,6 @@ class Store:
             self.con.execute("ROLLBACK")
             raise
         self.con.execute("COMMIT")
-
-    def checkpoint(self) -> None:
-        """Fold what was committed into the file now. Bulk loads call this after each
-        transaction: their row groups are written straight to the file, the WAL stays small
-        and never triggers a checkpoint, and one checkpoint of everything at close would
-        hold a whole file's worth of them in memory. Skipped while other transactions run
-        (the server's readers): a later one does the work."""
-        with suppress(duckdb.TransactionException):
-            self.con.execute("CHECKPOINT")
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         cursor = quiet(self.con.cursor())
