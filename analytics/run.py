@@ -78,13 +78,12 @@ def run_detection(
     top = con.execute("SELECT coalesce(max(event_id), 0) FROM events").fetchone()
     max_id = int(top[0]) if top else 0
     plans = _plans(store, [r for r in rules if r.enabled], window, max_id)
-    shared = _shared_scope(store, plans, window)
     report = RunReport()
     with store.transaction():
         for rule, start, seen in plans:
             if checkpoint is not None:
                 checkpoint()
-            report.rules.append(_run_rule(store, rule, start, seen, window, now, shared))
+            report.rules.append(_run_rule(store, rule, start, seen, window, now))
             if window is None:
                 set_watermark(con, rule.id, max_id, now)
     report.events = max((r.events for r in report.rules), default=0)
@@ -112,46 +111,6 @@ def _plans(
         if first is not None:
             plans.append((rule, first - rule.lookback, seen))
     return plans
-
-
-# Up to this many events in the run's scope, one read serves every rule (each then takes
-# its rows in Polars); past it, each rule reads only its own columns and candidate groups.
-SHARED_ROWS = 1_000_000
-
-
-def _shared_scope(
-    store: Store, plans: list[tuple[Rule, datetime, int]], window: Window | None
-) -> pl.DataFrame | None:
-    """The events every rule of this run may look at, when they are few enough."""
-    if len(plans) < 2:
-        return None
-    reads = [rule.detector_params().reads() for rule, _, _ in plans]
-    where, values = _conditions(Reads(), min(start for _, start, _ in plans), window)
-    ((count,),) = store.con.execute(f"SELECT count(*) FROM events WHERE {where}", values).fetchall()
-    if count > SHARED_ROWS:
-        return None
-    needed = {"ts": None}
-    for r in reads:
-        needed.update(dict.fromkeys((*r.columns, *(c for c, _ in r.equals), *r.not_null)))
-    names = ", ".join(f'"{c}"' for c in needed)
-    table = store.cursor().sql(f"SELECT {names} FROM events WHERE {where}", params=values)
-    frame = pl.from_arrow(table.to_arrow_table())
-    assert isinstance(frame, pl.DataFrame)
-    return frame
-
-
-def _take(
-    shared: pl.DataFrame, reads: Reads, start: datetime, window: Window | None
-) -> pl.DataFrame:
-    """What `_load` would read, from the shared scope (without the optional candidate cut)."""
-    keep = pl.col("ts") >= start
-    if window is not None:
-        keep &= pl.col("ts") <= window.until
-    for column, allowed in reads.equals:
-        keep &= pl.col(column).is_in(list(allowed))
-    for column in reads.not_null:
-        keep &= pl.col(column).is_not_null()
-    return shared.filter(keep).select(reads.columns)
 
 
 def _load(store: Store, reads: Reads, start: datetime, window: Window | None) -> pl.DataFrame:
@@ -202,23 +161,11 @@ def _excepted(frame: pl.DataFrame, rule: Rule) -> pl.DataFrame:
 
 
 def _run_rule(
-    store: Store,
-    rule: Rule,
-    start: datetime,
-    seen: int,
-    window: Window | None,
-    now: datetime,
-    shared: pl.DataFrame | None = None,
+    store: Store, rule: Rule, start: datetime, seen: int, window: Window | None, now: datetime
 ) -> RuleReport:
     clock = time.perf_counter()
     params = rule.detector_params()
-    reads = params.reads()
-    loaded = (
-        _take(shared, reads, start, window)
-        if shared is not None
-        else _load(store, reads, start, window)
-    )
-    events = _excepted(loaded, rule)
+    events = _excepted(_load(store, params.reads(), start, window), rule)
     findings = DETECTORS[rule.detector].run(events, params)
     if window is not None:
         findings = findings.filter(pl.col("last_seen").is_between(window.since, window.until))

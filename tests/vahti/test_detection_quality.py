@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 
-from analytics import run
 from ingest.pipeline import IngestOptions
 from store import open_store
 from store.alerts import list_alerts
@@ -32,25 +31,3 @@ def test_every_attack_found_few_false_alarms(tmp_path: Path, seed: int) -> None:
     total = sum(s.alerts for s in scores)
     false_alarms = [a.summary for a in alerts if not any(matches(a, label) for label in labels)]
     assert true_alerts / total >= 0.9, false_alarms
-
-
-def test_one_shared_read_finds_what_reads_per_rule_find(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Small runs read the events once for all rules; big ones read per rule with the
-    candidate cut in SQL. Both must raise the same alerts."""
-    settings = load_settings(None)
-    events, _ = write_demo_files(tmp_path, days=30, seed=7)
-    found = []
-    for shared_rows in (run.SHARED_ROWS, 0):
-        monkeypatch.setattr(run, "SHARED_ROWS", shared_rows)
-        with open_store(tmp_path / f"v{shared_rows}.duckdb") as store:
-            run_ingest(store, settings, [events], IngestOptions(format="jsonl"))
-            detect(store, settings)
-            found.append(
-                sorted(
-                    (a.rule_id, a.entity, a.first_seen, a.last_seen, a.event_count)
-                    for a in list_alerts(store.con)
-                )
-            )
-    assert found[0] and found[0] == found[1]
