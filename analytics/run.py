@@ -114,23 +114,31 @@ def _plans(
 
 
 def _load(store: Store, reads: Reads, start: datetime, window: Window | None) -> pl.DataFrame:
-    """Only the columns and rows the detector looks at: DuckDB filters, Polars detects."""
+    """Only the columns and rows the detector looks at: DuckDB filters, Polars detects.
+
+    The groups that can reach a finding are found first, on their own: given as a
+    registered table of known size, DuckDB builds its join on them (a few thousand keys)
+    and not on the events (millions). One query with the groups as a subquery took 3x as
+    long at 10M events (docs/benchmarks.md)."""
     names = ", ".join(f'"{c}"' for c in reads.columns)
     where, values = _conditions(reads, start, window)
-    needed = dict.fromkeys((*reads.columns, *filter(None, [reads.group]), "ip_version"))
-    scope = ", ".join(f'"{c}"' for c in needed)
-    # Not materialised: scanning the filtered events twice beats copying them once.
-    sql = (
-        f"WITH scope AS NOT MATERIALIZED (SELECT {scope} FROM events WHERE {where}) "
-        f"SELECT {names} FROM scope"
-    )
-    candidates = reads.candidates
-    if candidates is None and reads.group is not None and reads.having is not None:
-        candidates = f'SELECT "{reads.group}" FROM scope GROUP BY 1 HAVING {reads.having}'
-    if candidates is not None and reads.group is not None:
-        keep_ipv6 = " OR ip_version = 6" if reads.group == "ip" else ""
-        sql += f' WHERE ("{reads.group}" IN ({candidates}){keep_ipv6})'
-    table = store.cursor().sql(sql, params=values).to_arrow_table()  # detectors sort by key
+    cursor = store.cursor()
+    group, candidates = reads.group, reads.candidates
+    if candidates is None and group is not None and reads.having is not None:
+        candidates = f'SELECT "{group}" FROM scope GROUP BY 1 HAVING {reads.having}'
+    sql = f"SELECT {names} FROM events WHERE {where}"
+    if candidates is not None and group is not None:
+        needed = dict.fromkeys((*reads.columns, group, "ip_version"))
+        scope = ", ".join(f'"{c}"' for c in needed)
+        wanted = cursor.sql(
+            f"WITH scope AS (SELECT {scope} FROM events WHERE {where}) {candidates}", params=values
+        ).to_arrow_table()
+        keep_ipv6 = " OR ip_version = 6" if group == "ip" else ""
+        if wanted.num_rows == 0 and not keep_ipv6:
+            sql += " AND false"  # nothing can reach a finding: no second scan
+        cursor.register("wanted_groups", wanted.rename_columns(["key"]))
+        sql += f' AND ("{group}" IN (SELECT key FROM wanted_groups){keep_ipv6})'
+    table = cursor.sql(sql, params=values).to_arrow_table()  # detectors sort by key
     frame = pl.from_arrow(table)
     assert isinstance(frame, pl.DataFrame)
     return frame
