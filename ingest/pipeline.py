@@ -240,9 +240,9 @@ def _load_chunks(
     size: int,
 ) -> None:
     """Three stages, each in its own thread one batch ahead of the next: parsing (Polars,
-    DuckDB: no GIL), validation and GeoIP (mostly Python), commit (DuckDB: no GIL). Commits
-    stay in file order, one transaction each: a kill still loses at most the batch being
-    written."""
+    DuckDB: no GIL), validation and GeoIP (Polars, numpy, one decoding per new record),
+    commit (DuckDB: no GIL). Commits stay in file order, one transaction per group of
+    batches (`_transactions`): a kill loses at most the group being written."""
     parsed = _one_ahead(chunks, lambda chunk: _parse(chunk, fd, context))
     batches = _one_ahead(parsed, lambda batch: _enrich(run, batch, progress.source_id))
     with closing(parsed), closing(batches):
