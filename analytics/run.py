@@ -136,8 +136,9 @@ def _load(store: Store, reads: Reads, start: datetime, window: Window | None) ->
         keep_ipv6 = " OR ip_version = 6" if group == "ip" else ""
         if wanted.num_rows == 0 and not keep_ipv6:
             sql += " AND false"  # nothing can reach a finding: no second scan
-        cursor.register("wanted_groups", wanted.rename_columns(["key"]))
-        sql += f' AND ("{group}" IN (SELECT key FROM wanted_groups){keep_ipv6})'
+        else:
+            cursor.register("wanted_groups", wanted.rename_columns(["key"]))
+            sql += f' AND ("{group}" IN (SELECT key FROM wanted_groups){keep_ipv6})'
     table = cursor.sql(sql, params=values).to_arrow_table()  # detectors sort by key
     frame = pl.from_arrow(table)
     assert isinstance(frame, pl.DataFrame)

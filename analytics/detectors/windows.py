@@ -17,10 +17,10 @@ from analytics.detectors.common import (
     as_findings,
     empty_findings,
     episode_facts,
-    key_order,
     keyed,
     minutes,
     names,
+    sort_codes,
     source_key,
 )
 
@@ -187,8 +187,8 @@ def _distinct_triggers(frame: pl.DataFrame, window: timedelta, least: int) -> pl
     ordered = frame.select(
         "key",
         "ts",
-        key_code=key_order(),
-        value=pl.col("value").cast(pl.String).cast(pl.Categorical).to_physical(),
+        key_code=sort_codes("key"),
+        value=sort_codes("value"),
     ).sort("key_code", "value", "ts")
     starts = (
         (pl.col("key_code") != pl.col("key_code").shift(1))
