@@ -224,11 +224,7 @@ def _dotted_quads(texts: pl.Series) -> pl.DataFrame:
     """Canonical dotted quads -> address rows, column-wise (the common case, no Python
     per address): the text is its own canonical form, the key is ::ffff: and 4 octets."""
     octets = (
-        texts.str.split_exact(".", 3)
-        .struct.unnest()
-        .select(pl.all().cast(pl.UInt8))
-        .to_numpy()
-        .astype(np.uint8)
+        texts.str.split_exact(".", 3).struct.unnest().select(pl.all().cast(pl.UInt8)).to_numpy()
     )
     keys = np.hstack([np.tile(np.frombuffer(_MAPPED, np.uint8), (len(texts), 1)), octets])
     return pl.DataFrame(
