@@ -184,12 +184,13 @@ def _distinct_triggers(frame: pl.DataFrame, window: timedelta, least: int) -> pl
     # Sorted once, a run starts where the key or value changes or the gap is too long: no
     # window function over (key, value), which costs 10x on many distinct values.
     # Values as category codes: sorting numbers is several times faster than sorting text.
-    ordered = frame.select(
-        "key",
-        "ts",
-        key_code=sort_codes("key"),
-        value=sort_codes("value"),
-    ).sort("key_code", "value", "ts")
+    # `frame` comes in (key, ts) order, so two stable one-column sorts give (key, value, ts)
+    # at half the cost of one sort on the three.
+    ordered = (
+        frame.select("key", "ts", key_code=sort_codes("key"), value=sort_codes("value"))
+        .sort("value", maintain_order=True)
+        .sort("key_code", maintain_order=True)
+    )
     starts = (
         (pl.col("key_code") != pl.col("key_code").shift(1))
         | (pl.col("value") != pl.col("value").shift(1))
