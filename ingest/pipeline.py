@@ -1,4 +1,4 @@
-"""Loading files: plan (check everything first), then batch by batch, one transaction each."""
+"""Loading files: plan (check everything first), then batch by batch, in transactions."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import copy
 import dataclasses
 import os
 import zoneinfo
+from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import polars as pl
-import pyarrow as pa
+import pyarrow.compute as pc
 
 from ingest.canonical import BLANK
 from ingest.context import ParseContext, Parsed
@@ -25,12 +26,14 @@ from ingest.files import HEAD, head_of, matching_source, tail_before
 from ingest.formats import FORMATS, LOOKAHEAD_BYTES, PARSERS, detect
 from ingest.lines import Chunk, read_chunks, text_lines, undecodable
 from ingest.normalise import validate
+from ingest.transactions import Batch, Unstored, groups, take
 from store import Store
 from store.loading import (
     SourceProgress,
     commit_batch,
     event_rows,
     file_sources,
+    last_line_stored,
     next_event_id,
     next_source_id,
 )
@@ -56,11 +59,10 @@ class IngestOptions:
     year: int | None = None
     tz: str = "UTC"
     batch_bytes: int = 16 * 1024 * 1024
-    # One transaction takes chunks until it holds a DuckDB row group of events: DuckDB
-    # writes a transaction's full row groups straight into the file, compressed, where
-    # smaller ones go to the WAL first and are written a second time at the checkpoint.
+    # A transaction takes chunks until they hold a DuckDB row group of events, and stores
+    # whole row groups of them (ingest/transactions.py) ...
     commit_rows: int = 122_880
-    commit_batches: int = 4  # ... or this many
+    commit_batches: int = 4  # ... or this many chunks, and stores all their events
     access: AccessRules = AccessRules()
 
 
@@ -222,7 +224,8 @@ def _ingest_file(run: _Run, plan: FilePlan) -> FileReport:
             LOOKAHEAD_BYTES.get(progress.format, 0),
         )
         try:
-            _load_chunks(run, chunks, fd, context, progress, found is None, report, size)
+            resumed = _stored_beyond(run.store, progress) if found else None
+            _load_chunks(run, chunks, fd, context, progress, found is None, report, size, resumed)
         finally:
             if context.engine is not None:
                 context.engine.close()
@@ -238,32 +241,35 @@ def _load_chunks(
     is_new: bool,
     report: FileReport,
     size: int,
+    resumed: tuple[int, int] | None,
 ) -> None:
     """Three stages, each in its own thread one batch ahead of the next: parsing (Polars,
     DuckDB: no GIL), validation and GeoIP (Polars, numpy, one decoding per new record),
     commit (DuckDB: no GIL). Commits stay in file order, one transaction per group of
-    batches (`_transactions`): a kill loses at most the group being written."""
+    batches (ingest/transactions.py): a kill loses at most what is not yet committed."""
     parsed = _one_ahead(chunks, lambda chunk: _parse(chunk, fd, context))
     batches = _one_ahead(parsed, lambda batch: _enrich(run, batch, progress.source_id))
+    queue: deque[Unstored] = deque()
+    rows, most = run.options.commit_rows, run.options.commit_batches
     with closing(parsed), closing(batches):
-        for group in _transactions(batches, run.options):
-            _commit(run, group, progress, is_new, report)
+        for group, whole_row_groups in groups(batches, rows, most):
+            queue.extend(Unstored(batch) for batch in group)
+            _commit(run, queue, rows if whole_row_groups else None, progress, is_new, report,
+                    resumed)  # fmt: skip
             is_new = False
             if run.on_batch is not None:
-                run.on_batch(report, group[-1].end, size)
+                run.on_batch(report, progress.bytes_done, size)
+        while queue:  # events still waiting when the file ends
+            _commit(run, queue, None, progress, is_new, report, resumed)
+            if run.on_batch is not None:
+                run.on_batch(report, progress.bytes_done, size)
 
 
-def _transactions(batches: Iterator[_Batch], options: IngestOptions) -> Iterator[list[_Batch]]:
-    """Consecutive batches, as many as one transaction should write."""
-    group: list[_Batch] = []
-    for batch in batches:
-        group.append(batch)
-        rows = sum(b.events.num_rows for b in group)
-        if rows >= options.commit_rows or len(group) >= options.commit_batches:
-            yield group
-            group = []
-    if group:
-        yield group
+def _stored_beyond(store: Store, progress: SourceProgress) -> tuple[int, int] | None:
+    """After a crash with a batch partly stored: the saved position's line and the last
+    line with events stored past it (they must not be stored twice); otherwise None."""
+    last = last_line_stored(store, progress.source_id)
+    return (progress.lines_done, last) if last is not None and last > progress.lines_done else None
 
 
 def _one_ahead(items: Iterator[_In], work: Callable[[_In], _Out]) -> Generator[_Out, None, None]:
@@ -311,21 +317,6 @@ class _Parsed:
     parse_state: dict[str, Any]  # the parser's state after this chunk, not the next one
 
 
-@dataclass(frozen=True)
-class _Batch:
-    """One chunk parsed, validated and enriched: everything its transaction writes."""
-
-    end: int
-    lines: int
-    skipped: int
-    events: pa.Table  # as `event_rows` gives them to the store
-    quarantine: pl.DataFrame
-    now: datetime
-    head: tuple[int, str]
-    tail_hash: str
-    parse_state: dict[str, Any]
-
-
 def _parse(chunk: Chunk, fd: int, context: ParseContext) -> _Parsed:
     lines = chunk.lines
     broken = undecodable(lines)
@@ -342,7 +333,7 @@ def _parse(chunk: Chunk, fd: int, context: ParseContext) -> _Parsed:
     )
 
 
-def _enrich(run: _Run, batch: _Parsed, source_id: int) -> _Batch:
+def _enrich(run: _Run, batch: _Parsed, source_id: int) -> Batch:
     valid, rejected = validate(batch.parsed.events)
     enriched, bad_address = enrich(valid, run.enricher)
     quarantine = pl.concat([batch.broken, batch.parsed.quarantine, rejected, bad_address])
@@ -355,7 +346,7 @@ def _enrich(run: _Run, batch: _Parsed, source_id: int) -> _Batch:
         ingested_at=pl.lit(now),
     )
     run.next_event_id += events.height
-    return _Batch(
+    return Batch(
         end=batch.end,
         lines=batch.lines,
         skipped=batch.lines - quarantine.height - events["line_no"].n_unique(),
@@ -369,23 +360,34 @@ def _enrich(run: _Run, batch: _Parsed, source_id: int) -> _Batch:
 
 
 def _commit(
-    run: _Run, group: list[_Batch], progress: SourceProgress, is_new: bool, report: FileReport
+    run: _Run,
+    queue: deque[Unstored],
+    unit: int | None,
+    progress: SourceProgress,
+    is_new: bool,
+    report: FileReport,
+    resumed: tuple[int, int] | None,
 ) -> None:
-    last = group[-1]
-    lines = sum(b.lines for b in group)
-    events = pa.concat_tables([b.events for b in group])
-    quarantine = pl.concat([b.quarantine for b in group])
-    skipped = sum(b.skipped for b in group)
+    """One transaction: the events `take` gives, and the batches that completes."""
+    events, done = take(queue, unit)
+    known_after = None
+    if resumed is not None and events.num_rows:
+        first_line = pc.min(events.column("line_no")).as_py()
+        known_after = resumed[0] if first_line <= resumed[1] else None
+    last = done[-1]
+    lines = sum(b.lines for b in done)
+    quarantine = pl.concat([b.quarantine for b in done])
+    skipped = sum(b.skipped for b in done)
     progress.head_len, progress.head_hash = last.head
     progress.tail_hash = last.tail_hash
     progress.bytes_done = last.end
     progress.lines_done += lines
-    progress.events += events.num_rows
+    progress.events += sum(b.events.num_rows for b in done)
     progress.quarantined += quarantine.height
     progress.skipped += skipped
     saved = dataclasses.replace(progress, parse_state=last.parse_state)
-    commit_batch(run.store, saved, is_new, events, quarantine, last.now)
+    stored = commit_batch(run.store, saved, is_new, events, quarantine, last.now, known_after)
     report.read += lines
-    report.loaded += events.num_rows
+    report.loaded += stored
     report.skipped += skipped
     report.quarantined += quarantine.height

@@ -170,14 +170,7 @@ def _connect(
 ) -> duckdb.DuckDBPyConnection:
     # Commits append to the WAL; checkpoints (compressing into the file) come in bulk: a
     # larger threshold is faster, a smaller one holds less in memory (docs/benchmarks.md).
-    config: dict[str, str | bool | int | float | list[str]] = {
-        "checkpoint_threshold": checkpoint,
-        # No merging of partly filled row groups at checkpoints: every ingest transaction
-        # leaves one, and merging them rewrote the whole table at close (1.3 s of 2.5 for
-        # storing 1M events). Deleted rows are not left to it either: a purge compacts the
-        # file into a fresh copy (store/compaction.py), which writes full row groups.
-        "max_vacuum_tasks": 0,
-    }
+    config: dict[str, str | bool | int | float | list[str]] = {"checkpoint_threshold": checkpoint}
     if memory_limit:
         config["memory_limit"] = memory_limit
     try:

@@ -114,6 +114,13 @@ def event_rows(events: pl.DataFrame) -> pa.Table:
     return _arrow(events.select(EVENT_COLUMNS))
 
 
+def last_line_stored(store: Store, source_id: int) -> int | None:
+    ((line,),) = store.con.execute(
+        "SELECT max(line_no) FROM events WHERE source_id = ?", [source_id]
+    ).fetchall()
+    return None if line is None else int(line)
+
+
 def commit_batch(
     store: Store,
     progress: SourceProgress,
@@ -121,14 +128,25 @@ def commit_batch(
     events: pa.Table,
     quarantine: pl.DataFrame,
     now: datetime,
-) -> None:
+    known_after: int | None = None,
+) -> int:
     """Events (from `event_rows`), quarantined lines and the source's new position: all or
-    nothing."""
+    nothing. Returns the events stored: with `known_after`, events of the source past that
+    line which are stored already (same line and sequence number) are left out.
+    """
+    stored = 0
     with store.transaction() as con:
         if events.num_rows:
             con.register("batch_events", events)
             names = ", ".join(f'"{c}"' for c in EVENT_COLUMNS)
-            con.execute(f"INSERT INTO events ({names}) SELECT {names} FROM batch_events")
+            sql = f"INSERT INTO events ({names}) SELECT {names} FROM batch_events"
+            values: list[object] = []
+            if known_after is not None:
+                sql += """ b ANTI JOIN (SELECT line_no, seq FROM events
+                                        WHERE source_id = ? AND line_no > ?) s
+                           ON b.line_no = s.line_no AND b.seq = s.seq"""
+                values = [progress.source_id, known_after]
+            ((stored,),) = con.execute(sql, values).fetchall()
             con.unregister("batch_events")
         if quarantine.height:
             con.register("batch_quarantine", _arrow(quarantine))
@@ -138,6 +156,7 @@ def commit_batch(
             )
             con.unregister("batch_quarantine")
         _save_progress(con, progress, is_new, now)
+    return int(stored)
 
 
 def _save_progress(con: Any, p: SourceProgress, is_new: bool, now: datetime) -> None:

@@ -21,9 +21,9 @@ def test_each_commit_saves_the_parse_state_of_its_own_lines(
     """The year rollover state stored with a batch describes that batch's last line, not
     the next batch's (which is parsed while this one commits)."""
 
-    def slow_commit(*args: Any) -> None:
+    def slow_commit(*args: Any) -> int:
         time.sleep(0.05)  # the next batch is parsed by now: a shared state would show it
-        commit_batch(*args)
+        return commit_batch(*args)
 
     commit_batch = pipeline.commit_batch
     monkeypatch.setattr(pipeline, "commit_batch", slow_commit)
