@@ -223,6 +223,22 @@ def test_fast_pass_agrees_with_the_careful_pass(raws: list[str]) -> None:
         _same_as_reference(raws)
 
 
+def test_nested_batch_skips_the_fast_pass_with_its_columns() -> None:
+    """A batch of nested ECS objects goes to the careful pass alone; the empty frame that
+    stands for the fast pass has the columns the fast pass would give."""
+    assert (
+        jsonl._no_fast_events().schema == jsonl._fast(engine_of(_context()), _lines([]))[0].schema
+    )
+    nested = json.dumps(
+        {"@timestamp": "2026-10-01T08:00:00Z", "event": {"outcome": "failure"},
+         "user": {"name": "liisa"}, "source": {"ip": "91.152.1.2"}}
+    )  # fmt: skip
+    assert not jsonl._worth_a_fast_pass(_lines([nested] * 3))
+    parsed = jsonl.parse(_lines([nested] * 3), _lines([]), _context())
+    assert parsed.events["user"].to_list() == ["liisa"] * 3
+    assert parsed.events["ip"].to_list() == ["91.152.1.2"] * 3
+
+
 def test_file_with_a_broken_line_among_clean_ones(tmp_path: Path, db: Path) -> None:
     """Through the pipeline: small batches, each mixing clean lines with one broken line."""
     source = tmp_path / "events.jsonl"
