@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 
 from store.loading import SourceProgress
 
 HEAD = 4096  # bytes hashed at the start of a file, and before the point reached
+# A file changed more recently than this may be in the middle of writing its last line.
+SETTLE_SECONDS = 60
 
 
 def digest(data: bytes) -> str:
@@ -44,3 +47,22 @@ def matching_source(fd: int, size: int, candidates: list[SourceProgress]) -> Sou
         if tail_before(fd, source.bytes_done) == source.tail_hash:
             return source
     return None
+
+
+def settled_end(fd: int, size: int, start: int) -> int:
+    """Where reading should stop: the end of the file, or, while the file is still being
+    written (changed within `SETTLE_SECONDS`) and its last line has no newline yet, the end
+    of the last whole line. A line cut in the middle would otherwise be stored as two (a
+    fragment now, the rest when the file grows) and lost as an event."""
+    if size <= start or _read(fd, size - 1, size) == b"\n":
+        return size
+    if time.time() - os.fstat(fd).st_mtime >= SETTLE_SECONDS:
+        return size  # finished: a last line without a newline is a line
+    end = size
+    while end > start:
+        begin = max(start, end - (1 << 16))
+        newline = _read(fd, begin, end).rfind(b"\n")
+        if newline >= 0:
+            return begin + newline + 1
+        end = begin
+    return start

@@ -107,20 +107,26 @@ def read_chunks(
     first_line_no: int,
     batch_bytes: int,
     lookahead_bytes: int = 0,
+    end: int | None = None,
 ) -> Iterator[Chunk]:
-    """Yield line-aligned chunks from `start`; the last line may lack its newline."""
+    """Yield line-aligned chunks from `start` up to `end` (or the end of the file); the
+    last line may lack its newline."""
     handle.seek(start)
     pending = b""
     eof = False
     offset, line_no = start, first_line_no
+    position = start  # of the handle
     while True:
         while not eof and (len(pending) < batch_bytes + lookahead_bytes or b"\n" not in pending):
             # Only what the batch and its lookahead still need: every byte read here is
             # copied again when the batch is cut off.
             wanted = max(batch_bytes + lookahead_bytes - len(pending), 1 << 16)
-            block = handle.read(wanted)
+            if end is not None:
+                wanted = min(wanted, end - position)
+            block = handle.read(wanted) if wanted > 0 else b""
             if not block:
                 eof = True
+            position += len(block)
             pending += block
         if not pending:
             return

@@ -22,7 +22,7 @@ from ingest.canonical import BLANK
 from ingest.context import ParseContext, Parsed
 from ingest.csvfile import CsvHeaderError, read_header
 from ingest.enrich import Enricher, enrich
-from ingest.files import HEAD, head_of, matching_source, tail_before
+from ingest.files import HEAD, SETTLE_SECONDS, head_of, matching_source, settled_end, tail_before
 from ingest.formats import FORMATS, LOOKAHEAD_BYTES, PARSERS, detect
 from ingest.lines import Chunk, read_chunks, text_lines, undecodable
 from ingest.normalise import validate
@@ -208,6 +208,14 @@ def _ingest_file(run: _Run, plan: FilePlan) -> FileReport:
         report.already = progress.lines_done
         if progress.bytes_done >= size:
             return report
+        end = settled_end(fd, size, progress.bytes_done)
+        if end < size:
+            report.notes.append(
+                f"the last line has no newline yet and the file changed less than "
+                f"{SETTLE_SECONDS} s ago: it is left for the next run"
+            )
+        if end <= progress.bytes_done:
+            return report
         context = _context(plan, progress.format, run.options, progress.parse_state)
         if progress.format == "sshd":
             progress.parse_state.update(year=context.year, tz=context.tz)
@@ -222,10 +230,11 @@ def _ingest_file(run: _Run, plan: FilePlan) -> FileReport:
             progress.lines_done + 1,
             run.options.batch_bytes,
             LOOKAHEAD_BYTES.get(progress.format, 0),
+            end,
         )
         try:
             resumed = _stored_beyond(run.store, progress) if found else None
-            _load_chunks(run, chunks, fd, context, progress, found is None, report, size, resumed)
+            _load_chunks(run, chunks, fd, context, progress, found is None, report, end, resumed)
         finally:
             if context.engine is not None:
                 context.engine.close()

@@ -6,10 +6,12 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import orjson
 
+from ingest.files import SETTLE_SECONDS
 from tests.conftest import ROOT
 from tests.helpers import load, query
 
@@ -113,3 +115,32 @@ def test_kill_mid_file_then_finish(tmp_path: Path, db: Path) -> None:
         db, "SELECT count(*), count(DISTINCT line_no), min(line_no), max(line_no) FROM events"
     )
     assert rows == [(total, total, 1, total)]
+
+
+def test_a_line_being_written_waits_for_its_newline(tmp_path: Path, db: Path) -> None:
+    """A file caught in the middle of writing its last line: the whole lines load now, the
+    cut one when it is complete, as one line (not a fragment and a rest)."""
+    source = tmp_path / "events.jsonl"
+    whole = b"".join(_line(i) for i in range(10))
+    source.write_bytes(whole[:-20])  # the writer is 20 bytes short of line 10's newline
+    (first,) = load(db, source)
+    assert (first.read, first.loaded) == (9, 9)
+    assert any("no newline yet" in note for note in first.notes)
+    with source.open("ab") as handle:
+        handle.write(whole[-20:] + _line(10))
+    (second,) = load(db, source)
+    assert (second.read, second.loaded, second.quarantined) == (2, 2, 0)
+    assert query(db, "SELECT count(*), count(DISTINCT line_no), max(line_no) FROM events") == [
+        (11, 11, 11)
+    ]
+
+
+def test_a_finished_file_without_a_final_newline_loads_its_last_line(
+    tmp_path: Path, db: Path
+) -> None:
+    source = tmp_path / "events.jsonl"
+    source.write_bytes(b"".join(_line(i) for i in range(5)).rstrip(b"\n"))
+    settled = time.time() - SETTLE_SECONDS - 1
+    os.utime(source, (settled, settled))
+    (report,) = load(db, source)
+    assert (report.read, report.loaded) == (5, 5) and not report.notes
