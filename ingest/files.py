@@ -17,18 +17,18 @@ def digest(data: bytes) -> str:
     return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
-def _read(fd: int, start: int, end: int) -> bytes:
+def read_range(fd: int, start: int, end: int) -> bytes:
     """Positional read: leaves the file offset of a reader on the same fd untouched."""
-    return os.pread(fd, end - start, start)
+    return os.pread(fd, max(end - start, 0), start)
 
 
 def head_of(fd: int, size: int) -> tuple[int, str]:
     length = min(HEAD, size)
-    return length, digest(_read(fd, 0, length))
+    return length, digest(read_range(fd, 0, length))
 
 
 def tail_before(fd: int, offset: int) -> str:
-    return digest(_read(fd, max(0, offset - HEAD), offset))
+    return digest(read_range(fd, max(0, offset - HEAD), offset))
 
 
 def matching_source(fd: int, size: int, candidates: list[SourceProgress]) -> SourceProgress | None:
@@ -41,7 +41,7 @@ def matching_source(fd: int, size: int, candidates: list[SourceProgress]) -> Sou
         if source.bytes_done > size or source.head_len > size:
             continue
         if source.head_len not in heads:
-            heads[source.head_len] = digest(_read(fd, 0, source.head_len))
+            heads[source.head_len] = digest(read_range(fd, 0, source.head_len))
         if heads[source.head_len] != source.head_hash:
             continue
         if tail_before(fd, source.bytes_done) == source.tail_hash:
@@ -54,14 +54,14 @@ def settled_end(fd: int, size: int, start: int) -> int:
     written (changed within `SETTLE_SECONDS`) and its last line has no newline yet, the end
     of the last whole line. A line cut in the middle would otherwise be stored as two (a
     fragment now, the rest when the file grows) and lost as an event."""
-    if size <= start or _read(fd, size - 1, size) == b"\n":
+    if size <= start or read_range(fd, size - 1, size) == b"\n":
         return size
     if time.time() - os.fstat(fd).st_mtime >= SETTLE_SECONDS:
         return size  # finished: a last line without a newline is a line
     end = size
     while end > start:
         begin = max(start, end - (1 << 16))
-        newline = _read(fd, begin, end).rfind(b"\n")
+        newline = read_range(fd, begin, end).rfind(b"\n")
         if newline >= 0:
             return begin + newline + 1
         end = begin

@@ -22,7 +22,16 @@ from ingest.canonical import BLANK
 from ingest.context import ParseContext, Parsed
 from ingest.csvfile import CsvHeaderError, read_header
 from ingest.enrich import Enricher, enrich
-from ingest.files import HEAD, SETTLE_SECONDS, head_of, matching_source, settled_end, tail_before
+from ingest.files import (
+    HEAD,
+    SETTLE_SECONDS,
+    digest,
+    head_of,
+    matching_source,
+    read_range,
+    settled_end,
+    tail_before,
+)
 from ingest.formats import FORMATS, LOOKAHEAD_BYTES, PARSERS, detect
 from ingest.lines import Chunk, read_chunks, text_lines, undecodable
 from ingest.normalise import validate
@@ -216,6 +225,7 @@ def _ingest_file(run: _Run, plan: FilePlan) -> FileReport:
             )
         if end <= progress.bytes_done:
             return report
+        ahead = progress.parse_state.pop(STORED_AHEAD, None)  # not the parser's
         context = _context(plan, progress.format, run.options, progress.parse_state)
         if progress.format == "sshd":
             progress.parse_state.update(year=context.year, tz=context.tz)
@@ -233,52 +243,74 @@ def _ingest_file(run: _Run, plan: FilePlan) -> FileReport:
             end,
         )
         try:
-            resumed = _stored_beyond(run.store, progress) if found else None
-            _load_chunks(run, chunks, fd, context, progress, found is None, report, end, resumed)
+            resumed = _stored_beyond(run.store, progress, fd, ahead, report) if found else None
+            loading = _Loading(fd, progress, report, found is None, resumed)
+            _load_chunks(run, chunks, context, loading, end)
         finally:
             if context.engine is not None:
                 context.engine.close()
     return report
 
 
+@dataclass
+class _Loading:
+    """One file being loaded: what its transactions save and need."""
+
+    fd: int
+    progress: SourceProgress
+    report: FileReport
+    is_new: bool  # no `sources` row yet
+    # After a crash with a batch partly stored: the saved position's line and the last line
+    # with events stored past it (they must not be stored twice).
+    resumed: tuple[int, int] | None
+
+
+# The bytes past the saved position whose events are partly stored already: checked on the
+# next run, so that events are only recognised as stored in the very lines they came from.
+STORED_AHEAD = "stored_ahead"
+
+
 def _load_chunks(
-    run: _Run,
-    chunks: Iterator[Chunk],
-    fd: int,
-    context: ParseContext,
-    progress: SourceProgress,
-    is_new: bool,
-    report: FileReport,
-    size: int,
-    resumed: tuple[int, int] | None,
+    run: _Run, chunks: Iterator[Chunk], context: ParseContext, loading: _Loading, size: int
 ) -> None:
     """Three stages, each in its own thread one batch ahead of the next: parsing (Polars,
     DuckDB: no GIL), validation and GeoIP (Polars, numpy, one decoding per new record),
     commit (DuckDB: no GIL). Commits stay in file order, one transaction per group of
     batches (ingest/transactions.py): a kill loses at most what is not yet committed."""
-    parsed = _one_ahead(chunks, lambda chunk: _parse(chunk, fd, context))
-    batches = _one_ahead(parsed, lambda batch: _enrich(run, batch, progress.source_id))
+    source_id = loading.progress.source_id
+    parsed = _one_ahead(chunks, lambda chunk: _parse(chunk, loading.fd, context))
+    batches = _one_ahead(parsed, lambda batch: _enrich(run, batch, source_id))
     queue: deque[Unstored] = deque()
     rows, most = run.options.commit_rows, run.options.commit_batches
     with closing(parsed), closing(batches):
         for group, whole_row_groups in groups(batches, rows, most):
             queue.extend(Unstored(batch) for batch in group)
-            _commit(run, queue, rows if whole_row_groups else None, progress, is_new, report,
-                    resumed)  # fmt: skip
-            is_new = False
+            _commit(run, loading, queue, rows if whole_row_groups else None)
             if run.on_batch is not None:
-                run.on_batch(report, progress.bytes_done, size)
+                run.on_batch(loading.report, loading.progress.bytes_done, size)
         while queue:  # events still waiting when the file ends
-            _commit(run, queue, None, progress, is_new, report, resumed)
+            _commit(run, loading, queue, None)
             if run.on_batch is not None:
-                run.on_batch(report, progress.bytes_done, size)
+                run.on_batch(loading.report, loading.progress.bytes_done, size)
 
 
-def _stored_beyond(store: Store, progress: SourceProgress) -> tuple[int, int] | None:
-    """After a crash with a batch partly stored: the saved position's line and the last
-    line with events stored past it (they must not be stored twice); otherwise None."""
+def _stored_beyond(
+    store: Store, progress: SourceProgress, fd: int, ahead: Any, report: FileReport
+) -> tuple[int, int] | None:
+    """(saved line, last line stored past it) when a crash left a batch partly stored and
+    the file still holds the same bytes there; otherwise None."""
     last = last_line_stored(store, progress.source_id)
-    return (progress.lines_done, last) if last is not None and last > progress.lines_done else None
+    if last is None or last <= progress.lines_done:
+        return None
+    if isinstance(ahead, dict):
+        now = digest(read_range(fd, progress.bytes_done, int(ahead["end"])))
+        if now == ahead["hash"]:
+            return progress.lines_done, last
+    report.notes.append(
+        "this file differs, past the point reached, from the lines an interrupted run had "
+        "partly stored; it is loaded as it is now"
+    )
+    return None
 
 
 def _one_ahead(items: Iterator[_In], work: Callable[[_In], _Out]) -> Generator[_Out, None, None]:
@@ -368,21 +400,14 @@ def _enrich(run: _Run, batch: _Parsed, source_id: int) -> Batch:
     )
 
 
-def _commit(
-    run: _Run,
-    queue: deque[Unstored],
-    unit: int | None,
-    progress: SourceProgress,
-    is_new: bool,
-    report: FileReport,
-    resumed: tuple[int, int] | None,
-) -> None:
+def _commit(run: _Run, loading: _Loading, queue: deque[Unstored], unit: int | None) -> None:
     """One transaction: the events `take` gives, and the batches that completes."""
+    progress, report = loading.progress, loading.report
     events, done = take(queue, unit)
     known_after = None
-    if resumed is not None and events.num_rows:
+    if loading.resumed is not None and events.num_rows:
         first_line = pc.min(events.column("line_no")).as_py()
-        known_after = resumed[0] if first_line <= resumed[1] else None
+        known_after = loading.resumed[0] if first_line <= loading.resumed[1] else None
     last = done[-1]
     lines = sum(b.lines for b in done)
     quarantine = pl.concat([b.quarantine for b in done])
@@ -394,8 +419,15 @@ def _commit(
     progress.events += sum(b.events.num_rows for b in done)
     progress.quarantined += quarantine.height
     progress.skipped += skipped
-    saved = dataclasses.replace(progress, parse_state=last.parse_state)
-    stored = commit_batch(run.store, saved, is_new, events, quarantine, last.now, known_after)
+    state = dict(last.parse_state)
+    if queue and queue[0].stored:  # a batch partly stored: say which bytes it came from
+        end = queue[0].batch.end
+        state[STORED_AHEAD] = {"end": end, "hash": digest(read_range(loading.fd, last.end, end))}
+    saved = dataclasses.replace(progress, parse_state=state)
+    stored = commit_batch(
+        run.store, saved, loading.is_new, events, quarantine, last.now, known_after
+    )
+    loading.is_new = False
     report.read += lines
     report.loaded += stored
     report.skipped += skipped

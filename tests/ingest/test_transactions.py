@@ -65,13 +65,11 @@ def test_groups_say_whether_events_may_wait() -> None:
     assert [(len(group), whole) for group, whole in cut] == [(2, True), (2, False)]
 
 
-def _write(path: Path, count: int) -> None:
-    path.write_bytes(
-        b"".join(
-            orjson.dumps({"ts": 1790000000 + i, "outcome": "failure", "user": "u", "ip": "1.2.3.4"})
-            + b"\n"
-            for i in range(count)
-        )
+def _lines(first: int, count: int, user: str = "u") -> bytes:
+    return b"".join(
+        orjson.dumps({"ts": 1790000000 + i, "outcome": "failure", "user": user, "ip": "1.2.3.4"})
+        + b"\n"
+        for i in range(first, first + count)
     )
 
 
@@ -79,13 +77,12 @@ class _Stop(RuntimeError):
     pass
 
 
-def test_commits_store_whole_units_and_a_crash_between_them_doubles_nothing(
-    tmp_path: Path,
-) -> None:
-    source, db = tmp_path / "events.jsonl", tmp_path / "v.duckdb"
-    _write(source, 3000)
-    # About 256 events a batch: a group of two holds one unit of 300 and waits with the rest.
-    options = IngestOptions(batch_bytes=16384, commit_rows=300, commit_batches=100)
+# About 256 events a batch: a group of two holds one unit of 300 and waits with the rest.
+OPTIONS = IngestOptions(batch_bytes=16384, commit_rows=300, commit_batches=100)
+
+
+def _crash_after_two_commits(source: Path, db: Path, enricher: Enricher) -> dict:
+    """Stop a run between its second and third transaction, as a kill would."""
     stored_per_commit: list[int] = []
 
     def stop_after_two(report: FileReport, done: int, size: int) -> None:
@@ -93,25 +90,63 @@ def test_commits_store_whole_units_and_a_crash_between_them_doubles_nothing(
         if len(stored_per_commit) == 2:
             raise _Stop
 
+    with open_store(db) as store, pytest.raises(_Stop):
+        ingest(store, plan([source], OPTIONS), OPTIONS, enricher, stop_after_two)
+    with open_store(db) as store:
+        ((stored, distinct, last_line, lines_done, bytes_done, state),) = store.con.execute(
+            """SELECT count(*), count(DISTINCT line_no), max(line_no),
+                      (SELECT lines_done FROM sources), (SELECT bytes_done FROM sources),
+                      (SELECT parse_state FROM sources) FROM events"""
+        ).fetchall()
+    assert stored_per_commit[0] % 300 == 0 and stored_per_commit[1] % 300 == 0
+    assert stored == stored_per_commit[1] == distinct
+    assert last_line > lines_done  # a batch partly stored, past the saved position
+    assert "stored_ahead" in orjson.loads(state)
+    return {"stored": stored, "last_line": last_line, "lines_done": lines_done,
+            "bytes_done": bytes_done}  # fmt: skip
+
+
+def test_commits_store_whole_units_and_a_crash_between_them_doubles_nothing(
+    tmp_path: Path,
+) -> None:
+    source, db = tmp_path / "events.jsonl", tmp_path / "v.duckdb"
+    source.write_bytes(_lines(0, 3000))
     enricher = Enricher.open("", "", ())
     try:
-        with open_store(db) as store, pytest.raises(_Stop):
-            ingest(store, plan([source], options), options, enricher, stop_after_two)
+        crash = _crash_after_two_commits(source, db, enricher)
         with open_store(db) as store:
-            ((stored, distinct, last_line, lines_done),) = store.con.execute(
-                """SELECT count(*), count(DISTINCT line_no), max(line_no),
-                          (SELECT lines_done FROM sources) FROM events"""
-            ).fetchall()
-        assert stored_per_commit[0] % 300 == 0 and stored_per_commit[1] % 300 == 0
-        assert stored == stored_per_commit[1] == distinct
-        assert last_line > lines_done  # a batch partly stored, past the saved position
-        with open_store(db) as store:
-            (report,) = ingest(store, plan([source], options), options, enricher)
+            (report,) = ingest(store, plan([source], OPTIONS), OPTIONS, enricher)
             rows = store.con.execute(
                 "SELECT count(*), count(DISTINCT line_no), max(line_no) FROM events"
             ).fetchall()
-            ((events_counted,),) = store.con.execute("SELECT events FROM sources").fetchall()
+            ((events_counted, state),) = store.con.execute(
+                "SELECT events, parse_state FROM sources"
+            ).fetchall()
     finally:
         enricher.close()
     assert rows == [(3000, 3000, 3000)] and events_counted == 3000
-    assert report.already == lines_done and report.loaded == 3000 - stored
+    assert report.already == crash["lines_done"] and report.loaded == 3000 - crash["stored"]
+    assert "stored_ahead" not in orjson.loads(state)
+
+
+def test_after_a_crash_other_lines_past_the_position_are_not_taken_for_stored(
+    tmp_path: Path,
+) -> None:
+    """The file now holds other lines where the interrupted run had stored some: those
+    lines are loaded as they are, none is skipped for sharing a line number."""
+    source, db = tmp_path / "events.jsonl", tmp_path / "v.duckdb"
+    source.write_bytes(_lines(0, 3000))
+    enricher = Enricher.open("", "", ())
+    try:
+        crash = _crash_after_two_commits(source, db, enricher)
+        kept = source.read_bytes()[: crash["bytes_done"]]
+        source.write_bytes(kept + _lines(crash["lines_done"], 3000 - crash["lines_done"], "v"))
+        with open_store(db) as store:
+            (report,) = ingest(store, plan([source], OPTIONS), OPTIONS, enricher)
+            ((new_lines, distinct_new),) = store.con.execute(
+                """SELECT count(*), count(DISTINCT line_no) FROM events WHERE "user" = 'v'"""
+            ).fetchall()
+    finally:
+        enricher.close()
+    assert new_lines == distinct_new == 3000 - crash["lines_done"]
+    assert any("differs, past the point reached" in note for note in report.notes)
