@@ -302,10 +302,9 @@ def _stored_beyond(
     last = last_line_stored(store, progress.source_id)
     if last is None or last <= progress.lines_done:
         return None
-    if isinstance(ahead, dict):
-        now = digest(read_range(fd, progress.bytes_done, int(ahead["end"])))
-        if now == ahead["hash"]:
-            return progress.lines_done, last
+    end = int(ahead["end"]) if isinstance(ahead, dict) else 0
+    if end and _sample_hash(fd, progress.bytes_done, end) == ahead["hash"]:
+        return progress.lines_done, last
     report.notes.append(
         "this file differs, past the point reached, from the lines an interrupted run had "
         "partly stored; it is loaded as it is now"
@@ -400,6 +399,14 @@ def _enrich(run: _Run, batch: _Parsed, source_id: int) -> Batch:
     )
 
 
+def _sample_hash(fd: int, start: int, end: int) -> str:
+    """The first and last 4 KiB of a range of the file: how a file is recognised anyway
+    (`matching_source`), and a hash of a whole 16 MiB batch cost 43 ms a transaction."""
+    head = read_range(fd, start, min(end, start + HEAD))
+    tail = read_range(fd, max(start, end - HEAD), end)
+    return digest(head + tail)
+
+
 def _commit(run: _Run, loading: _Loading, queue: deque[Unstored], unit: int | None) -> None:
     """One transaction: the events `take` gives, and the batches that completes."""
     progress, report = loading.progress, loading.report
@@ -422,7 +429,7 @@ def _commit(run: _Run, loading: _Loading, queue: deque[Unstored], unit: int | No
     state = dict(last.parse_state)
     if queue and queue[0].stored:  # a batch partly stored: say which bytes it came from
         end = queue[0].batch.end
-        state[STORED_AHEAD] = {"end": end, "hash": digest(read_range(loading.fd, last.end, end))}
+        state[STORED_AHEAD] = {"end": end, "hash": _sample_hash(loading.fd, last.end, end)}
     saved = dataclasses.replace(progress, parse_state=state)
     stored = commit_batch(
         run.store, saved, loading.is_new, events, quarantine, last.now, known_after

@@ -12,7 +12,8 @@ events are stored, never more: a batch's waiting events are not lost by a crash,
 parsed again from that position. The events of that batch which were stored already are
 recognised by their line and sequence number (`commit_batch(known_after=...)`), provided
 the file still holds the same bytes there: the transaction that stores part of a batch
-saves a hash of the batch's bytes with the position (pipeline `STORED_AHEAD`).
+saves a hash of the first and last 4 KiB of the batch with the position (pipeline
+`STORED_AHEAD`).
 """
 
 from __future__ import annotations
