@@ -47,21 +47,22 @@ if kind == "vahti":
     count = report.loaded
 elif kind == "store":
     # Only storing: the events vahti parsed from the file, written as ingest writes them.
+    import datetime
     import duckdb
+    import polars as pl
     from ingest.pipeline import IngestOptions
     from store import open_store
-    from store.loading import EVENT_COLUMNS
+    from store.loading import SourceProgress, commit_batch
     with duckdb.connect(path, read_only=True) as parsed:
         events = parsed.sql("SELECT * FROM events ORDER BY event_id").to_arrow_table()
-    names = ", ".join(f'"{c}"' for c in EVENT_COLUMNS)
     step = IngestOptions().commit_rows
+    progress = SourceProgress(source_id=1, kind="file", path=path, format="bench", head_len=0,
+                              head_hash="", tail_hash="", bytes_done=0, lines_done=0, parse_state={})
+    now = datetime.datetime(2026, 1, 1)
     start = time.perf_counter()
     with open_store(Path(db)) as store:
         for offset in range(0, events.num_rows, step):
-            with store.transaction() as con:
-                con.register("batch_events", events.slice(offset, step))
-                con.execute(f"INSERT INTO events ({names}) SELECT {names} FROM batch_events")
-                con.unregister("batch_events")
+            commit_batch(store, progress, offset == 0, events.slice(offset, step), pl.DataFrame(), now)
     count = events.num_rows
 else:
     import duckdb

@@ -25,10 +25,9 @@ from ingest.enrich import Enricher, enrich
 from ingest.files import (
     HEAD,
     SETTLE_SECONDS,
-    digest,
     head_of,
     matching_source,
-    read_range,
+    range_sample,
     settled_end,
     tail_before,
 )
@@ -215,8 +214,6 @@ def _ingest_file(run: _Run, plan: FilePlan) -> FileReport:
         progress = found or _new_source(run.store, plan)
         report.format = progress.format
         report.already = progress.lines_done
-        if progress.bytes_done >= size:
-            return report
         end = settled_end(fd, size, progress.bytes_done)
         if end < size:
             report.notes.append(
@@ -282,16 +279,18 @@ def _load_chunks(
     batches = _one_ahead(parsed, lambda batch: _enrich(run, batch, source_id))
     queue: deque[Unstored] = deque()
     rows, most = run.options.commit_rows, run.options.commit_batches
+
+    def commit(unit: int | None) -> None:
+        _commit(run, loading, queue, unit)
+        if run.on_batch is not None:
+            run.on_batch(loading.report, loading.progress.bytes_done, size)
+
     with closing(parsed), closing(batches):
         for group, whole_row_groups in groups(batches, rows, most):
             queue.extend(Unstored(batch) for batch in group)
-            _commit(run, loading, queue, rows if whole_row_groups else None)
-            if run.on_batch is not None:
-                run.on_batch(loading.report, loading.progress.bytes_done, size)
+            commit(rows if whole_row_groups else None)
         while queue:  # events still waiting when the file ends
-            _commit(run, loading, queue, None)
-            if run.on_batch is not None:
-                run.on_batch(loading.report, loading.progress.bytes_done, size)
+            commit(None)
 
 
 def _stored_beyond(
@@ -303,7 +302,7 @@ def _stored_beyond(
     if last is None or last <= progress.lines_done:
         return None
     end = int(ahead["end"]) if isinstance(ahead, dict) else 0
-    if end and _sample_hash(fd, progress.bytes_done, end) == ahead["hash"]:
+    if end and range_sample(fd, progress.bytes_done, end) == ahead["hash"]:
         return progress.lines_done, last
     report.notes.append(
         "this file differs, past the point reached, from the lines an interrupted run had "
@@ -399,14 +398,6 @@ def _enrich(run: _Run, batch: _Parsed, source_id: int) -> Batch:
     )
 
 
-def _sample_hash(fd: int, start: int, end: int) -> str:
-    """The first and last 4 KiB of a range of the file: how a file is recognised anyway
-    (`matching_source`), and a hash of a whole 16 MiB batch cost 43 ms a transaction."""
-    head = read_range(fd, start, min(end, start + HEAD))
-    tail = read_range(fd, max(start, end - HEAD), end)
-    return digest(head + tail)
-
-
 def _commit(run: _Run, loading: _Loading, queue: deque[Unstored], unit: int | None) -> None:
     """One transaction: the events `take` gives, and the batches that completes."""
     progress, report = loading.progress, loading.report
@@ -429,7 +420,7 @@ def _commit(run: _Run, loading: _Loading, queue: deque[Unstored], unit: int | No
     state = dict(last.parse_state)
     if queue and queue[0].stored:  # a batch partly stored: say which bytes it came from
         end = queue[0].batch.end
-        state[STORED_AHEAD] = {"end": end, "hash": _sample_hash(loading.fd, last.end, end)}
+        state[STORED_AHEAD] = {"end": end, "hash": range_sample(loading.fd, last.end, end)}
     saved = dataclasses.replace(progress, parse_state=state)
     stored = commit_batch(
         run.store, saved, loading.is_new, events, quarantine, last.now, known_after
