@@ -12,20 +12,11 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from analytics.categories import CATEGORIES, ENTITY_OF, Category
 from analytics.detectors import DETECTORS
 from analytics.detectors.common import Duration, Params, duration
 
-CATEGORIES = (
-    "brute_force", "password_spraying", "credential_stuffing", "distributed_brute_force",
-    "success_after_failures", "impossible_travel", "new_country", "session_hijack",
-    "account_enumeration", "dormant_account",
-)  # fmt: skip
-ENTITY_OF = {
-    "brute_force": "ip", "password_spraying": "ip", "credential_stuffing": "ip",
-    "distributed_brute_force": "user", "success_after_failures": "user",
-    "impossible_travel": "user", "new_country": "user", "session_hijack": "session",
-    "account_enumeration": "ip", "dormant_account": "user",
-}  # fmt: skip
+__all__ = ["CATEGORIES", "ENTITY_OF", "Case", "Rule", "RuleError", "load_rules"]
 CASE_START = datetime(2026, 10, 1, tzinfo=UTC)
 
 
@@ -48,6 +39,8 @@ class Case(Strict):
     name: str
     expect: Literal["alert", "none"]
     entity: str | None = None  # with `alert`: the entity the alert must name
+    category: Category | None = None  # with `alert`: the label that alert must carry
+    severity: Literal["low", "medium", "high", "critical"] | None = None
     events: list[dict[str, Any]] = Field(min_length=1)
 
 
@@ -55,7 +48,7 @@ class Rule(Strict):
     id: str = Field(pattern=r"^[a-z0-9_]+$")
     name: str
     description: str
-    category: Literal[CATEGORIES]  # type: ignore[valid-type]
+    category: Category
     severity: Literal["low", "medium", "high", "critical"]
     mitre: tuple[str, ...] = Field(min_length=1)
     detector: str
@@ -86,6 +79,11 @@ class Rule(Strict):
     @property
     def entity_type(self) -> str:
         return ENTITY_OF[self.category]
+
+    def categories(self) -> set[str]:
+        """Every category the rule's alerts may carry (a labelling detector names several)."""
+        labels = getattr(self.detector_params(), "categories", None)
+        return {self.category, *(labels() if labels else ())}
 
 
 @dataclass(frozen=True)

@@ -9,14 +9,16 @@ one transaction: the same misuse extends its open alert, a second run raises not
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import polars as pl
 
+from analytics.cases import labelled
+from analytics.categories import MITRE_OF
 from analytics.detectors import DETECTORS
-from analytics.detectors.common import Reads
+from analytics.detectors.common import SOURCE_GROUP, Reads
 from analytics.rules import Rule
 from store import Store
 from store.addresses import network_range
@@ -113,6 +115,19 @@ def _plans(
     return plans
 
 
+SCOPE_COLUMNS = (
+    "ts",
+    "event",
+    "outcome",
+    "user",
+    "ip",
+    "host",
+    "ip_version",
+    "session_id",
+    "reason",
+)
+
+
 def _load(store: Store, reads: Reads, start: datetime, window: Window | None) -> pl.DataFrame:
     """Only the columns and rows the detector looks at: DuckDB filters, Polars detects.
 
@@ -125,20 +140,22 @@ def _load(store: Store, reads: Reads, start: datetime, window: Window | None) ->
     cursor = store.cursor()
     group, candidates = reads.group, reads.candidates
     if candidates is None and group is not None and reads.having is not None:
-        candidates = f'SELECT "{group}" FROM scope GROUP BY 1 HAVING {reads.having}'
+        candidates = f"SELECT {group} FROM scope GROUP BY 1 HAVING {reads.having}"
     sql = f"SELECT {names} FROM events WHERE {where}"
     if candidates is not None and group is not None:
-        needed = dict.fromkeys((*reads.columns, group, "ip_version"))
+        # Every column a group expression or candidate query may name: DuckDB reads only
+        # those the query uses.
+        needed = dict.fromkeys((*reads.columns, *SCOPE_COLUMNS))
         scope = ", ".join(f'"{c}"' for c in needed)
         wanted = cursor.sql(
             f"WITH scope AS (SELECT {scope} FROM events WHERE {where}) {candidates}", params=values
         ).to_arrow_table()
-        keep_ipv6 = " OR ip_version = 6" if group == "ip" else ""
+        keep_ipv6 = " OR ip_version = 6" if group in ("ip", SOURCE_GROUP) else ""
         if wanted.num_rows == 0 and not keep_ipv6:
             sql += " AND false"  # nothing can reach a finding: no second scan
         else:
             cursor.register("wanted_groups", wanted.rename_columns(["key"]))
-            sql += f' AND ("{group}" IN (SELECT key FROM wanted_groups){keep_ipv6})'
+            sql += f" AND ({group} IN (SELECT key FROM wanted_groups){keep_ipv6})"
     table = cursor.sql(sql, params=values).to_arrow_table()  # detectors sort by key
     frame = pl.from_arrow(table)
     assert isinstance(frame, pl.DataFrame)
@@ -189,35 +206,34 @@ def _run_rule(
 def _merge(
     store: Store, rule: Rule, findings: pl.DataFrame, now: datetime, report: RuleReport
 ) -> None:
-    """Decide per finding (new alert, or extend an open one), then write everything in bulk."""
+    """Decide per finding (new alert, or grow an open one), then write everything in bulk."""
     con = store.con
     active = active_alerts(con, rule.id)
-    before = {a.alert_id: (a.first_seen, a.last_seen, a.event_count) for a in active.values()}
+    before = {a.alert_id: _state(a) for a in active.values()}
     # Event ids stay in Polars: only each finding's alert is decided in Python.
     rows = list(
-        findings.select(
-            "entity", "first_seen", "last_seen", "summary", events=pl.col("event_ids").list.len()
-        ).iter_rows(named=True)
+        labelled(findings, rule)
+        .drop("event_ids")
+        .with_columns(events=findings["event_ids"].list.len())
+        .iter_rows(named=True)
     )
     ids = [stable_id(rule.id, f["entity"], f["first_seen"]) for f in rows]
     known = known_ids(con, ids)
-    fresh: list[Alert] = []
+    fresh: dict[str, Alert] = {}
     targets: list[str | None] = []  # the alert each finding's events link to
-    touched: dict[str, Alert] = {}
+    grown: dict[str, Alert] = {}
     for finding, alert_id in zip(rows, ids, strict=True):
         alert = active.get(finding["entity"])
         if alert is not None and alert.last_seen >= finding["first_seen"] - rule.suppress:
-            alert.first_seen = min(alert.first_seen, finding["first_seen"])
-            alert.last_seen = max(alert.last_seen, finding["last_seen"])
-            alert.summary = finding["summary"]
-            touched[alert.alert_id] = alert
+            grow(alert, finding)
+            grown[alert.alert_id] = alert
             targets.append(alert.alert_id)
             continue
         if alert_id in known:
             targets.append(None)
             continue  # raised before and since closed: the analyst has seen it
         alert = _new_alert(rule, alert_id, finding, now)
-        fresh.append(alert)
+        fresh[alert_id] = alert
         active[alert.entity] = alert
         known.add(alert_id)
         targets.append(alert_id)
@@ -226,27 +242,92 @@ def _merge(
         .filter(pl.col("alert_id").is_not_null())
         .explode("event_id")
     )
-    insert_alerts(con, fresh)
+    insert_alerts(con, list(fresh.values()))
     counts = link_evidence(con, links)
-    for alert in fresh:
-        alert.event_count = counts.get(alert.alert_id, alert.event_count)
+    touched = {**fresh, **grown}
     for alert in touched.values():
         alert.event_count = counts.get(alert.alert_id, alert.event_count)
-    changed = [
-        a
-        for a in touched.values()
-        if before.get(a.alert_id) != (a.first_seen, a.last_seen, a.event_count)
-    ]
-    save_alerts(con, [*fresh, *changed], now)
+    # Grown alerts are described again from all their evidence, not their latest finding.
+    redescribe(store, rule, [a for a in touched.values() if a.alert_id in grown or
+                             targets.count(a.alert_id) > 1])  # fmt: skip
+    changed = [a for a in grown.values() if before.get(a.alert_id) != _state(a)]
+    save_alerts(con, [*fresh.values(), *[a for a in changed if a.alert_id not in fresh]], now)
     report.new += len(fresh)
-    report.updated += len([a for a in changed if a not in fresh])
+    report.updated += len([a for a in changed if a.alert_id not in fresh])
+
+
+def _state(alert: Alert) -> tuple[object, ...]:
+    return (
+        alert.first_seen, alert.last_seen, alert.event_count, alert.summary, alert.category,
+        alert.severity, alert.risk, alert.weight, str(alert.members), str(alert.reasons),
+    )  # fmt: skip
+
+
+def grow(alert: Alert, finding: dict) -> None:
+    """The same misuse goes on: widen the span, take the members in, and relabel when the
+    new finding's deciding window is stronger than the one that labelled the alert."""
+    alert.first_seen = min(alert.first_seen, finding["first_seen"])
+    alert.last_seen = max(alert.last_seen, finding["last_seen"])
+    alert.summary = finding["summary"]
+    if finding["members"]:
+        had = {m["value"] for m in alert.members or []}
+        alert.members = [*(alert.members or []), *_members(v for v in finding["members"]
+                                                           if v not in had)]  # fmt: skip
+    weight = finding["weight"]
+    if weight is not None and (alert.weight is None or weight > alert.weight):
+        alert.weight = weight
+        alert.category, alert.severity = finding["category"], finding["severity"]
+        alert.reasons = finding["reasons"] or alert.reasons
+        alert.mitre = list(MITRE_OF.get(alert.category, alert.mitre))
+    if finding["risk"] is not None and (alert.risk is None or finding["risk"] > alert.risk):
+        alert.risk, alert.reasons = finding["risk"], finding["reasons"]
+
+
+def redescribe(store: Store, rule: Rule, alerts: list[Alert]) -> None:
+    """Summaries from each alert's whole evidence, where the rule's detector can write one."""
+    summarize = DETECTORS[rule.detector].summarize
+    if summarize is None or not alerts:
+        return
+    table = pl.DataFrame(
+        {"group": [a.alert_id for a in alerts], "key": [a.entity for a in alerts],
+         "category": [a.category for a in alerts]}
+    )  # fmt: skip
+    cursor = store.cursor()
+    cursor.register("described", table.to_arrow())
+    names = ", ".join(f'e."{c}"' for c in SUMMARY_COLUMNS)
+    rows = pl.from_arrow(
+        cursor.sql(
+            f"""SELECT d."group", d.key, d.category, {names}
+                FROM described d JOIN evidence v ON v.alert_id = d."group"
+                JOIN events e USING (event_id)"""
+        ).to_arrow_table()
+    )
+    assert isinstance(rows, pl.DataFrame)
+    summaries = dict(summarize(rows).select("group", "summary").iter_rows())
+    for alert in alerts:
+        alert.summary = summaries.get(alert.alert_id, alert.summary)
+
+
+SUMMARY_COLUMNS = (
+    "event_id", "ts", "event", "outcome", "user", "ip", "ip_version", "ip_bin", "host",
+    "reason", "user_agent", "country", "city", "session_id",
+)  # fmt: skip
+
+
+def _members(values: Iterable[str]) -> list[dict[str, str]]:
+    return [{"type": "ip", "value": value} for value in values]
 
 
 def _new_alert(rule: Rule, alert_id: str, finding: dict, now: datetime) -> Alert:
+    labelled_here = finding["category"] != rule.category or finding["weight"] is not None
+    mitre = MITRE_OF.get(finding["category"], rule.mitre) if labelled_here else rule.mitre
     return Alert(
-        alert_id=alert_id, rule_id=rule.id, category=rule.category, severity=rule.severity,
-        entity_type=rule.entity_type, entity=finding["entity"], first_seen=finding["first_seen"],
+        alert_id=alert_id, rule_id=rule.id, category=finding["category"],
+        severity=finding["severity"], entity_type=finding["entity_type"],
+        entity=finding["entity"], first_seen=finding["first_seen"],
         last_seen=finding["last_seen"], event_count=finding["events"],
-        summary=finding["summary"], status="open", mitre=list(rule.mitre), assignee=None,
+        summary=finding["summary"], status="open", mitre=list(mitre), assignee=None,
         created_at=now, updated_at=now,
+        members=_members(finding["members"]) if finding["members"] else None,
+        risk=finding["risk"], reasons=finding["reasons"], weight=finding["weight"],
     )  # fmt: skip

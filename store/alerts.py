@@ -16,7 +16,7 @@ ACTIVE = ("open", "acknowledged")
 ALERT_COLUMNS = (
     "alert_id", "rule_id", "category", "severity", "entity_type", "entity", "first_seen",
     "last_seen", "event_count", "summary", "status", "mitre", "assignee", "created_at",
-    "updated_at",
+    "updated_at", "members", "risk", "reasons", "weight",
 )  # fmt: skip
 
 
@@ -37,9 +37,25 @@ class Alert:
     assignee: str | None
     created_at: datetime
     updated_at: datetime
+    members: list[dict[str, str]] | None = None  # a campaign's sources
+    risk: float | None = None
+    reasons: list[str] | None = None
+    weight: int | None = None  # how strongly the label was decided
+
+    def __post_init__(self) -> None:
+        # DuckDB hands JSON columns over as text.
+        for name in ("members", "reasons"):
+            value = getattr(self, name)
+            if isinstance(value, str):
+                setattr(self, name, orjson.loads(value))
 
     def as_json(self) -> dict[str, Any]:
         """The contract's alert fields (section 2)."""
+        optional = {
+            name: getattr(self, name)
+            for name in ("members", "risk", "reasons")
+            if getattr(self, name) is not None
+        }
         return {
             "id": self.alert_id,
             "rule_id": self.rule_id,
@@ -56,6 +72,7 @@ class Alert:
             "assignee": self.assignee,
             "created_at": _rfc3339(self.created_at),
             "updated_at": _rfc3339(self.updated_at),
+            **optional,
         }
 
 
@@ -69,7 +86,8 @@ def alert_from_json(body: dict[str, Any]) -> Alert:
         body["id"], body["rule_id"], body["category"], body["severity"], body["entity_type"],
         body["entity"], when(body["first_seen"]), when(body["last_seen"]), body["event_count"],
         body["summary"], body["status"], body["mitre"], body.get("assignee"),
-        when(body["created_at"]), when(body["updated_at"]),
+        when(body["created_at"]), when(body["updated_at"]), body.get("members"),
+        body.get("risk"), body.get("reasons"),
     )  # fmt: skip
 
 
@@ -104,11 +122,7 @@ def known_ids(con: duckdb.DuckDBPyConnection, ids: list[str]) -> set[str]:
 def insert_alerts(con: duckdb.DuckDBPyConnection, alerts: list[Alert]) -> None:
     if not alerts:
         return
-    frame = pl.DataFrame(
-        {c: [getattr(a, c) for a in alerts] for c in ALERT_COLUMNS},
-        schema_overrides={"mitre": pl.List(pl.String), "assignee": pl.String},
-    )
-    con.register("fresh_alerts", frame.to_arrow())
+    con.register("fresh_alerts", _frame(alerts, ALERT_COLUMNS).to_arrow())
     try:
         names = ", ".join(ALERT_COLUMNS)
         con.execute(f"INSERT INTO alerts ({names}) SELECT {names} FROM fresh_alerts")
@@ -140,29 +154,44 @@ def link_evidence(con: duckdb.DuckDBPyConnection, links: pl.DataFrame) -> dict[s
     return {alert_id: int(count) for alert_id, count in rows}
 
 
+SAVED = (
+    "alert_id", "category", "severity", "first_seen", "last_seen", "event_count", "summary",
+    "members", "risk", "reasons", "weight",
+)  # fmt: skip
+
+
 def save_alerts(con: duckdb.DuckDBPyConnection, alerts: list[Alert], now: datetime) -> None:
-    """Write the span, count and summary of alerts the run created or widened."""
+    """Write what a run found again of alerts it created or grew: label, span, count,
+    summary, members, risk."""
     if not alerts:
         return
-    frame = pl.DataFrame(
-        {
-            "alert_id": [a.alert_id for a in alerts],
-            "first_seen": [a.first_seen for a in alerts],
-            "last_seen": [a.last_seen for a in alerts],
-            "event_count": [a.event_count for a in alerts],
-            "summary": [a.summary for a in alerts],
-        }
-    )
-    con.register("changed_alerts", frame.to_arrow())
+    con.register("changed_alerts", _frame(alerts, SAVED).to_arrow())
     try:
+        assignments = ", ".join(f"{c} = c.{c}" for c in SAVED[1:])
         con.execute(
-            """UPDATE alerts SET first_seen = c.first_seen, last_seen = c.last_seen,
-                   event_count = c.event_count, summary = c.summary, updated_at = ?
+            f"""UPDATE alerts SET {assignments}, updated_at = ?
                FROM changed_alerts c WHERE alerts.alert_id = c.alert_id""",
             [now],
         )
     finally:
         con.unregister("changed_alerts")
+
+
+def _frame(alerts: list[Alert], columns: tuple[str, ...]) -> pl.DataFrame:
+    def value(alert: Alert, column: str) -> Any:
+        raw = getattr(alert, column)
+        if column in ("members", "reasons") and raw is not None:
+            return orjson.dumps(raw).decode()
+        return raw
+
+    types: dict[str, pl.DataType] = {
+        "mitre": pl.List(pl.String), "assignee": pl.String(), "members": pl.String(),
+        "reasons": pl.String(), "risk": pl.Float64(), "weight": pl.Int64(),
+    }  # fmt: skip
+    return pl.DataFrame(
+        {c: [value(a, c) for a in alerts] for c in columns},
+        schema_overrides={c: t for c, t in types.items() if c in columns},
+    )
 
 
 def watermark(con: duckdb.DuckDBPyConnection, rule_id: str) -> int:

@@ -174,4 +174,22 @@ MIGRATIONS += (
     ),
 )
 
+# Step 5: labelled, growing alerts (detection that holds on logs it has never seen): the
+# sources of a campaign, the risk and reasons of a familiarity alert, how strongly the label
+# was decided; the risk of each scored login.
+MIGRATIONS += (
+    (
+        "ALTER TABLE alerts ADD COLUMN members JSON",  # [{"type": "ip", "value": ...}]
+        "ALTER TABLE alerts ADD COLUMN risk DOUBLE",
+        "ALTER TABLE alerts ADD COLUMN reasons JSON",  # ["new country Chile (never seen)"]
+        "ALTER TABLE alerts ADD COLUMN weight BIGINT",
+        """CREATE TABLE login_risk (
+            event_id BIGINT PRIMARY KEY,
+            risk DOUBLE NOT NULL,             -- 0..1: how unfamiliar the login was
+            reasons JSON NOT NULL,            -- the unfamiliar features and by how much
+            scored_at TIMESTAMP NOT NULL
+        )""",
+    ),
+)
+
 LATEST_VERSION = len(MIGRATIONS)

@@ -13,10 +13,13 @@ from typing import Any
 import polars as pl
 
 from analytics.detectors.common import FINDINGS_SCHEMA, Params
+from analytics.detectors.describe import account_summary, failure_summary
+from analytics.detectors.distributed import DistributedParams, distributed_failures
 from analytics.detectors.geo import VelocityParams, geo_velocity
 from analytics.detectors.novelty import DormancyParams, FirstSeenParams, dormancy, first_seen
 from analytics.detectors.sequence import SequenceParams, failures_then_success
 from analytics.detectors.session import SessionParams, session_divergence
+from analytics.detectors.sources import SourceParams, source_episodes
 from analytics.detectors.windows import CountParams, DistinctParams, window_count, window_distinct
 
 
@@ -24,9 +27,15 @@ from analytics.detectors.windows import CountParams, DistinctParams, window_coun
 class Detector:
     params: type[Params]
     run: Callable[[pl.DataFrame, Any], pl.DataFrame]
+    # Describes an alert again from all of its evidence when it grows: evidence rows with
+    # `group` (the alert), `key` (its entity) and the events' columns -> (group, summary).
+    # None: a grown alert takes the summary of its latest finding.
+    summarize: Callable[[pl.DataFrame], pl.DataFrame] | None = None
 
 
 DETECTORS: dict[str, Detector] = {
+    "source_episodes": Detector(SourceParams, source_episodes, failure_summary),
+    "distributed_failures": Detector(DistributedParams, distributed_failures, account_summary),
     "window_count": Detector(CountParams, window_count),
     "window_distinct": Detector(DistinctParams, window_distinct),
     "failures_then_success": Detector(SequenceParams, failures_then_success),

@@ -32,14 +32,25 @@ FINDINGS_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "last_seen": pl.Datetime("us"),
     "event_ids": pl.List(pl.Int64),
     "summary": pl.String,
+    # Null where the rule decides: a detector that labels its findings sets these.
+    "category": pl.String,
+    "severity": pl.String,
+    "entity_type": pl.String,
+    "members": pl.List(pl.String),  # the sources of a campaign
+    "risk": pl.Float64,  # 0..1, how unfamiliar the finding's login was for its account
+    "reasons": pl.List(pl.String),  # what was unfamiliar, or what made the label
+    "weight": pl.Int64,  # how strongly the label was decided (events of its window)
 }
+OPTIONAL_FINDINGS = tuple(list(FINDINGS_SCHEMA)[5:])
 
 
 ALL_COLUMNS = (
-    "event_id", "ts", "event", "outcome", "user", "ip", "ip_version", "ip_bin", "country",
-    "city", "lat", "lon", "own_network", "user_agent", "session_id", "reason",
+    "event_id", "ts", "event", "outcome", "user", "ip", "ip_version", "ip_bin", "host",
+    "country", "city", "lat", "lon", "asn", "own_network", "user_agent", "session_id", "reason",
 )  # fmt: skip
 BASE_COLUMNS = ("event_id", "ts", "event", "outcome", "user", "ip", "ip_bin")
+# How the store groups events by source: the address, or the host name where there is none.
+SOURCE_GROUP = "coalesce(ip, host)"
 
 
 @dataclass(frozen=True)
@@ -52,6 +63,7 @@ class Reads:
     not_null: tuple[str, ...] = ()
     # A necessary condition per group, as SQL: groups failing it cannot reach a finding, so
     # the caller may leave them out (IPv6 rows stay, their /64 grouping is the detector's).
+    # `group` is an SQL expression over the events' columns.
     group: str | None = None
     having: str | None = None
     # Or a whole query over `scope` (the rows above) that returns the wanted groups.
@@ -92,7 +104,8 @@ def empty_findings() -> pl.DataFrame:
 
 
 def source_key() -> pl.Expr:
-    """The address, or for IPv6 its /64: privacy addresses of one host change within it."""
+    """The address, or for IPv6 its /64 (privacy addresses of one host change within it), or
+    where the log names the source only by a host name (PAM's `rhost=`), that name."""
     # Only IPv6 rows are spelled out: the string work on null rows costs next to nothing.
     ipv6 = pl.when(pl.col("ip_version") == 6).then(pl.col("ip_bin"))
     hexed = ipv6.bin.encode("hex")
@@ -100,7 +113,7 @@ def source_key() -> pl.Expr:
         hexed.str.slice(i * 4, 4).str.strip_chars_start("0").replace("", "0") for i in range(4)
     ]
     prefix = pl.concat_str(groups, separator=":") + pl.lit("::/64")
-    return pl.coalesce(prefix, pl.col("ip"))
+    return pl.coalesce(prefix, pl.col("ip"), pl.col("host"))
 
 
 KEYS = {"ip": source_key, "user": lambda: pl.col("user"), "session": lambda: pl.col("session_id")}
@@ -139,9 +152,13 @@ def sort_codes(column: str) -> pl.Expr:
 
 def episodes(triggers: pl.DataFrame, window: timedelta) -> pl.DataFrame:
     """Trigger instants (key, ts) -> merged spans [ts - window, ts] per key."""
-    spans = triggers.select("key", start=pl.col("ts") - window, end=pl.col("ts")).sort(
-        "key", "start"
-    )
+    return merge_spans(triggers.select("key", start=pl.col("ts") - window, end=pl.col("ts")))
+
+
+def merge_spans(spans: pl.DataFrame) -> pl.DataFrame:
+    """Spans (key, start, end) -> (key, episode, start, end): overlapping spans of a key
+    merged into one episode."""
+    spans = spans.select("key", "start", "end").sort("key", "start")
     previous_end = pl.col("end").cum_max().shift(1).over("key")
     fresh = previous_end.is_null() | (pl.col("start") > previous_end)
     return (
@@ -186,12 +203,29 @@ def episode_facts(
 
 
 def as_findings(
-    found: pl.DataFrame, first: str, last: str, event_ids: pl.Expr, summary: pl.Expr
+    found: pl.DataFrame,
+    first: str,
+    last: str,
+    event_ids: pl.Expr,
+    summary: pl.Expr,
+    **optional: pl.Expr | str,
 ) -> pl.DataFrame:
-    """The findings frame every detector returns."""
+    """The findings frame every detector returns; `optional`: the labelling columns of
+    FINDINGS_SCHEMA it sets (the others are null: the rule decides)."""
+    unknown = set(optional) - set(OPTIONAL_FINDINGS)
+    if unknown:
+        raise ValueError(f"not a findings column: {sorted(unknown)}")
+    extra = {name: _typed(optional.get(name), FINDINGS_SCHEMA[name]) for name in OPTIONAL_FINDINGS}
     return found.select(
-        entity="key", first_seen=first, last_seen=last, event_ids=event_ids, summary=summary
-    )
+        entity="key", first_seen=first, last_seen=last, event_ids=event_ids, summary=summary,
+        **extra,
+    )  # fmt: skip
+
+
+def _typed(value: pl.Expr | str | None, dtype: pl.DataType | type[pl.DataType]) -> pl.Expr:
+    if value is None:
+        return pl.lit(None, dtype)
+    return (pl.col(value) if isinstance(value, str) else value).cast(dtype)
 
 
 def minutes(first: pl.Expr, last: pl.Expr) -> pl.Expr:
@@ -204,3 +238,48 @@ def names(column: str, limit: int = 3) -> pl.Expr:
     shown = distinct.head(limit).str.join(", ")
     more = distinct.len().cast(pl.Int64) - limit
     return pl.when(more > 0).then(pl.format("{} and {} more", shown, more)).otherwise(shown)
+
+
+def distinct_triggers(frame: pl.DataFrame, window: timedelta, least: int) -> pl.DataFrame:
+    """Instants (key, ts) when a key has `least` distinct values within the last `window`.
+
+    Not a rolling n_unique (memory grows with window x rows on busy keys): each value's
+    occurrences form runs with gaps of at most `window`; a run adds one at its first
+    occurrence and removes one a window after its last, and a running sum is the count.
+    """
+    # Sorted once, a run starts where the key or value changes or the gap is too long: no
+    # window function over (key, value), which costs 10x on many distinct values.
+    # Values as category codes: sorting numbers is several times faster than sorting text.
+    # `frame` comes in (key, ts) order, so two stable one-column sorts give (key, value, ts)
+    # at half the cost of one sort on the three.
+    ordered = (
+        frame.select("key", "ts", key_code=sort_codes("key"), value=sort_codes("value"))
+        .sort("value", maintain_order=True)
+        .sort("key_code", maintain_order=True)
+    )
+    starts = (
+        (pl.col("key_code") != pl.col("key_code").shift(1))
+        | (pl.col("value") != pl.col("value").shift(1))
+        | (pl.col("ts").diff() > window)
+    ).fill_null(True)
+    runs = (
+        ordered.with_columns(run=starts.cum_sum())
+        .group_by("run")
+        .agg(
+            pl.col("key", "key_code").first(), first=pl.col("ts").first(), last=pl.col("ts").last()
+        )
+    )
+    steps = pl.concat(
+        [
+            runs.select("key", "key_code", ts=pl.col("first"), step=pl.lit(1, pl.Int32)),
+            runs.select(
+                "key",
+                "key_code",
+                ts=pl.col("last") + window + timedelta(microseconds=1),
+                step=pl.lit(-1, pl.Int32),
+            ),
+        ]
+    ).sort("key_code", "ts", "step")
+    # Every key's steps sum to zero, so one running sum over all keys is each key's own.
+    counted = steps.with_columns(n=pl.col("step").cum_sum())
+    return counted.filter((pl.col("step") == 1) & (pl.col("n") >= least)).select("key", "ts")

@@ -27,7 +27,7 @@ class VelocityParams(Params):
         return Reads(
             columns=columns,
             equals=(("event", ("login",)), ("outcome", ("success",))),
-            group="user",
+            group='"user"',
             having="min(lat) <> max(lat) OR min(lon) <> max(lon)",
         )
 

@@ -28,7 +28,7 @@ class FirstSeenParams(Params):
         return Reads(
             columns=columns,
             equals=(("event", ("login",)), ("outcome", ("success",))),
-            group="user",
+            group='"user"',
             having=f'min("{self.field}") <> max("{self.field}")',
         )
 
@@ -74,7 +74,7 @@ class DormancyParams(Params):
         seconds = int(self.min_gap.total_seconds())
         return Reads(
             columns=(*BASE_COLUMNS, "city", "country"),
-            group="user",
+            group='"user"',
             having=f"epoch(max(ts)) - epoch(min(ts)) >= {seconds}",
         )
 

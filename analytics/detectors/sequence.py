@@ -37,7 +37,7 @@ class SequenceParams(Params):
             WHERE n + CASE WHEN next_slot = slot + 1 THEN next_n ELSE 0 END
                   >= {int(self.min_failures)}"""
         return Reads(
-            columns=BASE_COLUMNS, equals=(("event", kinds),), group="user", candidates=candidates
+            columns=BASE_COLUMNS, equals=(("event", kinds),), group='"user"', candidates=candidates
         )
 
 

@@ -2,29 +2,29 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Literal
 
 import polars as pl
 
 from analytics.detectors.common import (
     BASE_COLUMNS,
+    SOURCE_GROUP,
     Duration,
     KeyName,
     Params,
     Reads,
     Where,
     as_findings,
+    distinct_triggers,
     empty_findings,
     episode_facts,
     keyed,
     minutes,
     names,
-    sort_codes,
     source_key,
 )
 
-_GROUP = {"ip": "ip", "user": "user", "session": "session_id"}
+_GROUP = {"ip": SOURCE_GROUP, "user": '"user"', "session": "session_id"}
 
 
 class CountParams(Params):
@@ -36,7 +36,7 @@ class CountParams(Params):
 
     def reads(self) -> Reads:
         return Reads(
-            columns=(*BASE_COLUMNS, "ip_version", "reason"),
+            columns=(*BASE_COLUMNS, "ip_version", "host", "reason"),
             equals=self.where.equals(),
             group=_GROUP[self.key],
             having=f"count(*) >= {int(self.min_events)}",
@@ -91,8 +91,8 @@ class DistinctParams(Params):
     campaign_by: Literal["user_agent"] | None = None
 
     def reads(self) -> Reads:
-        columns = (*BASE_COLUMNS, "ip_version", "reason", "country", "user_agent")
-        value = {"user": '"user"', "source": "ip", "country": "country"}[self.distinct]
+        columns = (*BASE_COLUMNS, "ip_version", "host", "reason", "country", "user_agent")
+        value = {"user": '"user"', "source": SOURCE_GROUP, "country": "country"}[self.distinct]
         return Reads(
             columns=columns,
             equals=self.where.equals(),
@@ -116,7 +116,7 @@ def window_distinct(events: pl.DataFrame, p: DistinctParams) -> pl.DataFrame:
     frame = frame.filter(pl.col("value").is_not_null())
     if frame.height == 0:
         return empty_findings()
-    triggers = _distinct_triggers(frame, p.window, p.min_distinct)
+    triggers = distinct_triggers(frame, p.window, p.min_distinct)
     found = episode_facts(
         frame,
         triggers,
@@ -172,51 +172,6 @@ def _campaigns(found: pl.DataFrame) -> pl.DataFrame:
         campaign_size=pl.col("key").n_unique(), campaign_sources=names("key", 5)
     )
     return ordered.join(groups, on=["client", "campaign"], how="left", nulls_equal=True)
-
-
-def _distinct_triggers(frame: pl.DataFrame, window: timedelta, least: int) -> pl.DataFrame:
-    """Instants (key, ts) when a key has `least` distinct values within the last `window`.
-
-    Not a rolling n_unique (memory grows with window x rows on busy keys): each value's
-    occurrences form runs with gaps of at most `window`; a run adds one at its first
-    occurrence and removes one a window after its last, and a running sum is the count.
-    """
-    # Sorted once, a run starts where the key or value changes or the gap is too long: no
-    # window function over (key, value), which costs 10x on many distinct values.
-    # Values as category codes: sorting numbers is several times faster than sorting text.
-    # `frame` comes in (key, ts) order, so two stable one-column sorts give (key, value, ts)
-    # at half the cost of one sort on the three.
-    ordered = (
-        frame.select("key", "ts", key_code=sort_codes("key"), value=sort_codes("value"))
-        .sort("value", maintain_order=True)
-        .sort("key_code", maintain_order=True)
-    )
-    starts = (
-        (pl.col("key_code") != pl.col("key_code").shift(1))
-        | (pl.col("value") != pl.col("value").shift(1))
-        | (pl.col("ts").diff() > window)
-    ).fill_null(True)
-    runs = (
-        ordered.with_columns(run=starts.cum_sum())
-        .group_by("run")
-        .agg(
-            pl.col("key", "key_code").first(), first=pl.col("ts").first(), last=pl.col("ts").last()
-        )
-    )
-    steps = pl.concat(
-        [
-            runs.select("key", "key_code", ts=pl.col("first"), step=pl.lit(1, pl.Int32)),
-            runs.select(
-                "key",
-                "key_code",
-                ts=pl.col("last") + window + timedelta(microseconds=1),
-                step=pl.lit(-1, pl.Int32),
-            ),
-        ]
-    ).sort("key_code", "ts", "step")
-    # Every key's steps sum to zero, so one running sum over all keys is each key's own.
-    counted = steps.with_columns(n=pl.col("step").cum_sum())
-    return counted.filter((pl.col("step") == 1) & (pl.col("n") >= least)).select("key", "ts")
 
 
 def _within(column: str, share: Share) -> pl.Expr:

@@ -16,7 +16,7 @@ from tests.conftest import run_cli
 from tests.helpers import load
 
 RULES, _ = load_rules(default_rules_dir())
-BRUTE = [r for r in RULES if r.id == "brute_force"]
+BRUTE = [r for r in RULES if r.id == "source_failures"]
 
 
 def _failures(path: Path, start_minute: int, count: int, ip: str = "183.62.140.253") -> Path:

@@ -40,15 +40,15 @@ def test_corpus_is_valid() -> None:
     assert ERRORS == []
     files = sorted(p.stem for p in default_rules_dir().glob("*.yaml"))
     assert sorted(r.id for r in RULES) == files
-    assert {r.category for r in RULES} == set(CATEGORIES)
+    assert set().union(*(r.categories() for r in RULES)) == set(CATEGORIES)
 
 
 def test_broken_rule_is_named_and_others_load(tmp_path: Path) -> None:
     for path in default_rules_dir().glob("*.yaml"):
         (tmp_path / path.name).write_text(path.read_text())
-    (tmp_path / "brute_force.yaml").write_text("id: brute_force\nname: [unclosed\n")
+    (tmp_path / "source_failures.yaml").write_text("id: source_failures\nname: [unclosed\n")
     (tmp_path / "odd.yaml").write_text((default_rules_dir() / "dormant_account.yaml").read_text())
     rules, errors = load_rules(tmp_path)
-    assert {e.file for e in errors} == {"brute_force.yaml", "odd.yaml"}
+    assert {e.file for e in errors} == {"source_failures.yaml", "odd.yaml"}
     assert "does not match the file name" in next(e.message for e in errors if e.file == "odd.yaml")
     assert len(rules) == len(RULES) - 1
