@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import duckdb
 import polars as pl
 
 from analytics.detectors import DETECTORS
@@ -20,7 +21,7 @@ class CaseResult:
 
 def check_case(rule: Rule, case: Case, events: pl.DataFrame) -> CaseResult:
     """`events`: the case's events, enriched, with event ids."""
-    findings = labelled(DETECTORS[rule.detector].run(events, rule.detector_params()), rule)
+    findings = labelled(run_on_frame(rule, events), rule)
     entities = findings["entity"].to_list()
     if case.expect == "none":
         passed = not entities
@@ -40,6 +41,30 @@ def check_case(rule: Rule, case: Case, events: pl.DataFrame) -> CaseResult:
     got = findings.select("entity", "category", "severity", "summary").rows()
     detail = f"found {got}" + (f", expected {expected}" if expected else "")
     return CaseResult(rule.id, case.name, passed, detail)
+
+
+def run_on_frame(rule: Rule, events: pl.DataFrame) -> pl.DataFrame:
+    """The rule's detector over a frame of events, as the detection run hands them to it:
+    filtered as its reads say, with its context computed by DuckDB where it asks for one."""
+    params = rule.detector_params()
+    reads = params.reads()
+    detector = DETECTORS[rule.detector]
+    if reads.context is None:
+        return detector.run(events, params)
+    scope = events
+    for column, allowed in reads.equals:
+        scope = scope.filter(pl.col(column).is_in(list(allowed)))
+    with duckdb.connect() as con:
+        con.register("scope", scope.to_arrow())
+        context = pl.from_arrow(con.sql(reads.context).to_arrow_table())
+    assert isinstance(context, pl.DataFrame)
+    if reads.spans is not None:
+        spans = reads.spans(context)
+        inside = pl.lit(False)
+        for start, end in spans.select("start", "end").iter_rows():
+            inside |= pl.col("ts").is_between(start, end)
+        scope = scope.filter(inside)
+    return detector.run(scope, params, context)
 
 
 def labelled(findings: pl.DataFrame, rule: Rule) -> pl.DataFrame:

@@ -128,7 +128,9 @@ SCOPE_COLUMNS = (
 )
 
 
-def _load(store: Store, reads: Reads, start: datetime, window: Window | None) -> pl.DataFrame:
+def _load(
+    store: Store, reads: Reads, start: datetime, window: Window | None
+) -> tuple[pl.DataFrame, pl.DataFrame | None]:
     """Only the columns and rows the detector looks at: DuckDB filters, Polars detects.
 
     The groups that can reach a finding are found first, on their own: given as a
@@ -137,6 +139,7 @@ def _load(store: Store, reads: Reads, start: datetime, window: Window | None) ->
     long at 10M events (docs/benchmarks.md)."""
     names = ", ".join(f'"{c}"' for c in reads.columns)
     where, values = _conditions(reads, start, window)
+    context = None
     cursor = store.cursor()
     group, candidates = reads.group, reads.candidates
     if candidates is None and group is not None and reads.having is not None:
@@ -156,8 +159,25 @@ def _load(store: Store, reads: Reads, start: datetime, window: Window | None) ->
         else:
             cursor.register("wanted_groups", wanted.rename_columns(["key"]))
             sql += f" AND ({group} IN (SELECT key FROM wanted_groups){keep_ipv6})"
+    if reads.context is not None:
+        context = _frame(
+            cursor.sql(
+                f"WITH scope AS (SELECT * FROM events WHERE {where}) {reads.context}",
+                params=values,
+            ).to_arrow_table()
+        )
+        spans = reads.spans(context) if reads.spans is not None else None
+        if spans is not None and spans.height == 0:
+            sql += " AND false"
+        elif spans is not None:
+            cursor.register("wanted_spans", spans.select("start", "end").to_arrow())
+            sql += " AND EXISTS (SELECT 1 FROM wanted_spans s WHERE ts BETWEEN s.start AND s.end)"
     table = cursor.sql(sql, params=values).to_arrow_table()  # detectors sort by key
-    frame = pl.from_arrow(table)
+    return _frame(table), context
+
+
+def _frame(table: object) -> pl.DataFrame:
+    frame = pl.from_arrow(table)  # type: ignore[arg-type]
     assert isinstance(frame, pl.DataFrame)
     return frame
 
@@ -191,8 +211,12 @@ def _run_rule(
 ) -> RuleReport:
     clock = time.perf_counter()
     params = rule.detector_params()
-    events = _excepted(_load(store, params.reads(), start, window), rule)
-    findings = DETECTORS[rule.detector].run(events, params)
+    loaded, context = _load(store, params.reads(), start, window)
+    events = _excepted(loaded, rule)
+    detector = DETECTORS[rule.detector]
+    findings = (
+        detector.run(events, params) if context is None else detector.run(events, params, context)
+    )
     if window is not None:
         findings = findings.filter(pl.col("last_seen").is_between(window.since, window.until))
     else:  # only findings that involve something new; older ones were merged before
@@ -208,7 +232,8 @@ def _merge(
 ) -> None:
     """Decide per finding (new alert, or grow an open one), then write everything in bulk."""
     con = store.con
-    active = active_alerts(con, rule.id)
+    # One alert per entity: a campaign's takeover alerts name users, the campaign itself not.
+    active = {(a.entity_type, a.entity): a for a in active_alerts(con, rule.id).values()}
     before = {a.alert_id: _state(a) for a in active.values()}
     # Event ids stay in Polars: only each finding's alert is decided in Python.
     rows = list(
@@ -223,7 +248,7 @@ def _merge(
     targets: list[str | None] = []  # the alert each finding's events link to
     grown: dict[str, Alert] = {}
     for finding, alert_id in zip(rows, ids, strict=True):
-        alert = active.get(finding["entity"])
+        alert = active.get((finding["entity_type"], finding["entity"]))
         if alert is not None and alert.last_seen >= finding["first_seen"] - rule.suppress:
             grow(alert, finding)
             grown[alert.alert_id] = alert
@@ -234,7 +259,7 @@ def _merge(
             continue  # raised before and since closed: the analyst has seen it
         alert = _new_alert(rule, alert_id, finding, now)
         fresh[alert_id] = alert
-        active[alert.entity] = alert
+        active[(alert.entity_type, alert.entity)] = alert
         known.add(alert_id)
         targets.append(alert_id)
     links = (
@@ -285,7 +310,9 @@ def grow(alert: Alert, finding: dict) -> None:
 
 def redescribe(store: Store, rule: Rule, alerts: list[Alert]) -> None:
     """Summaries from each alert's whole evidence, where the rule's detector can write one."""
-    summarize = DETECTORS[rule.detector].summarize
+    detector = DETECTORS[rule.detector]
+    summarize = detector.summarize
+    alerts = [a for a in alerts if a.entity_type in detector.summarizes]
     if summarize is None or not alerts:
         return
     table = pl.DataFrame(

@@ -20,12 +20,17 @@ class Problem(BaseModel):
     detail: Any
 
 
+class Member(BaseModel):
+    type: Literal["ip"]
+    value: str
+
+
 class AlertOut(BaseModel):
     id: str
     rule_id: str
     category: Category
     severity: Severity
-    entity_type: Literal["ip", "user", "session"]
+    entity_type: Literal["ip", "user", "session", "campaign"]
     entity: str
     first_seen: str
     last_seen: str
@@ -36,6 +41,15 @@ class AlertOut(BaseModel):
     assignee: str | None
     created_at: str
     updated_at: str
+    members: list[Member] | None = Field(
+        default=None, description="the sources of a campaign (entity_type campaign)"
+    )
+    risk: float | None = Field(
+        default=None, ge=0, le=1, description="how unfamiliar the login was for the account"
+    )
+    reasons: list[str] | None = Field(
+        default=None, description="the unfamiliar features, or what labelled the alert"
+    )
 
 
 class AlertPage(BaseModel):

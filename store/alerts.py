@@ -105,11 +105,12 @@ _SELECT = "SELECT " + ", ".join(ALERT_COLUMNS) + " FROM alerts"
 
 
 def active_alerts(con: duckdb.DuckDBPyConnection, rule_id: str) -> dict[str, Alert]:
+    """The rule's open and acknowledged alerts by id."""
     rows = con.execute(
         _SELECT + " WHERE rule_id = ? AND status IN ('open', 'acknowledged') ORDER BY last_seen",
         [rule_id],
     ).fetchall()
-    return {row[5]: Alert(*row) for row in rows}
+    return {row[0]: Alert(*row) for row in rows}
 
 
 def known_ids(con: duckdb.DuckDBPyConnection, ids: list[str]) -> set[str]:

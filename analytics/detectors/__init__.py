@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import polars as pl
 
+from analytics.detectors.campaigns import CampaignParams, campaign_summary, campaigns
 from analytics.detectors.common import FINDINGS_SCHEMA, Params
 from analytics.detectors.describe import account_summary, failure_summary
 from analytics.detectors.distributed import DistributedParams, distributed_failures
@@ -26,16 +26,19 @@ from analytics.detectors.windows import CountParams, DistinctParams, window_coun
 @dataclass(frozen=True)
 class Detector:
     params: type[Params]
-    run: Callable[[pl.DataFrame, Any], pl.DataFrame]
+    # (events, params), or (events, params, context) where the params' reads ask for one.
+    run: Callable[..., pl.DataFrame]
     # Describes an alert again from all of its evidence when it grows: evidence rows with
     # `group` (the alert), `key` (its entity) and the events' columns -> (group, summary).
     # None: a grown alert takes the summary of its latest finding.
     summarize: Callable[[pl.DataFrame], pl.DataFrame] | None = None
+    summarizes: tuple[str, ...] = ()  # the entity types `summarize` describes
 
 
 DETECTORS: dict[str, Detector] = {
-    "source_episodes": Detector(SourceParams, source_episodes, failure_summary),
+    "source_episodes": Detector(SourceParams, source_episodes, failure_summary, ("ip",)),
     "distributed_failures": Detector(DistributedParams, distributed_failures, account_summary),
+    "campaigns": Detector(CampaignParams, campaigns, campaign_summary, ("campaign",)),
     "window_count": Detector(CountParams, window_count),
     "window_distinct": Detector(DistinctParams, window_distinct),
     "failures_then_success": Detector(SequenceParams, failures_then_success),

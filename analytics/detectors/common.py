@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated, Literal
@@ -68,6 +69,11 @@ class Reads:
     having: str | None = None
     # Or a whole query over `scope` (the rows above) that returns the wanted groups.
     candidates: str | None = None
+    # Service-level detectors: an aggregate query over `scope` whose (small) result the
+    # detector gets beside the events, and from it the time spans (start, end) whose events
+    # it needs; no span, no events read.
+    context: str | None = None
+    spans: Callable[[pl.DataFrame], pl.DataFrame] | None = None
 
 
 class Params(BaseModel):
@@ -153,6 +159,18 @@ def sort_codes(column: str) -> pl.Expr:
 def episodes(triggers: pl.DataFrame, window: timedelta) -> pl.DataFrame:
     """Trigger instants (key, ts) -> merged spans [ts - window, ts] per key."""
     return merge_spans(triggers.select("key", start=pl.col("ts") - window, end=pl.col("ts")))
+
+
+def network_key() -> pl.Expr:
+    """The /24 of an IPv4 address or the /48 of an IPv6 one: what a proxy pool shares."""
+    v4 = pl.col("ip").str.extract(r"^(\d+\.\d+\.\d+)\.\d+$", 1) + pl.lit(".0/24")
+    ipv6 = pl.when(pl.col("ip_version") == 6).then(pl.col("ip_bin"))
+    hexed = ipv6.bin.encode("hex")
+    groups = [
+        hexed.str.slice(i * 4, 4).str.strip_chars_start("0").replace("", "0") for i in range(3)
+    ]
+    v6 = pl.concat_str(groups, separator=":") + pl.lit("::/48")
+    return pl.coalesce(v6, v4)
 
 
 def merge_spans(spans: pl.DataFrame) -> pl.DataFrame:

@@ -104,6 +104,12 @@ class SourceParams(Params):
     resolve: Resolve | None = Resolve()
     shapes: tuple[Shape, ...] = Field(min_length=1)
     common_names: tuple[str, ...] = ()
+    # A success from a source of these shapes is an account taken over: a critical alert
+    # for that account (brute force that succeeds is success_after_failures' part).
+    takeover_after: tuple[str, ...] = ("credential_stuffing", "password_spraying")
+    # A success from a source of these shapes is an account taken over: a critical alert
+    # for that account (brute force that succeeds is success_after_failures' part).
+    takeover_after: tuple[str, ...] = ("credential_stuffing", "password_spraying")
 
     @model_validator(mode="after")
     def _last_takes_all(self) -> SourceParams:
@@ -167,7 +173,7 @@ def source_episodes(events: pl.DataFrame, p: SourceParams) -> pl.DataFrame:
         .join(summaries, on="group")
         .join(labels, on=["key", "episode"])
     )
-    return as_findings(
+    episodes = as_findings(
         found,
         "first_seen",
         "last_seen",
@@ -177,6 +183,41 @@ def source_episodes(events: pl.DataFrame, p: SourceParams) -> pl.DataFrame:
         severity="severity",
         reasons="reasons",
         weight="weight",
+    )
+    return pl.concat([episodes, takeovers(rows, p.takeover_after)], how="vertical_relaxed")
+
+
+def takeovers(rows: pl.DataFrame, after: tuple[str, ...]) -> pl.DataFrame:
+    """An account alert per account that logged in from a source while it replayed a list."""
+    wins = rows.filter(pl.col("succeeded") & pl.col("category").is_in(list(after)))
+    if wins.height == 0:
+        return empty_findings()
+    taken = wins.group_by("key", "episode", "user").agg(
+        first_seen=pl.col("ts").min(),
+        last_seen=pl.col("ts").max(),
+        event_ids=pl.col("event_id"),
+        label=pl.col("category").first(),
+    )
+    described = pl.format(
+        "account takeover: {} logged in from {} during its {}",
+        "key", "source", pl.col("label").str.replace_all("_", " "),
+    )  # fmt: skip
+    return as_findings(
+        taken.rename({"key": "source"}).rename({"user": "key"}),
+        "first_seen",
+        "last_seen",
+        pl.col("event_ids"),
+        described,
+        category=pl.lit("credential_stuffing"),
+        severity=pl.lit("critical"),
+        entity_type=pl.lit("user"),
+        reasons=pl.concat_list(
+            pl.format(
+                "logged in from {} during its {}",
+                "source",
+                pl.col("label").str.replace_all("_", " "),
+            )
+        ),
     )
 
 
