@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import polars as pl
+import pyarrow as pa
 
 from analytics.cases import labelled
 from analytics.categories import MITRE_OF
@@ -176,8 +177,8 @@ def _load(
     return _frame(table), context
 
 
-def _frame(table: object) -> pl.DataFrame:
-    frame = pl.from_arrow(table)  # type: ignore[arg-type]
+def _frame(table: pa.Table) -> pl.DataFrame:
+    frame = pl.from_arrow(table)
     assert isinstance(frame, pl.DataFrame)
     return frame
 

@@ -19,7 +19,7 @@ alert of its own: its password was on the list.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import polars as pl
 from pydantic import Field
@@ -114,12 +114,9 @@ def _series(buckets: pl.DataFrame, size: timedelta) -> pl.DataFrame:
         .group_by("bucket")
         .agg(pl.col("failures", "unknown").sum())
     )
-    every = pl.DataFrame(
-        {
-            "bucket": pl.datetime_range(
-                sized["bucket"].min(), sized["bucket"].max(), size, eager=True, time_unit="us"
-            )
-        }
+    span = sized.select(first=pl.col("bucket").min(), last=pl.col("bucket").max())
+    every = span.select(bucket=pl.datetime_range("first", "last", size, time_unit="us")).explode(
+        "bucket"
     )
     return every.join(sized, on="bucket", how="left").fill_null(0)
 

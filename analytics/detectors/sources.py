@@ -107,9 +107,6 @@ class SourceParams(Params):
     # A success from a source of these shapes is an account taken over: a critical alert
     # for that account (brute force that succeeds is success_after_failures' part).
     takeover_after: tuple[str, ...] = ("credential_stuffing", "password_spraying")
-    # A success from a source of these shapes is an account taken over: a critical alert
-    # for that account (brute force that succeeds is success_after_failures' part).
-    takeover_after: tuple[str, ...] = ("credential_stuffing", "password_spraying")
 
     @model_validator(mode="after")
     def _last_takes_all(self) -> SourceParams:
