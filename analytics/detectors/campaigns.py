@@ -114,9 +114,10 @@ def _series(buckets: pl.DataFrame, size: timedelta) -> pl.DataFrame:
         .group_by("bucket")
         .agg(pl.col("failures", "unknown").sum())
     )
-    span = sized.select(first=pl.col("bucket").min(), last=pl.col("bucket").max())
-    every = span.select(bucket=pl.datetime_range("first", "last", size, time_unit="us")).explode(
-        "bucket"
+    first, last = sized["bucket"].min(), sized["bucket"].max()
+    assert isinstance(first, datetime) and isinstance(last, datetime)
+    every = pl.DataFrame(
+        {"bucket": pl.datetime_range(first, last, size, eager=True, time_unit="us")}
     )
     return every.join(sized, on="bucket", how="left").fill_null(0)
 
