@@ -92,49 +92,106 @@ def run_child(db: Path) -> dict:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def fail2ban_column(sshd_lines: int, folder: Path) -> None:
-    from bench.ingest import write_sshd
+def fail2ban_column(sshd_lines: int, folder: Path, seed: int = 50) -> None:
+    """vahti and fail2ban-regex on one log of 50 dictionary scanners and benign users: the
+    times, and whom each names (vahti: alerts; fail2ban: matches, and what its stock jail
+    of 5 failures in 10 minutes would ban)."""
+    from bench.scanners import fail2ban_failures, jail_bans, named_addresses, write_scanner_log
 
     log = folder / "auth.log"
-    write_sshd(log, sshd_lines)
+    truth = write_scanner_log(log, sshd_lines, seed)
+    guesses = sum(truth.failures.get(a, 0) for a in truth.scanners)
+    typos = sum(truth.failures.get(a, 0) for a in truth.benign)
+    print(
+        f"\nsshd log of {sshd_lines:,} lines (bench.scanners, seed {seed}): {len(truth.scanners)} "
+        f"scanners making {guesses:,} guesses, {len(truth.benign)} benign addresses with "
+        f"{typos} typos"
+    )
+    vahti = [sys.executable, "-m", "vahti.cli"]
     db = folder / "sshd.duckdb"
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "vahti.cli", "ingest", str(log), "--db", str(db), "--year", "2026"],
-                   check=True, capture_output=True)  # fmt: skip
+    subprocess.run([*vahti, "ingest", str(log), "--db", str(db), "--year", "2026"], check=True, capture_output=True)  # fmt: skip
     ingested = time.perf_counter()
-    subprocess.run(
-        [sys.executable, "-m", "vahti.cli", "detect", "--db", str(db)],
-        check=True,
-        capture_output=True,
-    )
+    subprocess.run([*vahti, "detect", "--db", str(db)], check=True, capture_output=True)
     vahti_seconds = time.perf_counter() - start
     print(
-        f"\nsshd log of {sshd_lines:,} lines: vahti ingest, then vahti detect: {vahti_seconds:.1f} s "
+        f"vahti ingest, then vahti detect: {vahti_seconds:.1f} s "
         f"(ingest {ingested - start:.1f} s, detect {vahti_seconds - ingested + start:.1f} s)"
     )
     once = folder / "sshd-once.duckdb"
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "vahti.cli", "ingest", str(log), "--db", str(once), "--year", "2026", "--detect"],
-                   check=True, capture_output=True)  # fmt: skip
+    subprocess.run([*vahti, "ingest", str(log), "--db", str(once), "--year", "2026", "--detect"], check=True, capture_output=True)  # fmt: skip
     one_command = time.perf_counter() - start
     print(f"the same as one command, vahti ingest --detect: {one_command:.1f} s")
+
+    def alerts_of(store: Path) -> list[dict]:
+        listed = subprocess.run([*vahti, "alerts", "--json", "--db", str(store)], check=True, capture_output=True, text=True)  # fmt: skip
+        return json.loads(listed.stdout)
+
+    alerts = alerts_of(once)
+    rules: dict[str, int] = {}
+    for alert in alerts:
+        rules[alert["rule_id"]] = rules.get(alert["rule_id"], 0) + 1
+    named = named_addresses(truth.scanners, alerts)
+    missed = [a for a in truth.scanners if a not in named]
+    wrong = named_addresses(truth.benign, alerts)
+    by_rule: dict[str, int] = {}
+    for how in named.values():
+        by_rule[how.split(" ")[0]] = by_rule.get(how.split(" ")[0], 0) + 1
+    networks = sum(" via " in how for how in named.values())
+    print(
+        f"vahti alerts: {len(alerts)} ({', '.join(f'{r} {n}' for r, n in sorted(rules.items())) or 'none'})"
+    )
+    print(
+        f"vahti names {len(named)} of {len(truth.scanners)} scanners"
+        + (f" ({networks} only by a network entity)" if networks else "")
+        + f"; by rule: {', '.join(f'{r} {n}' for r, n in sorted(by_rule.items())) or 'none'}"
+    )
+    print(f"  missed ({len(missed)}): {', '.join(missed) or 'none'}")
+    print(
+        f"  benign addresses named: {', '.join(f'{a} ({how})' for a, how in wrong.items()) or 'none'}"
+    )
+    two = named_addresses(truth.scanners + truth.benign, alerts_of(db))
+    if set(two) != set(named) | set(wrong):
+        print(f"  (ingest, then detect names {len(two)} addresses instead, a different set)")
+
     tool = shutil.which("fail2ban-regex")
     if tool is None:
         print("fail2ban-regex: not installed (Debian package fail2ban); column skipped")
         return
     start = time.perf_counter()
-    subprocess.run([tool, str(log), "sshd"], check=True, capture_output=True)
+    plain = subprocess.run([tool, str(log), "sshd"], check=True, capture_output=True, text=True)
     f2b = time.perf_counter() - start
     print(
-        f"fail2ban-regex sshd filter: {f2b:.1f} s -> vahti is {f2b / vahti_seconds:.1f}x faster "
-        f"(two commands), {f2b / one_command:.1f}x (one command)"
+        f"fail2ban-regex sshd filter: {f2b:.1f} s = {f2b / vahti_seconds:.1f}x vahti's time with "
+        f"two commands, {f2b / one_command:.1f}x with one"
     )
+    summary = next((line for line in plain.stdout.splitlines() if line.startswith("Lines: ")), "")
+    print(f"  fail2ban-regex: {summary.removeprefix('Lines: ')}")
+    rows = subprocess.run([tool, "-o", "row", str(log), "sshd"], check=True, capture_output=True, text=True)  # fmt: skip
+    matched = fail2ban_failures(rows.stdout)
+    bans = jail_bans(matched)
+    seen = [a for a in truth.scanners if a in matched]
+    print(
+        f"  its filter matched {sum(len(t) for t in matched.values()):,} failures from "
+        f"{len(seen)} of {len(truth.scanners)} scanners; benign addresses matched: "
+        + (", ".join(f"{a} ({len(matched[a])})" for a in truth.benign if a in matched) or "none")
+    )
+    banned = [a for a in truth.scanners if a in bans]
+    print(
+        f"  its stock jail (maxretry 5, findtime 10m, bantime 10m) would ban {len(banned)} of "
+        f"{len(truth.scanners)} scanners ({sum(bans[a] for a in banned):,} bans); benign "
+        f"addresses banned: {', '.join(a for a in truth.benign if a in bans) or 'none'}"
+    )
+    if len(banned) < len(truth.scanners):
+        print(f"  not banned: {', '.join(a for a in truth.scanners if a not in bans)}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 10_000_000])
     parser.add_argument("--sshd-lines", type=int, default=1_000_000)
+    parser.add_argument("--sshd-seed", type=int, default=50, help="seed of the scanner log")
     args = parser.parse_args()
     print(f"# vahti detection benchmark, {date.today()}, {platform.node()}, {platform.machine()}")
     with tempfile.TemporaryDirectory() as name:
@@ -149,7 +206,7 @@ def main() -> None:
                 print(f"  {rule:26} {seconds:6.2f} s")
             db.unlink()
         if args.sshd_lines:
-            fail2ban_column(args.sshd_lines, folder)
+            fail2ban_column(args.sshd_lines, folder, args.sshd_seed)
 
 
 if __name__ == "__main__":
