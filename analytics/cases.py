@@ -8,7 +8,10 @@ import duckdb
 import polars as pl
 
 from analytics.detectors import DETECTORS
-from analytics.rules import Case, Rule
+from analytics.detectors.common import RISK_COLUMNS
+from analytics.familiarity import FamiliarityModel
+from analytics.rules import Case, Rule, default_rules_dir, load_model
+from analytics.scoring import compute_scores
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,8 @@ def run_on_frame(rule: Rule, events: pl.DataFrame) -> pl.DataFrame:
     params = rule.detector_params()
     reads = params.reads()
     detector = DETECTORS[rule.detector]
+    if set(reads.columns) & set(RISK_COLUMNS):
+        events = with_risk(events, load_model(default_rules_dir()))
     if reads.context is None:
         return detector.run(events, params)
     scope = events
@@ -65,6 +70,23 @@ def run_on_frame(rule: Rule, events: pl.DataFrame) -> pl.DataFrame:
             inside |= pl.col("ts").is_between(start, end)
         scope = scope.filter(inside)
     return detector.run(scope, params, context)
+
+
+def with_risk(events: pl.DataFrame, model: FamiliarityModel) -> pl.DataFrame:
+    """The events with their familiarity scores, as the detection run stores them."""
+    with duckdb.connect() as con:
+        con.register("events", events.to_arrow())
+        scores = compute_scores(con, model, seen=0)
+    if scores is None:
+        scores = pl.DataFrame(
+            schema={"event_id": pl.Int64, "risk": pl.Float64, "learning": pl.Boolean,
+                    "reasons": pl.List(pl.String)}
+        )  # fmt: skip
+    return events.join(
+        scores.select("event_id", "risk", "learning", risk_reasons="reasons"),
+        on="event_id",
+        how="left",
+    )
 
 
 def labelled(findings: pl.DataFrame, rule: Rule) -> pl.DataFrame:

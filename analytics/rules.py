@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from analytics.categories import CATEGORIES, ENTITY_OF, Category
 from analytics.detectors import DETECTORS
 from analytics.detectors.common import Duration, Params, duration
+from analytics.familiarity import FamiliarityModel
 
 __all__ = ["CATEGORIES", "ENTITY_OF", "Case", "Rule", "RuleError", "load_rules"]
 CASE_START = datetime(2026, 10, 1, tzinfo=UTC)
@@ -96,12 +97,29 @@ def default_rules_dir() -> Path:
     return Path(str(resources.files("rules")))
 
 
+MODEL_FILE = "familiarity.yaml"  # the familiarity model beside the rules, not a rule
+
+
+def load_model(folder: Path) -> FamiliarityModel:
+    """The familiarity model of the folder, or the shipped one if the folder has none."""
+    path = folder / MODEL_FILE
+    if not path.exists():
+        path = default_rules_dir() / MODEL_FILE
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return FamiliarityModel.model_validate(data)
+    except (OSError, yaml.YAMLError, ValidationError) as exc:
+        raise ValueError(f"{path.name}: {_message(exc)}") from exc
+
+
 def load_rules(folder: Path) -> tuple[list[Rule], list[RuleError]]:
     """Every `*.yaml` in the folder; a broken file is reported by name, the rest still load."""
     rules: list[Rule] = []
     errors: list[RuleError] = []
     seen: dict[str, str] = {}
     for path in sorted(folder.glob("*.yaml")):
+        if path.name == MODEL_FILE:
+            continue
         try:
             rule = _load(path)
         except (OSError, yaml.YAMLError, ValidationError, ValueError) as exc:

@@ -19,8 +19,10 @@ import pyarrow as pa
 from analytics.cases import labelled
 from analytics.categories import MITRE_OF
 from analytics.detectors import DETECTORS
-from analytics.detectors.common import SOURCE_GROUP, Reads
-from analytics.rules import Rule
+from analytics.detectors.common import RISK_COLUMNS, SOURCE_GROUP, Reads
+from analytics.familiarity import FamiliarityModel
+from analytics.rules import Rule, default_rules_dir, load_model
+from analytics.scoring import score_logins
 from store import Store
 from store.addresses import network_range
 from store.alerts import (
@@ -49,6 +51,7 @@ class RuleReport:
 @dataclass
 class RunReport:
     events: int = 0  # rows read
+    scored: int = 0  # logins scored for familiarity
     rules: list[RuleReport] = field(default_factory=list)
 
     @property
@@ -73,15 +76,21 @@ def run_detection(
     rules: list[Rule],
     window: Window | None = None,
     checkpoint: Callable[[], None] | None = None,
+    model: FamiliarityModel | None = None,
 ) -> RunReport:
     """All rules in one transaction. `checkpoint` is called between rules and may raise to
-    abandon the run: then nothing of it is written and the next run starts where this did."""
+    abandon the run: then nothing of it is written and the next run starts where this did.
+
+    First the new successful logins are scored for familiarity (its own transaction, so
+    the rules' reads see the scores; scoring again gives the same scores)."""
     now = datetime.now(UTC).replace(tzinfo=None)
     con = store.con
     top = con.execute("SELECT coalesce(max(event_id), 0) FROM events").fetchone()
     max_id = int(top[0]) if top else 0
     plans = _plans(store, [r for r in rules if r.enabled], window, max_id)
     report = RunReport()
+    if any(_reads_risk(rule) for rule, _, _ in plans):
+        report.scored = _score(store, model or load_model(default_rules_dir()), window, max_id, now)
     with store.transaction():
         for rule, start, seen in plans:
             if checkpoint is not None:
@@ -91,6 +100,24 @@ def run_detection(
                 set_watermark(con, rule.id, max_id, now)
     report.events = max((r.events for r in report.rules), default=0)
     return report
+
+
+def _reads_risk(rule: Rule) -> bool:
+    return bool(set(rule.detector_params().reads().columns) & set(RISK_COLUMNS))
+
+
+def _score(
+    store: Store, model: FamiliarityModel, window: Window | None, max_id: int, now: datetime
+) -> int:
+    seen = 0 if window is not None else watermark(store.con, SCORING)
+    if window is None and seen >= max_id:
+        return 0
+    with store.transaction():
+        since, until = (window.since, window.until) if window is not None else (None, None)
+        scored = score_logins(store, model, seen, since, until)
+        if window is None:
+            set_watermark(store.con, SCORING, max_id, now)
+    return scored
 
 
 def _plans(
@@ -116,6 +143,8 @@ def _plans(
     return plans
 
 
+SCORING = "familiarity"  # the scoring step's watermark in rule_state
+RISK_SQL = {"risk": "r.risk", "learning": "r.learning", "risk_reasons": "r.reasons AS risk_reasons"}
 SCOPE_COLUMNS = (
     "ts",
     "event",
@@ -138,18 +167,21 @@ def _load(
     registered table of known size, DuckDB builds its join on them (a few thousand keys)
     and not on the events (millions). One query with the groups as a subquery took 3x as
     long at 10M events (docs/benchmarks.md)."""
-    names = ", ".join(f'"{c}"' for c in reads.columns)
+    names = ", ".join(RISK_SQL.get(c, f'e."{c}"') for c in reads.columns)
     where, values = _conditions(reads, start, window)
     context = None
     cursor = store.cursor()
     group, candidates = reads.group, reads.candidates
     if candidates is None and group is not None and reads.having is not None:
         candidates = f"SELECT {group} FROM scope GROUP BY 1 HAVING {reads.having}"
-    sql = f"SELECT {names} FROM events WHERE {where}"
+    source = "events e"
+    if set(reads.columns) & set(RISK_COLUMNS):
+        source = "events e LEFT JOIN login_risk r USING (event_id)"
+    sql = f"SELECT {names} FROM {source} WHERE {where}"
     if candidates is not None and group is not None:
         # Every column a group expression or candidate query may name: DuckDB reads only
         # those the query uses.
-        needed = dict.fromkeys((*reads.columns, *SCOPE_COLUMNS))
+        needed = dict.fromkeys(c for c in (*reads.columns, *SCOPE_COLUMNS) if c not in RISK_COLUMNS)
         scope = ", ".join(f'"{c}"' for c in needed)
         wanted = cursor.sql(
             f"WITH scope AS (SELECT {scope} FROM events WHERE {where}) {candidates}", params=values

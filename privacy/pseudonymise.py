@@ -74,5 +74,10 @@ def pseudonymise_events(
                 lat = round(lat), lon = round(lon), pseudonymised = true
             FROM pseudonymise_due d WHERE events.event_id = d.event_id"""
     )
+    # The reasons of a login's risk quote its network, city and user agent in full.
+    con.execute(
+        """UPDATE login_risk SET reasons = []
+           WHERE event_id IN (SELECT event_id FROM pseudonymise_due)"""
+    )
     con.execute("DROP TABLE pseudonymise_due")
     return int(count)

@@ -166,8 +166,12 @@ def delete_due(
         _move_anchor(con, status.cutoff, now)
     con.execute(f"DELETE FROM {kind.table.split()[0]} {alias} WHERE {due}", values)
     if kind.name == "events" and status.due:
-        # Evidence links to events that are gone would point at nothing.
-        con.execute("DELETE FROM evidence WHERE event_id NOT IN (SELECT event_id FROM events)")
+        # Evidence links to events that are gone would point at nothing, and a login's
+        # risk score is personal data of that login: both go with it.
+        for dependent in ("evidence", "login_risk"):
+            con.execute(
+                f"DELETE FROM {dependent} WHERE event_id NOT IN (SELECT event_id FROM events)"
+            )
     return {**status.as_json(), "deleted": status.due}
 
 

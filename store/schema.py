@@ -186,7 +186,9 @@ MIGRATIONS += (
         """CREATE TABLE login_risk (
             event_id BIGINT PRIMARY KEY,
             risk DOUBLE NOT NULL,             -- 0..1: how unfamiliar the login was
-            reasons JSON NOT NULL,            -- the unfamiliar features and by how much
+            evidence DOUBLE NOT NULL,         -- the summed log likelihood ratio behind it
+            learning BOOLEAN NOT NULL,        -- the account (or deployment) was still learning
+            reasons VARCHAR[] NOT NULL,       -- the unfamiliar features and by how much
             scored_at TIMESTAMP NOT NULL
         )""",
     ),

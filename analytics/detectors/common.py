@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import Annotated, Literal
 
 import polars as pl
-from pydantic import BaseModel, BeforeValidator, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 _DURATION = re.compile(r"^(\d+)([smhdw])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -50,6 +50,8 @@ ALL_COLUMNS = (
     "country", "city", "lat", "lon", "asn", "own_network", "user_agent", "session_id", "reason",
 )  # fmt: skip
 BASE_COLUMNS = ("event_id", "ts", "event", "outcome", "user", "ip", "ip_bin")
+# A login's familiarity score (login_risk): read beside the events where a detector asks.
+RISK_COLUMNS = ("risk", "learning", "risk_reasons")
 # How the store groups events by source: the address, or the host name where there is none.
 SOURCE_GROUP = "coalesce(ip, host)"
 
@@ -103,6 +105,26 @@ class Where(Params):
         if self.reason is not None:
             condition &= pl.col("reason") == self.reason
         return condition
+
+
+class RiskGate(Params):
+    """Familiarity (analytics/familiarity.py): only logins at least this risky, past their
+    account's learning, alert; the risk sets the severity (the highest band reached)."""
+
+    min_risk: float = Field(default=0.3, ge=0, le=1)
+    severity: dict[Literal["low", "medium", "high", "critical"], float] = {
+        "low": 0.1, "medium": 0.3, "high": 0.5, "critical": 0.95,
+    }  # fmt: skip
+
+    def band(self, risk: pl.Expr) -> pl.Expr:
+        ordered = sorted(self.severity.items(), key=lambda kv: kv[1], reverse=True)
+        chosen = pl.lit(None, pl.String)
+        for name, low in reversed(ordered):
+            chosen = pl.when(risk >= low).then(pl.lit(name)).otherwise(chosen)
+        return chosen
+
+    def passes(self, risk: pl.Expr, learning: pl.Expr) -> pl.Expr:
+        return (risk >= self.min_risk).fill_null(False) & ~learning.fill_null(True)
 
 
 def empty_findings() -> pl.DataFrame:

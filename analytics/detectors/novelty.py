@@ -8,9 +8,11 @@ import polars as pl
 
 from analytics.detectors.common import (
     BASE_COLUMNS,
+    RISK_COLUMNS,
     Duration,
     Params,
     Reads,
+    RiskGate,
     Where,
     as_findings,
     empty_findings,
@@ -20,11 +22,16 @@ from analytics.detectors.common import (
 
 class FirstSeenParams(Params):
     field: str = "country"
-    min_history_events: int = 10  # Entra ID learns 14 days or 10 logins
+    # Without familiarity: a history of this many logins over this many days first.
+    min_history_events: int = 10
     min_history_days: int = 14
+    # With it: the account's learning (the familiarity model's), and how unfamiliar the
+    # whole login was (a trip with the usual laptop is not a phished password).
+    familiarity: RiskGate | None = None
 
     def reads(self) -> Reads:
-        columns = (*BASE_COLUMNS, self.field)
+        risk = RISK_COLUMNS if self.familiarity is not None else ()
+        columns = (*BASE_COLUMNS, self.field, *risk)
         return Reads(
             columns=columns,
             equals=(("event", ("login",)), ("outcome", ("success",))),
@@ -45,35 +52,62 @@ def first_seen(events: pl.DataFrame, p: FirstSeenParams) -> pl.DataFrame:
         since=pl.col("ts") - pl.col("ts").min().over("key"),
         first_of_value=pl.int_range(pl.len()).over("key", p.field) == 0,
     )
-    found = frame.filter(
-        pl.col("first_of_value")
-        & (pl.col("earlier") >= p.min_history_events)
-        & (pl.col("since") >= timedelta(days=p.min_history_days))
+    if p.familiarity is None:
+        history = (pl.col("earlier") >= p.min_history_events) & (
+            pl.col("since") >= timedelta(days=p.min_history_days)
+        )
+    else:
+        history = p.familiarity.passes(pl.col("risk"), pl.col("learning"))
+    found = frame.filter(pl.col("first_of_value") & history)
+    summary = pl.format(
+        "{} logged in from {} {} ({}) for the first time after {} logins over {} days",
+        "key",
+        pl.lit(p.field),
+        pl.col(p.field),
+        "ip",
+        "earlier",
+        pl.col("since").dt.total_days(),
     )
     return as_findings(
-        found,
-        "ts",
-        "ts",
-        pl.concat_list("event_id"),
-        pl.format(
-            "{} logged in from {} {} ({}) for the first time after {} logins over {} days",
-            "key",
-            pl.lit(p.field),
-            pl.col(p.field),
-            "ip",
-            "earlier",
-            pl.col("since").dt.total_days(),
-        ),
+        found, "ts", "ts", pl.concat_list("event_id"), with_risk(summary, p.familiarity),
+        **risk_columns(p.familiarity),
+    )  # fmt: skip
+
+
+def with_risk(summary: pl.Expr, gate: RiskGate | None) -> pl.Expr:
+    """The summary with the login's risk and what made it unfamiliar."""
+    if gate is None:
+        return summary
+    unfamiliar = pl.col("risk_reasons").list.eval(pl.element().str.split(": ").list.first())
+    return pl.format(
+        "{}; risk {} ({})",
+        summary,
+        pl.col("risk").round(2),
+        unfamiliar.list.head(4).list.join(", ").fill_null(""),
     )
+
+
+def risk_columns(gate: RiskGate | None) -> dict[str, pl.Expr]:
+    """The findings' risk, reasons and severity from the login's familiarity score."""
+    if gate is None:
+        return {}
+    return {
+        "risk": pl.col("risk"),
+        "reasons": pl.col("risk_reasons"),
+        "severity": gate.band(pl.col("risk")),
+    }
 
 
 class DormancyParams(Params):
     min_gap: Duration = timedelta(days=30)
+    # A rare user back from home with the usual device is not a taken-over account.
+    familiarity: RiskGate | None = None
 
     def reads(self) -> Reads:
         seconds = int(self.min_gap.total_seconds())
+        risk = RISK_COLUMNS if self.familiarity is not None else ()
         return Reads(
-            columns=(*BASE_COLUMNS, "city", "country"),
+            columns=(*BASE_COLUMNS, "city", "country", *risk),
             group='"user"',
             having=f"epoch(max(ts)) - epoch(min(ts)) >= {seconds}",
         )
@@ -93,15 +127,15 @@ def dormancy(events: pl.DataFrame, p: DormancyParams) -> pl.DataFrame:
         & (pl.col("outcome") == "success")
         & (pl.col("ts") - pl.col("prev_ts") >= p.min_gap)
     )
-    return as_findings(
-        found,
-        "prev_ts",
-        "ts",
-        pl.concat_list("prev_id", "event_id"),
-        pl.format(
-            "{} logged in from {} after {} days of silence",
-            "key",
-            pl.coalesce(pl.col("city"), pl.col("country"), pl.col("ip")),
-            (pl.col("ts") - pl.col("prev_ts")).dt.total_days(),
-        ),
+    if p.familiarity is not None:
+        found = found.filter(p.familiarity.passes(pl.col("risk"), pl.col("learning")))
+    summary = pl.format(
+        "{} logged in from {} after {} days of silence",
+        "key",
+        pl.coalesce(pl.col("city"), pl.col("country"), pl.col("ip")),
+        (pl.col("ts") - pl.col("prev_ts")).dt.total_days(),
     )
+    return as_findings(
+        found, "prev_ts", "ts", pl.concat_list("prev_id", "event_id"),
+        with_risk(summary, p.familiarity), **risk_columns(p.familiarity),
+    )  # fmt: skip

@@ -9,7 +9,16 @@ import polars as pl
 import pytest
 
 from analytics.cases import check_case
-from analytics.rules import CATEGORIES, Case, Rule, default_rules_dir, expand_case, load_rules
+from analytics.rules import (
+    CATEGORIES,
+    MODEL_FILE,
+    Case,
+    Rule,
+    default_rules_dir,
+    expand_case,
+    load_model,
+    load_rules,
+)
 from ingest.context import ParseContext
 from ingest.enrich import Enricher
 from ingest.records import parse_records
@@ -38,9 +47,18 @@ def test_rule_case(rule: Rule, case: Case, enricher: Enricher) -> None:
 
 def test_corpus_is_valid() -> None:
     assert ERRORS == []
-    files = sorted(p.stem for p in default_rules_dir().glob("*.yaml"))
+    files = sorted(p.stem for p in default_rules_dir().glob("*.yaml") if p.name != MODEL_FILE)
     assert sorted(r.id for r in RULES) == files
     assert set().union(*(r.categories() for r in RULES)) == set(CATEGORIES)
+
+
+def test_familiarity_model_loads_and_names_bad_levels(tmp_path: Path) -> None:
+    model = load_model(default_rules_dir())
+    assert model.learning.logins == 10 and model.learning.days == 14
+    text = (default_rules_dir() / MODEL_FILE).read_text().replace("country: 0.4", "planet: 0.4")
+    (tmp_path / MODEL_FILE).write_text(text)
+    with pytest.raises(ValueError, match="unknown levels"):
+        load_model(tmp_path)
 
 
 def test_broken_rule_is_named_and_others_load(tmp_path: Path) -> None:

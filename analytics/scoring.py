@@ -1,0 +1,161 @@
+"""Scoring the new successful logins for familiarity, before the rules run, into login_risk.
+
+DuckDB does the counting (which accounts show any variety, how common each network, city,
+country and user agent is across the service); Polars does the model (analytics/
+familiarity.py). An account that has only ever used one network, one place and one client
+has nothing unfamiliar: its logins are not scored (their risk reads as familiar).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import duckdb
+import polars as pl
+import pyarrow as pa
+
+from analytics.familiarity import (
+    LEVELS,
+    FamiliarityModel,
+    client_levels,
+    prior_counts,
+    score,
+)
+from store import Store
+
+# The level values as SQL, so that the service-wide counts and the accounts' own logins
+# name a network, city or client the same way.
+LEVEL_SQL = {
+    "network": r"""CASE WHEN asn IS NOT NULL THEN 'AS' || asn
+        WHEN ip_version = 4 THEN nullif(regexp_extract(ip, '^(\d+\.\d+\.\d+)\.\d+$', 1), '')
+                                 || '.0/24'
+        WHEN ip_version = 6 THEN substr(lower(hex(ip_bin)), 1, 4) || ':'
+            || substr(lower(hex(ip_bin)), 5, 4) || ':' || substr(lower(hex(ip_bin)), 9, 4)
+            || '::/48' END""",
+    "city": "city || ', ' || country",
+    "country": "country",
+    "agent": "user_agent",
+}
+SQL_LEVELS = tuple(LEVEL_SQL)
+
+
+def score_logins(
+    store: Store, model: FamiliarityModel, seen: int, since: datetime | None, until: datetime | None
+) -> int:
+    """Score the successful logins after event `seen` (live) or within [since, until]
+    (replay) against each account's history, into login_risk; returns how many."""
+    scored = compute_scores(store.cursor(), model, seen, since, until)
+    if scored is None:
+        return 0
+    _store(store, scored)
+    return scored.height
+
+
+def compute_scores(
+    cursor: duckdb.DuckDBPyConnection,
+    model: FamiliarityModel,
+    seen: int,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> pl.DataFrame | None:
+    """(event_id, risk, evidence, learning, reasons) of the new logins of accounts with any
+    variety, read from the `events` the connection sees; None when there are none."""
+    new_sql, new_values = _new(seen, since, until)
+    ((first_new,),) = cursor.execute(
+        f"SELECT min(ts) FROM events WHERE event = 'login' AND outcome = 'success' AND {new_sql}",
+        new_values,
+    ).fetchall()
+    if first_new is None:
+        return None
+    start = first_new - model.lookback
+    top = until if until is not None else datetime.max
+    levels = ", ".join(f"{sql} AS {name}" for name, sql in LEVEL_SQL.items())
+    scope = f"""WITH s AS (
+        SELECT event_id, ts, "user", own_network, {levels}, ({new_sql}) AS new FROM events
+        WHERE event = 'login' AND outcome = 'success' AND ts >= ? AND ts <= ?)"""
+    values = [*new_values, start, top]
+    varied = " OR ".join(f"min({name}) <> max({name})" for name in SQL_LEVELS)
+    candidates = cursor.sql(
+        f"""{scope} SELECT "user" FROM s GROUP BY 1 HAVING bool_or(new) AND ({varied})""",
+        params=values,
+    ).to_arrow_table()
+    if candidates.num_rows == 0:
+        return None
+    cursor.register("scored_accounts", candidates)
+    logins = _polars(
+        cursor.sql(
+            f"""{scope} SELECT * FROM s WHERE "user" IN (SELECT "user" FROM scored_accounts)""",
+            params=values,
+        ).to_arrow_table()
+    )
+    shares = service_shares(cursor, scope, values)
+    ((service_start,),) = cursor.execute("SELECT min(ts) FROM events").fetchall()
+    frame = logins.join(client_levels(logins["agent"]).rename({"user_agent": "agent"}),
+                        on="agent", how="left")  # fmt: skip
+    counted = prior_counts(frame).filter(pl.col("new"))
+    scored = score(counted, shares, model, service_start)
+    own = counted.select("event_id", own=pl.col("own_network").is_not_null())
+    return (
+        scored.join(own, on="event_id")
+        .with_columns(risk=pl.when("own").then(0.0).otherwise("risk"))
+        .drop("own")
+    )
+
+
+def _new(seen: int, since: datetime | None, until: datetime | None) -> tuple[str, list[object]]:
+    if since is not None and until is not None:
+        return "ts BETWEEN ? AND ?", [since, until]
+    return "event_id > ?", [seen]
+
+
+def service_shares(
+    cursor: duckdb.DuckDBPyConnection, scope: str, values: list[object]
+) -> pl.DataFrame:
+    """(level, value, share, kinds): each value's share of the service's successful logins
+    at its level and how many values the level has; browser, OS and device from the
+    distinct user agents."""
+    parts = " UNION ALL ".join(
+        f"SELECT '{name}' AS level, {name} AS value, count(*) AS n FROM s "
+        f"WHERE {name} IS NOT NULL GROUP BY 2"
+        for name in SQL_LEVELS
+    )
+    counts = _polars(cursor.sql(f"{scope} {parts}", params=values).to_arrow_table())
+    agents = counts.filter(pl.col("level") == "agent").select(agent="value", n="n")
+    parsed = agents.join(client_levels(agents["agent"]).rename({"user_agent": "agent"}), on="agent")
+    derived = [
+        parsed.group_by(level)
+        .agg(pl.col("n").sum())
+        .select(level=pl.lit(level), value=pl.col(level), n="n")
+        for level in ("browser", "os", "device")
+    ]
+    every = pl.concat([counts, *derived], how="vertical_relaxed")
+    return every.with_columns(
+        share=pl.col("n") / pl.col("n").sum().over("level"),
+        kinds=pl.len().over("level"),
+    ).select("level", "value", "share", "kinds")
+
+
+def _store(store: Store, scored: pl.DataFrame) -> None:
+    """Into the caller's transaction (the detection run's)."""
+    now = datetime.now(UTC).replace(tzinfo=None)
+    table = scored.select(
+        "event_id", "risk", "evidence", "learning", "reasons", scored_at=pl.lit(now)
+    ).to_arrow()
+    con = store.con
+    con.register("new_risk", table)
+    try:
+        con.execute(
+            """INSERT OR REPLACE INTO login_risk
+               SELECT event_id, risk, evidence, learning, reasons, scored_at FROM new_risk"""
+        )
+    finally:
+        con.unregister("new_risk")
+
+
+def _polars(table: pa.Table) -> pl.DataFrame:
+    frame = pl.from_arrow(table)
+    assert isinstance(frame, pl.DataFrame)
+    return frame
+
+
+__all__ = ["LEVELS", "score_logins"]
