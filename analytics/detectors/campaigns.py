@@ -25,9 +25,11 @@ import polars as pl
 from pydantic import Field
 
 from analytics.detectors.common import (
+    RISK_COLUMNS,
     Duration,
     Params,
     Reads,
+    RiskGate,
     Where,
     as_findings,
     empty_findings,
@@ -38,11 +40,12 @@ from analytics.detectors.common import (
     source_key,
 )
 from analytics.detectors.describe import counted_names, span_text
-from analytics.detectors.sources import KINDS, Resolve, counted_failures
+from analytics.detectors.distributed import mark_loud
+from analytics.detectors.sources import KINDS, Resolve, Trigger, counted_failures
 
 COLUMNS = (
     "event_id", "ts", "event", "outcome", "user", "ip", "ip_version", "ip_bin", "host",
-    "reason", "user_agent", "asn",
+    "reason", "user_agent", "asn", "service", *RISK_COLUMNS,
 )  # fmt: skip
 HALF_DAY = timedelta(hours=12)
 
@@ -60,16 +63,27 @@ class CampaignParams(Params):
     min_accounts: int = Field(default=10, ge=1)  # and accounts (fewer: distributed brute force)
     shared_by: int = Field(default=3, ge=2)  # failing sources sharing a value link them
     takeover_within: Duration = timedelta(hours=1)
+    merge_within: Duration = timedelta(hours=2)  # rises this close are one campaign
+    # Sources that share a campaign's client, network or ASN this long before or after its
+    # rise are its members too (a slow campaign rises above the baseline only in part).
+    reach: Duration = timedelta(hours=2)
+    # A source passing one of these is loud: an alert of its own (source_failures), not a
+    # member. Keep them in step with source_failures' triggers.
+    loud: tuple[Trigger, ...] = (Trigger(failures=10, window=timedelta(minutes=10)),)
     resolve: Resolve = Resolve()
+    # A success sharing the campaign's suspect client, network or ASN without a failure of
+    # its own is a takeover when it was this unfamiliar for its account.
+    familiarity: RiskGate = RiskGate()
 
     def reads(self) -> Reads:
         seconds = int(self.buckets[0].total_seconds())
         context = f"""
-            SELECT time_bucket(INTERVAL '{seconds} seconds', ts) AS bucket,
+            SELECT coalesce(service, '') AS service,
+                   time_bucket(INTERVAL '{seconds} seconds', ts) AS bucket,
                    count(*) FILTER (WHERE event = 'login' AND outcome = 'failure') AS failures,
                    count(*) FILTER (WHERE event = 'login' AND outcome = 'failure'
                                     AND reason = 'unknown_user') AS unknown
-            FROM scope GROUP BY 1 ORDER BY 1"""
+            FROM scope GROUP BY 1, 2 ORDER BY 1, 2"""
         return Reads(
             columns=COLUMNS,
             equals=(("event", KINDS),),
@@ -82,29 +96,76 @@ class CampaignParams(Params):
 
 
 def read_spans(buckets: pl.DataFrame, p: CampaignParams) -> pl.DataFrame:
-    """The events a campaign's judgement needs: its rises, a bucket before, and the time a
-    stolen password may take to be used after."""
+    """The events a campaign's judgement needs: its rises, the reach around them, and the
+    time a stolen password may take to be used after."""
     rises = rise_spans(buckets, p)
-    return rises.select(start=pl.col("start") - p.buckets[0], end=pl.col("end") + p.takeover_within)
+    return rises.select(
+        start=pl.col("start") - p.reach, end=pl.col("end") + p.reach + p.takeover_within
+    )
 
 
 def rise_spans(buckets: pl.DataFrame, p: CampaignParams) -> pl.DataFrame:
-    """(key, episode, start, end, reasons): spans where failures or unknown names rose."""
-    if buckets.height == 0:
+    """(key, episode, start, end, reasons): spans where a service's failures or unknown
+    names rose (`key`: the service; each service has a baseline of its own)."""
+    parts = [
+        _rises(_series(buckets.filter(pl.col("service") == name), size), size, p).with_columns(
+            key=pl.lit(name)
+        )
+        for name in buckets["service"].unique().sort()
+        for size in p.buckets
+    ]
+    if not parts:
         return pl.DataFrame(
-            schema={"key": pl.String, "episode": pl.Int32, "start": pl.Datetime("us"),
+            schema={"key": pl.String, "episode": pl.UInt32, "start": pl.Datetime("us"),
                     "end": pl.Datetime("us"), "reasons": pl.List(pl.String)}
         )  # fmt: skip
-    parts = [_rises(_series(buckets, size), size, p) for size in p.buckets]
     rises = pl.concat(parts)
-    spans = merge_spans(
-        rises.select(key=pl.lit("service"), start="bucket", end=pl.col("bucket") + pl.col("size"))
+    spans = (
+        merge_spans(
+            rises.select(
+                "key", start="bucket", end=pl.col("bucket") + pl.col("size") + p.merge_within
+            )
+        )
+        .with_columns(end=pl.col("end") - p.merge_within)
+        .sort("key", "start")
+        .drop("episode")
+        .with_row_index("episode")  # one numbering over every service
     )
-    located = evidence(rises.select(key=pl.lit("service"), ts="bucket", reason="reason"), spans)
+    located = evidence(rises.select("key", ts="bucket", reason="reason"), spans)
     why = located.group_by("episode").agg(
         reasons=pl.col("reason").unique(maintain_order=True).head(3)
     )
-    return spans.join(why, on="episode", how="left")
+    return spans.join(why, on="episode", how="left").join(
+        _usual_around(buckets, spans, p), on="episode", how="left"
+    )
+
+
+def _usual_around(buckets: pl.DataFrame, spans: pl.DataFrame, p: CampaignParams) -> pl.DataFrame:
+    """(episode, e_failures, e_unknown): what is usual over each span and its reach, at
+    the coarsest scale (null where no baseline is known yet)."""
+    size = p.buckets[-1]
+    if spans.height == 0:
+        return pl.DataFrame(
+            schema={"episode": pl.UInt32, "e_failures": pl.Float64, "e_unknown": pl.Float64}
+        )
+    usual = pl.concat(
+        [
+            _expected(_series(buckets.filter(pl.col("service") == name), size), p).select(
+                "bucket", "e_failures", "e_unknown", key=pl.lit(name)
+            )
+            for name in spans["key"].unique()
+        ]
+    )
+    paired = spans.select("key", "episode", "start", "end").join(usual, on="key")
+    inside = paired.filter(
+        (pl.col("bucket") + size > pl.col("start") - p.reach)
+        & (pl.col("bucket") < pl.col("end") + p.reach)
+    )
+    known = pl.col("e_failures").is_not_null().any()
+    return inside.group_by("episode").agg(
+        e_failures=pl.when(known).then(pl.col("e_failures").sum()),
+        e_unknown=pl.when(known).then(pl.col("e_unknown").sum()),
+    )
 
 
 def _series(buckets: pl.DataFrame, size: timedelta) -> pl.DataFrame:
@@ -122,8 +183,9 @@ def _series(buckets: pl.DataFrame, size: timedelta) -> pl.DataFrame:
     return every.join(sized, on="bucket", how="left").fill_null(0)
 
 
-def _rises(series: pl.DataFrame, size: timedelta, p: CampaignParams) -> pl.DataFrame:
-    """(bucket, size, reason) of the buckets where failures or unknown names rose."""
+def _expected(series: pl.DataFrame, p: CampaignParams) -> pl.DataFrame:
+    """The series with what is usual for each bucket (`e_failures`, `e_unknown`; null
+    while no baseline is known)."""
     series = series.with_columns(
         how=pl.col("bucket").dt.weekday() * 24 + pl.col("bucket").dt.hour(),
         hour=pl.col("bucket").dt.hour(),
@@ -131,10 +193,15 @@ def _rises(series: pl.DataFrame, size: timedelta, p: CampaignParams) -> pl.DataF
     expected = _baseline(series, "how", p.min_history).join(
         _baseline(series, "hour", p.min_history), on="bucket", suffix="_daily"
     )
-    table = series.join(expected, on="bucket").with_columns(
+    return series.join(expected, on="bucket").with_columns(
         e_failures=pl.coalesce("failures_expected", "failures_expected_daily"),
         e_unknown=pl.coalesce("unknown_expected", "unknown_expected_daily"),
     )
+
+
+def _rises(series: pl.DataFrame, size: timedelta, p: CampaignParams) -> pl.DataFrame:
+    """(bucket, size, reason) of the buckets where failures or unknown names rose."""
+    table = _expected(series, p)
     rose_f = _rose(pl.col("failures"), pl.col("e_failures"), p.min_failures, p)
     rose_u = _rose(pl.col("unknown"), pl.col("e_unknown"), p.min_unknown, p)
     reason = pl.format(
@@ -172,8 +239,8 @@ def _rose(count: pl.Expr, expected: pl.Expr, least: int, p: CampaignParams) -> p
 
 
 def campaigns(events: pl.DataFrame, p: CampaignParams, buckets: pl.DataFrame) -> pl.DataFrame:
-    """A campaign alert per rise that enough member sources drove, and a takeover alert for
-    every account that logged in from one of them."""
+    """A campaign alert per rise that enough quiet member sources drove, and a takeover
+    alert for every account that logged in from one of them."""
     rises = rise_spans(buckets, p)
     frame = keyed(events, "ip", Where(event=None)).filter(pl.col("event").is_in(KINDS))
     if rises.height == 0 or frame.height == 0:
@@ -184,72 +251,133 @@ def campaigns(events: pl.DataFrame, p: CampaignParams, buckets: pl.DataFrame) ->
             succeeded=(pl.col("event") == "login") & (pl.col("outcome") == "success"),
         ),
         p.resolve,
-    ).with_columns(source="key", net=network_key(), key=pl.lit("service"))
-    during = evidence(frame, rises.select("key", "episode", "start", "end"))
-    members = member_sources(during, p)
+    )
+    loud = mark_loud(frame.filter(pl.col("failed")), p.loud)
+    loud_sources = loud.filter(pl.col("loud"))["key"].unique().implode()
+    frame = frame.filter(~pl.col("key").is_in(loud_sources)).with_columns(
+        source="key", net=network_key(), key=pl.col("service").fill_null("")
+    )
+    core = rises.select("key", "episode", "start", "end", "e_failures", "e_unknown")
+    during = evidence(frame, core)
+    around = evidence(
+        frame,
+        core.with_columns(start=pl.col("start") - p.reach, end=pl.col("end") + p.reach),
+    )
+    members, suspects = member_sources(during, around, p)
     if members.height == 0:
         return empty_findings()
     spans = rises.with_columns(
-        entity=pl.format("campaign-{}", pl.col("start").dt.strftime("%Y-%m-%dT%H:%MZ"))
+        entity=pl.format(
+            "campaign-{}{}",
+            pl.when(pl.col("key") != "").then(pl.col("key") + "-").otherwise(pl.lit("")),
+            pl.col("start").dt.strftime("%Y-%m-%dT%H:%MZ"),
+        )
     )
-    wins = _member_successes(frame, members, spans, p)
-    found = _campaign_findings(during, members, wins, spans)
+    wins = _member_successes(frame, members, suspects, spans, p)
+    found = _campaign_findings(around, members, wins, spans)
     taken = _takeovers(wins, members)
     return pl.concat([found, taken], how="vertical_relaxed")
 
 
-def member_sources(during: pl.DataFrame, p: CampaignParams) -> pl.DataFrame:
-    """(episode, source): the sources that drove each rise."""
+def member_sources(
+    during: pl.DataFrame, around: pl.DataFrame, p: CampaignParams
+) -> tuple[pl.DataFrame, dict[str, pl.DataFrame]]:
+    """(episode, source): the sources that drove each rise, and those sharing its suspect
+    client, network or ASN around it; and those suspect values."""
     per_source = during.group_by("episode", "source").agg(
-        tried=pl.col("user").filter(pl.col("counted")).unique(),
         counted=pl.col("counted").sum(),
         accounts=pl.col("user").filter(pl.col("counted")).n_unique(),
         unknown=(pl.col("counted") & (pl.col("reason") == "unknown_user")).sum(),
         successes=pl.col("succeeded").sum(),
     )
-    shared = [_shared(during, feature, p) for feature in ("user_agent", "net", "asn")]
-    linked = pl.concat(shared).unique()
+    suspects = {f: _suspect_values(during, f, p) for f in FEATURES}
+    linked = pl.concat([_sharing(during, f, v) for f, v in suspects.items()]).unique()
     per_source = per_source.join(
         linked.with_columns(linked=pl.lit(True)), on=["episode", "source"], how="left"
     )
     acts_alone = (pl.col("accounts") >= 2) | ((pl.col("unknown") > 0) & (pl.col("successes") == 0))
-    members = per_source.filter(
+    core = per_source.filter(
         (pl.col("counted") > 0) & (pl.col("linked").fill_null(False) | acts_alone)
+    ).select("episode", "source")
+    nearby = pl.concat([_sharing(around, f, v) for f, v in suspects.items()])
+    members = (
+        pl.concat([core, nearby])
+        .unique()
+        .join(_one_account_crowds(around, p), on=["episode", "source"], how="anti")
     )
-    big_enough = (
-        members.group_by("episode")
-        .agg(n=pl.len(), accounts=pl.col("tried").list.explode().n_unique())
-        .filter((pl.col("n") >= p.min_sources) & (pl.col("accounts") >= p.min_accounts))
+    tried = around.filter(pl.col("counted")).join(members, on=["episode", "source"], how="semi")
+    sizes = tried.group_by("episode").agg(
+        n=pl.col("source").n_unique(),
+        accounts=pl.col("user").n_unique(),
+        failures=pl.len(),
+        unknown=(pl.col("reason") == "unknown_user").sum(),
+        e_failures=pl.col("e_failures").first(),
+        e_unknown=pl.col("e_unknown").first(),
     )
-    return members.join(big_enough.select("episode"), on="episode", how="semi").select(
-        "episode", "source", "counted"
+    # The members must explain the rise by themselves: their failures alone a rise over
+    # what is usual around it (loud sources and the odd typo do not make a campaign).
+    explains = _rose(pl.col("failures"), pl.col("e_failures"), p.min_failures, p) | _rose(
+        pl.col("unknown"), pl.col("e_unknown"), p.min_unknown, p
     )
+    sizes = sizes.filter(
+        (pl.col("n") >= p.min_sources) & (pl.col("accounts") >= p.min_accounts) & explains
+    )
+    return members.join(sizes.select("episode"), on="episode", how="semi"), suspects
 
 
-def _shared(during: pl.DataFrame, feature: str, p: CampaignParams) -> pl.DataFrame:
-    """(episode, source) of failing sources whose `feature` value several failing sources
-    share and which fails far more than it succeeds in the rise (a tool's user agent, a
-    proxy network; not the browser or home ISP most people use)."""
-    rows = during.filter(pl.col(feature).is_not_null())
-    values = rows.group_by("episode", feature).agg(
-        failing=pl.col("source").filter(pl.col("counted")).n_unique(),
-        failures=pl.col("counted").sum(),
-        successes=pl.col("succeeded").sum(),
+FEATURES = ("user_agent", "net", "asn")
+
+
+def _one_account_crowds(around: pl.DataFrame, p: CampaignParams) -> pl.DataFrame:
+    """(episode, source) of the sources that tried only one account, an account many
+    sources tried: a distributed brute force of its own, not a replayed list."""
+    failures = around.filter(pl.col("counted"))
+    crowded = (
+        failures.group_by("episode", "user")
+        .agg(sources=pl.col("source").n_unique())
+        .filter(pl.col("sources") >= p.min_sources)
     )
-    suspect = values.filter(
-        (pl.col("failing") >= p.shared_by) & (pl.col("failures") >= 2 * pl.col("successes"))
+    single = failures.group_by("episode", "source").agg(
+        accounts=pl.col("user").n_unique(), user=pl.col("user").first()
     )
     return (
+        single.filter(pl.col("accounts") == 1)
+        .join(crowded.select("episode", "user"), on=["episode", "user"], how="semi")
+        .select("episode", "source")
+    )
+
+
+def _suspect_values(during: pl.DataFrame, feature: str, p: CampaignParams) -> pl.DataFrame:
+    """(episode, value) of `feature` that several failing sources share in the rise and
+    that fails far more than it succeeds there (a tool's user agent, a proxy network; not
+    the browser or home ISP most people use)."""
+    values = (
+        during.filter(pl.col(feature).is_not_null())
+        .group_by("episode", feature)
+        .agg(
+            failing=pl.col("source").filter(pl.col("counted")).n_unique(),
+            failures=pl.col("counted").sum(),
+            successes=pl.col("succeeded").sum(),
+        )
+    )
+    return values.filter(
+        (pl.col("failing") >= p.shared_by) & (pl.col("failures") >= 2 * pl.col("successes"))
+    ).select("episode", feature)
+
+
+def _sharing(rows: pl.DataFrame, feature: str, values: pl.DataFrame) -> pl.DataFrame:
+    """(episode, source) of the failing sources with one of the suspect values."""
+    return (
         rows.filter(pl.col("counted"))
-        .join(suspect.select("episode", feature), on=["episode", feature], how="semi")
+        .join(values, on=["episode", feature], how="semi")
         .select("episode", "source")
     )
 
 
 def _campaign_findings(
-    during: pl.DataFrame, members: pl.DataFrame, wins: pl.DataFrame, spans: pl.DataFrame
+    around: pl.DataFrame, members: pl.DataFrame, wins: pl.DataFrame, spans: pl.DataFrame
 ) -> pl.DataFrame:
-    failures = during.filter(pl.col("counted")).join(
+    failures = around.filter(pl.col("counted")).join(
         members.select("episode", "source"), on=["episode", "source"], how="semi"
     )
     rows = pl.concat(
@@ -289,16 +417,32 @@ def _campaign_findings(
 
 
 def _member_successes(
-    frame: pl.DataFrame, members: pl.DataFrame, spans: pl.DataFrame, p: CampaignParams
+    frame: pl.DataFrame,
+    members: pl.DataFrame,
+    suspects: dict[str, pl.DataFrame],
+    spans: pl.DataFrame,
+    p: CampaignParams,
 ) -> pl.DataFrame:
-    """Successful logins from member sources during the rise or soon after, with the
+    """Successful logins from member sources during the campaign or soon after, and those
+    sharing its suspect client, network or ASN that were unfamiliar for their account (a
+    leaked password that worked at the first try leaves no failure behind); with the
     campaign's entity."""
     reach = spans.select(
-        "episode", "start", end=pl.col("end") + p.takeover_within, key=pl.lit("service")
+        "episode",
+        start=pl.col("start") - p.reach,
+        end=pl.col("end") + p.reach + p.takeover_within,
+        key="key",
     )
-    wins = evidence(frame.filter(pl.col("succeeded")), reach).join(
+    successes = evidence(frame.filter(pl.col("succeeded")), reach)
+    campaigns = spans.select("episode").join(members.select("episode").unique(), on="episode")
+    from_members = successes.join(
         members.select("episode", "source"), on=["episode", "source"], how="semi"
     )
+    unfamiliar = successes.filter(p.familiarity.passes(pl.col("risk"), pl.col("learning"))).join(
+        campaigns, on="episode", how="semi"
+    )
+    alike = [unfamiliar.join(v, on=["episode", f], how="semi") for f, v in suspects.items()]
+    wins = pl.concat([from_members, *alike]).unique("event_id", maintain_order=True)
     return wins.join(spans.select("episode", "entity"), on="episode").select(
         "episode", "event_id", "ts", "event", "outcome", "user", "reason", "user_agent",
         "source", "counted", "succeeded", "ip", "host", "ip_version", "ip_bin", "net", "entity",

@@ -114,9 +114,12 @@ class DormancyParams(Params):
 
 
 def dormancy(events: pl.DataFrame, p: DormancyParams) -> pl.DataFrame:
-    """A success of an account silent (no event at all) for `min_gap` before it."""
+    """A success of an account silent for `min_gap` before it: no success and no other
+    activity of its owner (failures do not count: the stranger's own tries just before
+    the success would end the silence)."""
     long_enough = pl.col("ts").max() - pl.col("ts").min() >= p.min_gap
     frame = keyed(events, "user", Where(event=None), candidates=long_enough)
+    frame = frame.filter((pl.col("event") != "login") | (pl.col("outcome") == "success"))
     if frame.height == 0:
         return empty_findings()
     frame = frame.with_columns(

@@ -104,6 +104,9 @@ class SourceParams(Params):
     resolve: Resolve | None = Resolve()
     shapes: tuple[Shape, ...] = Field(min_length=1)
     common_names: tuple[str, ...] = ()
+    # A deciding window of fewer failures than this is too small to judge shares on: the
+    # whole episode is judged instead.
+    min_sample: int = Field(default=30, ge=1)
     # A success from a source of these shapes is an account taken over: a critical alert
     # for that account (brute force that succeeds is success_after_failures' part).
     takeover_after: tuple[str, ...] = ("credential_stuffing", "password_spraying")
@@ -157,7 +160,7 @@ def source_episodes(events: pl.DataFrame, p: SourceParams) -> pl.DataFrame:
     if triggers.height == 0:
         return empty_findings()
     spans = merge_spans(triggers.select("key", "start", end="ts"))
-    decided = deciding_windows(triggers, spans)
+    decided = widened(deciding_windows(triggers, spans), spans, p.min_sample)
     relevant = frame.filter(pl.col("counted") | pl.col("succeeded"))
     labels = label(shape_stats(relevant, decided, p.common_names), p.shapes)
     rows = evidence(relevant, spans).join(labels, on=["key", "episode"])
@@ -305,6 +308,21 @@ def deciding_windows(triggers: pl.DataFrame, spans: pl.DataFrame) -> pl.DataFram
     )
     return located.group_by("key", "episode", maintain_order=True).agg(
         pl.col("start").first(), end=pl.col("ts").first(), weight=pl.col("n").first()
+    )
+
+
+def widened(decided: pl.DataFrame, spans: pl.DataFrame, least: int) -> pl.DataFrame:
+    """Deciding windows with fewer than `least` failures become their whole episode."""
+    small = pl.col("weight") < least
+    return decided.join(
+        spans.select("key", "episode", span_start="start", span_end="end"),
+        on=["key", "episode"],
+    ).select(
+        "key",
+        "episode",
+        "weight",
+        start=pl.when(small).then("span_start").otherwise("start"),
+        end=pl.when(small).then("span_end").otherwise("end"),
     )
 
 
