@@ -9,9 +9,14 @@ the account, p(x | attacker) / p(x | account), in natural-log units:
 - p(x | account) = (c + a * g) / (n + a): c of the account's n earlier logins had x;
   a smooths towards the service's own frequency g of x, so a value the account never used
   but half the service uses is less surprising than one the service never saw.
-- p(x | attacker) = (g + 1 / K) / 2: an attacker comes from where the service's people
-  come from or from anywhere among the K values seen (Freeman's global-frequency proxy,
-  mixed with a flat one because attackers choose from far more places than customers).
+- p(x | attacker) = 1 / K: an attacker comes from anywhere among the K values open to it
+  at that level: the values the service has seen and new ones, at least `choices` (the
+  world has about 250 countries; a small service has seen a few of them). Freeman et al. take the service's own
+  frequency as the attacker's; for a service whose customers live in one country and whose
+  attackers come from everywhere else that makes the home ISPs and the usual browsers the
+  attacker's most likely values. A flat distribution says the opposite, as Entra ID's
+  "locations regularly used by other users" do: what many of the service's people use is
+  less surprising for an account that never used it than what nobody uses.
 
 A level's evidence is clipped to [-clip, clip] and levels are weighted within their
 feature; features add. The sum becomes a risk in 0..1 by a logistic curve. A first trip
@@ -56,8 +61,8 @@ class Feature(Strict):
 
 
 class RiskCurve(Strict):
-    midpoint: float = 6.0  # evidence (nats) where risk is 0.5
-    scale: float = Field(default=1.5, gt=0)
+    midpoint: float = 4.5  # evidence (nats) where risk is 0.5
+    scale: float = Field(default=1.0, gt=0)
 
 
 class FamiliarityModel(Strict):
@@ -73,6 +78,11 @@ class FamiliarityModel(Strict):
     location: Feature = Feature(levels={"network": 0.3, "city": 0.3, "country": 0.4})
     client: Feature = Feature(levels={"agent": 0.15, "browser": 0.35, "os": 0.35, "device": 0.15})
     risk: RiskCurve = RiskCurve()
+    # How many values an attacker can choose from at each level, at least.
+    choices: dict[str, int] = {
+        "network": 100_000, "city": 10_000, "country": 250, "agent": 10_000, "browser": 50,
+        "os": 20, "device": 3,
+    }  # fmt: skip
 
     @model_validator(mode="after")
     def _known_levels(self) -> FamiliarityModel:
@@ -132,7 +142,8 @@ def _parse(agent: str) -> tuple[str, str, str]:
 
 def prior_counts(levels: pl.DataFrame) -> pl.DataFrame:
     """Per login: `n`, the account's earlier successful logins, `first`, its first login's
-    time, and per level `c_<level>`, how many earlier logins had the same value.
+    time, and per level `c_<level>`, how many earlier logins had the same value, and
+    `u_<level>`, how many of all the account's logins had it.
 
     `levels` holds successful logins of whole accounts (every login of each account in the
     look-back), with their level values."""
@@ -141,6 +152,7 @@ def prior_counts(levels: pl.DataFrame) -> pl.DataFrame:
         n=pl.int_range(pl.len()).over("user"),
         first=pl.col("ts").min().over("user"),
         **{f"c_{level}": pl.int_range(pl.len()).over("user", level) for level in LEVELS},
+        **{f"u_{level}": pl.len().over("user", level) for level in LEVELS},
     )
 
 
@@ -151,14 +163,15 @@ def score(
     service_start: datetime,
 ) -> pl.DataFrame:
     """(event_id, risk, evidence, reasons, learning) per login of `counted` (prior_counts'
-    output). `shares`: (level, value, share, kinds) for the service: each value's share of
-    the service's successful logins at its level and how many values the level has."""
+    output). `shares`: (level, value, count, total, kinds) for the service: how many of its
+    successful logins had each value, of how many, and how many values the level has."""
     weights = model.weights()
     frame = counted
     for level in LEVELS:
         frame = frame.join(
             shares.filter(pl.col("level") == level).select(
-                pl.col("value").alias(level), **{f"g_{level}": "share", f"k_{level}": "kinds"}
+                pl.col("value").alias(level),
+                **{f"n_{level}": "count", f"t_{level}": "total", f"k_{level}": "kinds"},
             ),
             on=level,
             how="left",
@@ -166,12 +179,16 @@ def score(
     a = model.smoothing
     evidence = []
     for level in LEVELS:
-        g = pl.col(f"g_{level}").fill_null(0.0)
-        kinds = pl.col(f"k_{level}").fill_null(1).cast(pl.Float64)
-        unseen = 1.0 / (kinds + 1.0)  # a value the service never saw
-        g = pl.when(g > 0).then(g).otherwise(unseen * 0.5)
+        seen = pl.col(f"k_{level}").fill_null(1).cast(pl.Float64)
+        kinds = pl.max_horizontal(seen + 1.0, pl.lit(float(model.choices.get(level, 1))))
+        total = pl.col(f"t_{level}").fill_null(1).cast(pl.Float64)
+        # How common the value is among the service's other accounts; one no other account
+        # used is as rare as one more login, and no commoner than one of the attacker's.
+        others = (pl.col(f"n_{level}").fill_null(0) - pl.col(f"u_{level}")).clip(lower_bound=0)
+        rare = pl.min_horizontal(1.0 / (total + seen + 1.0), 1.0 / kinds)
+        g = pl.when(others > 0).then(others / total).otherwise(rare)
         own = (pl.col(f"c_{level}") + a * g) / (pl.col("n") + a)
-        attacker = (g + 1.0 / (kinds + 1.0)) / 2
+        attacker = 1.0 / kinds
         ratio = (attacker / own).log().clip(-model.clip, model.clip)
         present = pl.col(level).is_not_null()
         evidence.append(pl.when(present).then(ratio).otherwise(0.0).alias(f"e_{level}"))
@@ -203,7 +220,7 @@ def _reasons(model: FamiliarityModel, weights: dict[str, float]) -> pl.Expr:
             .then(pl.format("new for the account after {} logins", "n"))
             .otherwise(pl.format("{} of {} earlier logins", f"c_{level}", "n"))
         )
-        share = (pl.col(f"g_{level}").fill_null(0.0) * 100).round(2)
+        share = (pl.col(f"n_{level}").fill_null(0) * 100 / pl.col(f"t_{level}")).round(2)
         text = pl.format(
             "{} {}: {} ({} % of the service's logins), +{}",
             pl.lit(WHAT[level]), pl.col(level), seen, share, weighted.round(1),

@@ -111,9 +111,9 @@ def _new(seen: int, since: datetime | None, until: datetime | None) -> tuple[str
 def service_shares(
     cursor: duckdb.DuckDBPyConnection, scope: str, values: list[object]
 ) -> pl.DataFrame:
-    """(level, value, share, kinds): each value's share of the service's successful logins
-    at its level and how many values the level has; browser, OS and device from the
-    distinct user agents."""
+    """(level, value, count, total, kinds): how many of the service's successful logins had
+    each value, of how many with a value at that level, and how many values the level has;
+    browser, OS and device from the distinct user agents."""
     parts = " UNION ALL ".join(
         f"SELECT '{name}' AS level, {name} AS value, count(*) AS n FROM s "
         f"WHERE {name} IS NOT NULL GROUP BY 2"
@@ -130,9 +130,8 @@ def service_shares(
     ]
     every = pl.concat([counts, *derived], how="vertical_relaxed")
     return every.with_columns(
-        share=pl.col("n") / pl.col("n").sum().over("level"),
-        kinds=pl.len().over("level"),
-    ).select("level", "value", "share", "kinds")
+        total=pl.col("n").sum().over("level"), kinds=pl.len().over("level")
+    ).select("level", "value", count="n", total="total", kinds="kinds")
 
 
 def _store(store: Store, scored: pl.DataFrame) -> None:
