@@ -11,12 +11,13 @@ the account, p(x | attacker) / p(x | account), in natural-log units:
   but half the service uses is less surprising than one the service never saw.
 - p(x | attacker) = 1 / K: an attacker comes from anywhere among the K values open to it
   at that level: the values the service has seen and new ones, at least `choices` (the
-  world has about 250 countries; a small service has seen a few of them). Freeman et al. take the service's own
-  frequency as the attacker's; for a service whose customers live in one country and whose
-  attackers come from everywhere else that makes the home ISPs and the usual browsers the
-  attacker's most likely values. A flat distribution says the opposite, as Entra ID's
-  "locations regularly used by other users" do: what many of the service's people use is
-  less surprising for an account that never used it than what nobody uses.
+  world has about 250 countries; a small service has seen a few of them). Freeman et al.
+  take the service's own frequency as the attacker's; for a service whose customers live
+  in one country and whose attackers come from everywhere else, that makes the home ISPs
+  and the usual browsers the attacker's likeliest values. A flat distribution says the
+  opposite, as Entra ID's "locations regularly used by other users" do: what many of the
+  service's people use is less surprising for an account that never used it than what
+  nobody uses.
 
 A level's evidence is clipped to [-clip, clip] and levels are weighted within their
 feature; features add. The sum becomes a risk in 0..1 by a logistic curve. A first trip

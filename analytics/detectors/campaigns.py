@@ -282,23 +282,20 @@ def campaigns(events: pl.DataFrame, p: CampaignParams, buckets: pl.DataFrame) ->
 def member_sources(
     during: pl.DataFrame, around: pl.DataFrame, p: CampaignParams
 ) -> tuple[pl.DataFrame, dict[str, pl.DataFrame]]:
-    """(episode, source): the sources that drove each rise, and those sharing its suspect
-    client, network or ASN around it; and those suspect values."""
-    per_source = during.group_by("episode", "source").agg(
+    """(episode, source): the sources that drove each rise and those around it that act
+    like them or share its suspect client, network or ASN; and those suspect values."""
+    suspects = {f: _suspect_values(during, f, p) for f in FEATURES}
+    # Around the rise, a source that fails the way no person does (several accounts, or
+    # names that do not exist without ever getting in) is a member by itself; one that
+    # shares a suspect client, network or ASN is a member by that.
+    per_source = around.group_by("episode", "source").agg(
         counted=pl.col("counted").sum(),
         accounts=pl.col("user").filter(pl.col("counted")).n_unique(),
         unknown=(pl.col("counted") & (pl.col("reason") == "unknown_user")).sum(),
         successes=pl.col("succeeded").sum(),
     )
-    suspects = {f: _suspect_values(during, f, p) for f in FEATURES}
-    linked = pl.concat([_sharing(during, f, v) for f, v in suspects.items()]).unique()
-    per_source = per_source.join(
-        linked.with_columns(linked=pl.lit(True)), on=["episode", "source"], how="left"
-    )
     acts_alone = (pl.col("accounts") >= 2) | ((pl.col("unknown") > 0) & (pl.col("successes") == 0))
-    core = per_source.filter(
-        (pl.col("counted") > 0) & (pl.col("linked").fill_null(False) | acts_alone)
-    ).select("episode", "source")
+    core = per_source.filter((pl.col("counted") > 0) & acts_alone).select("episode", "source")
     nearby = pl.concat([_sharing(around, f, v) for f, v in suspects.items()])
     members = (
         pl.concat([core, nearby])
