@@ -111,9 +111,9 @@ class RiskGate(Params):
     """Familiarity (analytics/familiarity.py): only logins at least this risky, past their
     account's learning, alert; the risk sets the severity (the highest band reached)."""
 
-    min_risk: float = Field(default=0.3, ge=0, le=1)
+    min_risk: float = Field(default=0.5, ge=0, le=1)
     severity: dict[Literal["low", "medium", "high", "critical"], float] = {
-        "low": 0.1, "medium": 0.3, "high": 0.5, "critical": 0.95,
+        "low": 0.2, "medium": 0.5, "high": 0.7, "critical": 0.95,
     }  # fmt: skip
 
     def band(self, risk: pl.Expr) -> pl.Expr:
