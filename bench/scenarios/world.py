@@ -144,15 +144,20 @@ class Pool:
         handing a home a new address, an office NAT's neighbour address."""
         place = lookup(address)
         net = ipaddress.ip_network(f"{address}/{span}", strict=False)
-        for _ in range(2000):
-            candidate = net.network_address + rng.randrange(1, net.num_addresses - 1)
-            text = str(candidate)
-            if candidate.version == 4 and int(candidate) & 0xFF in (0, 255):
-                continue
-            if text in taken:
-                continue
-            other = lookup(text)
-            if other and place and other.country == place.country and other.city == place.city:
+        # The same city if the network has one there; else, the same country.
+        for tries, same_city in ((2000, True), (2000, False)):
+            for _ in range(tries):
+                candidate = net.network_address + rng.randrange(1, net.num_addresses - 1)
+                text = str(candidate)
+                if candidate.version == 4 and int(candidate) & 0xFF in (0, 255):
+                    continue
+                if text in taken:
+                    continue
+                other = lookup(text)
+                if not (other and place and other.country == place.country):
+                    continue
+                if same_city and other.city != place.city:
+                    continue
                 taken.add(text)
                 return text
         raise RuntimeError(f"no neighbour of {address}")
