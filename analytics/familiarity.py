@@ -39,11 +39,12 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from analytics.detectors.common import Duration
 
 LOCATION = ("network", "city", "country")
-CLIENT = ("agent", "browser", "os", "device")
+CLIENT = ("agent", "version", "browser", "os", "device")
 LEVELS = (*LOCATION, *CLIENT)
 WHAT = {
     "network": "network", "city": "city", "country": "country", "agent": "user agent",
-    "browser": "browser", "os": "operating system", "device": "device",
+    "version": "browser version", "browser": "browser", "os": "operating system",
+    "device": "device",
 }  # fmt: skip
 
 
@@ -77,12 +78,14 @@ class FamiliarityModel(Strict):
     # Evidence a level must add to be named among an alert's reasons.
     notable: float = 1.0
     location: Feature = Feature(levels={"network": 0.3, "city": 0.3, "country": 0.4})
-    client: Feature = Feature(levels={"agent": 0.15, "browser": 0.35, "os": 0.35, "device": 0.15})
+    client: Feature = Feature(
+        levels={"agent": 0.1, "version": 0.25, "browser": 0.25, "os": 0.25, "device": 0.15}
+    )
     risk: RiskCurve = RiskCurve()
     # How many values an attacker can choose from at each level, at least.
     choices: dict[str, int] = {
-        "network": 100_000, "city": 10_000, "country": 250, "agent": 10_000, "browser": 50,
-        "os": 20, "device": 3,
+        "network": 100_000, "city": 10_000, "country": 250, "agent": 10_000, "version": 1000,
+        "browser": 50, "os": 20, "device": 3,
     }  # fmt: skip
 
     @model_validator(mode="after")
@@ -106,19 +109,16 @@ class FamiliarityModel(Strict):
 
 
 def client_levels(agents: pl.Series) -> pl.DataFrame:
-    """(user_agent, browser, os, device) for the distinct user agents (parsed once each)."""
+    """(user_agent, version, browser, os, device) for the distinct user agents (parsed once
+    each): `version` is the browser with its major version (Chrome 109 years after
+    everybody moved on is a tool's stale string)."""
     distinct = agents.drop_nulls().unique().to_list()
     parsed = [_parse(agent) for agent in distinct]
+    names = ("version", "browser", "os", "device")
     return pl.DataFrame(
-        {
-            "user_agent": distinct,
-            "browser": [p[0] for p in parsed],
-            "os": [p[1] for p in parsed],
-            "device": [p[2] for p in parsed],
-        },
-        schema={"user_agent": pl.String, "browser": pl.String, "os": pl.String,
-                "device": pl.String},
-    )  # fmt: skip
+        {"user_agent": distinct, **{name: [p[i] for p in parsed] for i, name in enumerate(names)}},
+        schema={"user_agent": pl.String, **dict.fromkeys(names, pl.String)},
+    )
 
 
 MOBILE_OS = {"iOS", "Android", "iPadOS", "Windows Phone", "KaiOS"}
@@ -126,11 +126,13 @@ DESKTOP_OS = {"Windows", "Mac OS X", "Linux", "Ubuntu", "Chrome OS", "Fedora", "
 
 
 @cache
-def _parse(agent: str) -> tuple[str, str, str]:
+def _parse(agent: str) -> tuple[str, str, str, str]:
     from ua_parser import parse
 
     found = parse(agent)
     browser = found.user_agent.family if found.user_agent else "Other"
+    major = found.user_agent.major if found.user_agent else None
+    version = f"{browser} {major}" if major else browser
     system = found.os.family if found.os else "Other"
     if system in MOBILE_OS:
         device = "mobile"
@@ -138,7 +140,7 @@ def _parse(agent: str) -> tuple[str, str, str]:
         device = "desktop"
     else:
         device = "other"
-    return browser, system, device
+    return version, browser, system, device
 
 
 def prior_counts(levels: pl.DataFrame) -> pl.DataFrame:

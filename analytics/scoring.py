@@ -126,7 +126,7 @@ def service_shares(
         parsed.group_by(level)
         .agg(pl.col("n").sum())
         .select(level=pl.lit(level), value=pl.col(level), n="n")
-        for level in ("browser", "os", "device")
+        for level in ("version", "browser", "os", "device")
     ]
     every = pl.concat([counts, *derived], how="vertical_relaxed")
     return every.with_columns(

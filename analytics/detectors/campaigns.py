@@ -219,16 +219,25 @@ def _rises(series: pl.DataFrame, size: timedelta, p: CampaignParams) -> pl.DataF
 
 
 def _baseline(series: pl.DataFrame, by: str, least: int) -> pl.DataFrame:
-    """Per bucket the median counts of the earlier buckets with the same `by` (hour of the
-    week or of the day), at least half a day before it; null with fewer than `least`."""
+    """Per bucket the usual counts of the earlier buckets with the same `by` (hour of the
+    week or of the day), at least half a day before it; null with fewer than `least`.
+
+    Usual is the larger of the median and the mean of the lower four fifths: the median
+    alone is 0 for a sparse count (an SSH server's internet noise, a failure an hour), the
+    mean alone is inflated by earlier attacks."""
     history = series.select(by, earlier="bucket", f="failures", u="unknown")
     paired = series.select("bucket", by).join(history, on=by)
     paired = paired.filter(pl.col("earlier") <= pl.col("bucket") - HALF_DAY)
     medians = paired.group_by("bucket").agg(
-        n=pl.len(), failures_expected=pl.col("f").median(), unknown_expected=pl.col("u").median()
+        n=pl.len(), failures_expected=_usual(pl.col("f")), unknown_expected=_usual(pl.col("u"))
     )
     known = medians.filter(pl.col("n") >= least).drop("n")
     return series.select("bucket").join(known, on="bucket", how="left")
+
+
+def _usual(counts: pl.Expr) -> pl.Expr:
+    lower = counts.filter(counts <= counts.quantile(0.8, interpolation="lower"))
+    return pl.max_horizontal(counts.median(), lower.mean())
 
 
 def _rose(count: pl.Expr, expected: pl.Expr, least: int, p: CampaignParams) -> pl.Expr:
@@ -284,7 +293,7 @@ def member_sources(
 ) -> tuple[pl.DataFrame, dict[str, pl.DataFrame]]:
     """(episode, source): the sources that drove each rise and those around it that act
     like them or share its suspect client, network or ASN; and those suspect values."""
-    suspects = {f: _suspect_values(during, f, p) for f in FEATURES}
+    suspects = {f: _suspect_values(around, f, p) for f in FEATURES}
     # Around the rise, a source that fails the way no person does (several accounts, or
     # names that do not exist without ever getting in) is a member by itself; one that
     # shares a suspect client, network or ASN is a member by that.
@@ -435,9 +444,11 @@ def _member_successes(
     from_members = successes.join(
         members.select("episode", "source"), on=["episode", "source"], how="semi"
     )
-    unfamiliar = successes.filter(p.familiarity.passes(pl.col("risk"), pl.col("learning"))).join(
-        campaigns, on="episode", how="semi"
-    )
+    # An account still learning, or with no history at all, has nothing to vouch for it.
+    vouched = pl.col("risk").is_not_null() & ~pl.col("learning").fill_null(True)
+    unfamiliar = successes.filter(
+        p.familiarity.passes(pl.col("risk"), pl.col("learning")) | ~vouched
+    ).join(campaigns, on="episode", how="semi")
     alike = [unfamiliar.join(v, on=["episode", f], how="semi") for f, v in suspects.items()]
     wins = pl.concat([from_members, *alike]).unique("event_id", maintain_order=True)
     return wins.join(spans.select("episode", "entity"), on="episode").select(

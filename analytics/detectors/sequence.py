@@ -8,20 +8,27 @@ import polars as pl
 
 from analytics.detectors.common import (
     BASE_COLUMNS,
+    RISK_COLUMNS,
     Duration,
     Params,
     Reads,
+    RiskGate,
     Where,
     as_findings,
     empty_findings,
     keyed,
     minutes,
+    source_key,
 )
 
 
 class SequenceParams(Params):
     window: Duration = timedelta(minutes=10)
     min_failures: int = 5
+    # With familiarity, failures from other sources count only when the success itself was
+    # unfamiliar: an owner logging in as usual from home while a botnet fails against the
+    # account elsewhere has not had a password guessed.
+    familiarity: RiskGate | None = None
 
     def reads(self) -> Reads:
         kinds = ("login", "password_reset", "password_change")
@@ -36,8 +43,12 @@ class SequenceParams(Params):
                 WINDOW w AS (PARTITION BY "user" ORDER BY slot))
             WHERE n + CASE WHEN next_slot = slot + 1 THEN next_n ELSE 0 END
                   >= {int(self.min_failures)}"""
+        risk = RISK_COLUMNS if self.familiarity is not None else ()
         return Reads(
-            columns=BASE_COLUMNS, equals=(("event", kinds),), group='"user"', candidates=candidates
+            columns=(*BASE_COLUMNS, "ip_version", "host", *risk),
+            equals=(("event", kinds),),
+            group='"user"',
+            candidates=candidates,
         )
 
 
@@ -68,13 +79,27 @@ def failures_then_success(events: pl.DataFrame, p: SequenceParams) -> pl.DataFra
     # contiguous: no window function over thousands of streak ids).
     before = pl.when("starts").then(pl.col("failures") - pl.col("is_failure")).forward_fill()
     frame = frame.with_columns(in_streak=pl.col("failures") - before)
+    frame = frame.with_columns(source=source_key())
+    unfamiliar = (
+        p.familiarity.passes(pl.col("risk"), pl.col("learning"))
+        if p.familiarity is not None
+        else pl.lit(True)
+    )
     hits = frame.filter(pl.col("success") & (pl.col("in_streak") >= p.min_failures)).select(
-        "key", "streak_id", success_ts="ts", success_id="event_id"
+        "key",
+        "streak_id",
+        success_ts="ts",
+        success_id="event_id",
+        success_source="source",
+        anywhere=unfamiliar,
     )
     if hits.height == 0:
         return empty_findings()
     tried = frame.filter(pl.col("is_failure") == 1).join(hits, on=["key", "streak_id"])
-    tried = tried.filter(pl.col("ts") >= pl.col("success_ts") - p.window)
+    tried = tried.filter(
+        (pl.col("ts") >= pl.col("success_ts") - p.window)
+        & (pl.col("anywhere") | (pl.col("source") == pl.col("success_source")))
+    )
     found = (
         tried.group_by("key", "streak_id")
         .agg(
