@@ -53,6 +53,11 @@ BROWSERS = (
     "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148",
 )
 BOT_AGENT = "python-requests/2.32.3"
+# What a stolen password is used with: the attacker's own machine, not the owner's.
+INTRUDER_AGENT = (
+    "Mozilla/5.0 (X11; CrOS x86_64 14541.0.0) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/109.0.0.0 Safari/537.36"
+)
 
 
 @dataclass(frozen=True)
@@ -212,6 +217,9 @@ def _attacks(w: _Writer, people: list[Person], start: datetime, days: int) -> No
         w.login(
             t + timedelta(seconds=i * 6), user, source, outcome, reason=reason, user_agent=BOT_AGENT
         )
+        if outcome == "success":  # the account is taken over: an alert of its own
+            moment = t + timedelta(seconds=i * 6)
+            w.label("credential_stuffing", "user", user, moment, moment)
     for k in range(4):
         w.label(
             "credential_stuffing", "ip", f"45.155.205.{10 + k}", t, t + timedelta(seconds=240 * 6)
@@ -260,7 +268,7 @@ def _attacks(w: _Writer, people: list[Person], start: datetime, days: int) -> No
         "200.10.10.9",
         "success",
         session_id=w.session(),
-        user_agent=target.agent,
+        user_agent=INTRUDER_AGENT,
     )
     w.label("impossible_travel", "user", target.user, t, t + timedelta(minutes=40))
     # The login from Chile is also the account's first from a new country: both are true.
@@ -271,7 +279,7 @@ def _attacks(w: _Writer, people: list[Person], start: datetime, days: int) -> No
     t = at(days - 3, 9.0)  # new country: a long-time Finnish user appears from Nigeria
     target = victims[4]
     w.login(
-        t, target.user, "105.112.10.4", "success", session_id=w.session(), user_agent=target.agent
+        t, target.user, "105.112.10.4", "success", session_id=w.session(), user_agent=INTRUDER_AGENT
     )
     w.label("new_country", "user", target.user, t, t)
 
@@ -303,12 +311,13 @@ def _attacks(w: _Writer, people: list[Person], start: datetime, days: int) -> No
         )
     w.label("account_enumeration", "ip", "81.40.10.66", t, t + timedelta(seconds=44 * 40))
 
-    t = at(days - 1, 10.0)  # dormant account: silent since the first days, then a login
+    t = at(days - 1, 10.0)  # dormant account: silent since the first days, then a stranger
     target = people[-1]
     w.login(
-        t, target.user, target.home_ip, "success", session_id=w.session(), user_agent=target.agent
+        t, target.user, "200.10.10.9", "success", session_id=w.session(), user_agent=INTRUDER_AGENT
     )
     w.label("dormant_account", "user", target.user, t, t)
+    w.label("new_country", "user", target.user, t, t)  # a stranger from abroad: both are true
 
 
 def generate(
@@ -322,8 +331,8 @@ def generate(
     w = _Writer(rng)
     dormant = people[-1]
     _background(w, people[:-1], start, days, skip=set())
-    # The dormant account was last used well before the month began.
-    for day in (45, 44):
+    # The dormant account was used for two weeks, well before the month began.
+    for day in range(58, 44, -1):
         w.login(start - timedelta(days=day, hours=-10), dormant.user, dormant.home_ip, "success",
                 customer_id=dormant.customer_id, user_agent=dormant.agent, session_id=w.session())  # fmt: skip
     _attacks(w, people, start, days)

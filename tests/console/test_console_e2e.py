@@ -55,7 +55,7 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
     folder = tmp_path_factory.mktemp("console")
-    events, _ = write_demo_files(folder, days=14, seed=3)
+    events, _ = write_demo_files(folder, days=30, seed=3)
     db = folder / "vahti.duckdb"
     tokens = {}
     with open_store(db) as store:
