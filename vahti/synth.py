@@ -178,6 +178,26 @@ def _background(
                 )
 
 
+def _stuffing(w: _Writer, people: list[Person], t: datetime) -> None:
+    """Credential stuffing: a leaked list from four sources, 2 % success."""
+    for i in range(240):
+        source = f"45.155.205.{10 + i % 4}"
+        known = i % 3 != 0
+        user = people[40 + i % 150].user if known else f"leaked{i}@example.net"
+        outcome = "success" if known and i % 50 == 7 else "failure"
+        reason = None if outcome == "success" else ("bad_password" if known else "unknown_user")
+        w.login(
+            t + timedelta(seconds=i * 6), user, source, outcome, reason=reason, user_agent=BOT_AGENT
+        )
+        if outcome == "success":  # the account is taken over: an alert of its own
+            moment = t + timedelta(seconds=i * 6)
+            w.label("credential_stuffing", "user", user, moment, moment)
+    for k in range(4):
+        w.label(
+            "credential_stuffing", "ip", f"45.155.205.{10 + k}", t, t + timedelta(seconds=240 * 6)
+        )
+
+
 def _attacks(w: _Writer, people: list[Person], start: datetime, days: int) -> None:
     rng = w.rng
     at = lambda d, h: start + timedelta(days=d, hours=h)  # noqa: E731
@@ -207,23 +227,7 @@ def _attacks(w: _Writer, people: list[Person], start: datetime, days: int) -> No
             )
     w.label("password_spraying", "ip", "103.99.0.122", t, t + timedelta(minutes=46))
 
-    t = at(days - 7, 2.0)  # credential stuffing: a leaked list, several sources, 2% success
-    for i in range(240):
-        source = f"45.155.205.{10 + i % 4}"
-        known = i % 3 != 0
-        user = people[40 + i % 150].user if known else f"leaked{i}@example.net"
-        outcome = "success" if known and i % 50 == 7 else "failure"
-        reason = None if outcome == "success" else ("bad_password" if known else "unknown_user")
-        w.login(
-            t + timedelta(seconds=i * 6), user, source, outcome, reason=reason, user_agent=BOT_AGENT
-        )
-        if outcome == "success":  # the account is taken over: an alert of its own
-            moment = t + timedelta(seconds=i * 6)
-            w.label("credential_stuffing", "user", user, moment, moment)
-    for k in range(4):
-        w.label(
-            "credential_stuffing", "ip", f"45.155.205.{10 + k}", t, t + timedelta(seconds=240 * 6)
-        )
+    _stuffing(w, people, at(days - 7, 2.0))
 
     t = at(days - 6, 4.0)  # distributed brute force: one account, 14 sources in 25 minutes
     target = victims[1]
