@@ -352,16 +352,20 @@ def redescribe(store: Store, rule: Rule, alerts: list[Alert]) -> None:
         {"group": [a.alert_id for a in alerts], "key": [a.entity for a in alerts],
          "category": [a.category for a in alerts]}
     )  # fmt: skip
-    cursor = store.cursor()
-    cursor.register("described", table.to_arrow())
+    # The run's own connection: the evidence just linked is not committed yet.
+    con = store.con
+    con.register("described", table.to_arrow())
     names = ", ".join(f'e."{c}"' for c in SUMMARY_COLUMNS)
-    rows = pl.from_arrow(
-        cursor.sql(
-            f"""SELECT d."group", d.key, d.category, {names}
-                FROM described d JOIN evidence v ON v.alert_id = d."group"
-                JOIN events e USING (event_id)"""
-        ).to_arrow_table()
-    )
+    try:
+        rows = pl.from_arrow(
+            con.sql(
+                f"""SELECT d."group", d.key, d.category, {names}
+                    FROM described d JOIN evidence v ON v.alert_id = d."group"
+                    JOIN events e USING (event_id)"""
+            ).to_arrow_table()
+        )
+    finally:
+        con.unregister("described")
     assert isinstance(rows, pl.DataFrame)
     summaries = dict(summarize(rows).select("group", "summary").iter_rows())
     for alert in alerts:

@@ -11,6 +11,8 @@ import duckdb
 import orjson
 import polars as pl
 
+from store.addresses import network_range
+
 STATUSES = ("open", "acknowledged", "closed", "false_positive")
 ACTIVE = ("open", "acknowledged")
 ALERT_COLUMNS = (
@@ -354,19 +356,40 @@ def evidence_count(con: duckdb.DuckDBPyConnection, alert_id: str) -> int:
 def entity_timeline(
     con: duckdb.DuckDBPyConnection, alert: Alert, margin: timedelta
 ) -> list[dict[str, Any]]:
-    """Successes and failures per hour of the alert's entity, around the alert's span."""
-    column = {"ip": "ip", "user": '"user"', "session": "session_id"}[alert.entity_type]
+    """Per hour around the alert's span: the entity's successes and failures, and how many
+    of its events are this alert's evidence (so the chart and the evidence list agree)."""
+    where, values = _entity_condition(alert)
     rows = con.execute(
-        f"""SELECT date_trunc('hour', ts) AS hour,
-                   count(*) FILTER (WHERE outcome = 'success'),
-                   count(*) FILTER (WHERE outcome = 'failure')
-            FROM events WHERE {column} = ? AND ts >= ? AND ts < ?
+        f"""SELECT date_trunc('hour', e.ts) AS hour,
+                   count(*) FILTER (WHERE e.outcome = 'success'),
+                   count(*) FILTER (WHERE e.outcome = 'failure'),
+                   count(v.event_id)
+            FROM events e
+            LEFT JOIN (SELECT event_id FROM evidence WHERE alert_id = ?) v USING (event_id)
+            WHERE e.ts >= ? AND e.ts < ? AND (v.event_id IS NOT NULL OR {where})
             GROUP BY hour ORDER BY hour""",
-        [alert.entity, alert.first_seen - margin, alert.last_seen + margin],
+        [alert.alert_id, alert.first_seen - margin, alert.last_seen + margin, *values],
     ).fetchall()
     return [
-        {"hour": _rfc3339(hour), "successes": ok, "failures": failed} for hour, ok, failed in rows
+        {"hour": _rfc3339(hour), "successes": ok, "failures": failed, "evidence": linked}
+        for hour, ok, failed, linked in rows
     ]
+
+
+def _entity_condition(alert: Alert) -> tuple[str, list[Any]]:
+    """SQL over `e` selecting the events of the alert's entity: an account, a session, an
+    address, an IPv6 /64 or a host name, or a campaign's member sources."""
+    if alert.entity_type == "user":
+        return 'e."user" = ?', [alert.entity]
+    if alert.entity_type == "session":
+        return "e.session_id = ?", [alert.entity]
+    if alert.entity_type == "campaign":
+        sources = [m["value"] for m in alert.members or []]
+        return "(e.ip IN (SELECT unnest(?)) OR e.host IN (SELECT unnest(?)))", [sources, sources]
+    if "/" in alert.entity:
+        low, high = network_range(alert.entity)
+        return "e.ip_bin BETWEEN ? AND ?", [low, high]
+    return "(e.ip = ? OR (e.ip IS NULL AND e.host = ?))", [alert.entity, alert.entity]
 
 
 def activity(con: duckdb.DuckDBPyConnection, since: datetime) -> dict[str, Any]:

@@ -281,7 +281,8 @@ def names(column: str, limit: int = 3) -> pl.Expr:
 
 
 def distinct_triggers(frame: pl.DataFrame, window: timedelta, least: int) -> pl.DataFrame:
-    """Instants (key, ts) when a key has `least` distinct values within the last `window`.
+    """The events (key, ts) at which a key has `least` distinct values within the last
+    `window`.
 
     Not a rolling n_unique (memory grows with window x rows on busy keys): each value's
     occurrences form runs with gaps of at most `window`; a run adds one at its first
@@ -321,5 +322,18 @@ def distinct_triggers(frame: pl.DataFrame, window: timedelta, least: int) -> pl.
         ]
     ).sort("key_code", "ts", "step")
     # Every key's steps sum to zero, so one running sum over all keys is each key's own.
-    counted = steps.with_columns(n=pl.col("step").cum_sum())
-    return counted.filter((pl.col("step") == 1) & (pl.col("n") >= least)).select("key", "ts")
+    counted = steps.with_columns(n=pl.col("step").cum_sum()).with_row_index("order")
+    # The count in force at each event (the last step at or before it): an episode goes on
+    # while its sources keep failing, not only while new ones join.
+    located = (
+        ordered.select("key", "key_code", "ts")
+        .sort("ts")
+        .join_asof(
+            counted.select("key_code", "ts", "n", "order").sort("ts", "order"),
+            on="ts",
+            by="key_code",
+            strategy="backward",
+            check_sortedness=False,
+        )
+    )
+    return located.filter(pl.col("n") >= least).select("key", "ts")

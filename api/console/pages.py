@@ -207,8 +207,14 @@ def alert_page(request: Request, session: Analyst, con: Reader, alert_id: str) -
     alert = alert_routes.show_alert(request, session.principal, ctx, con, alert_id, 1000)
     timeline = alert_routes.timeline(session.principal, con, alert_id, 24)["hours"]
     chart = bars(
-        [Bar(h["hour"][5:13].replace("T", " "), (h["successes"], h["failures"])) for h in timeline],
-        ("successes", "failures"),
+        [
+            Bar(
+                h["hour"][5:13].replace("T", " "),
+                (h["evidence"], h["successes"] + h["failures"] - h["evidence"]),
+            )
+            for h in timeline
+        ],
+        ("evidence", "other"),
     )
     return page(request, "alert.html", session, alert=alert, chart=chart, map=_map(alert))
 

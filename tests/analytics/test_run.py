@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import orjson
@@ -11,7 +12,7 @@ import pytest
 from analytics.rules import default_rules_dir, load_rules
 from analytics.run import Window, run_detection
 from store import open_store
-from store.alerts import list_alerts
+from store.alerts import entity_timeline, list_alerts
 from tests.conftest import run_cli
 from tests.helpers import load
 
@@ -148,3 +149,45 @@ def test_cli_detect_show_and_triage(tmp_path: Path, db: Path) -> None:
     assert run_cli("alerts", "--status", "bogus", "--db", str(db)).returncode == 2
     again = run_cli("detect", "--db", str(db))
     assert "0 new alerts" in again.stdout
+
+
+def test_a_grown_alert_is_described_again_from_all_its_evidence(tmp_path: Path, db: Path) -> None:
+    load(db, _failures(tmp_path / "a.jsonl", 0, 30))
+    with open_store(db) as store:
+        run_detection(store, BRUTE)
+        (first,) = list_alerts(store.con)
+    load(db, _failures(tmp_path / "b.jsonl", 6, 30))  # the same source goes on
+    with open_store(db) as store:
+        run_detection(store, BRUTE)
+        (alert,) = list_alerts(store.con)
+        hours = entity_timeline(store.con, alert, timedelta(hours=1))
+    assert first.summary.startswith("30 failed logins for matti.virtanen from 183.62.140.253")
+    assert alert.summary == "60 failed logins for matti.virtanen from 183.62.140.253 in 11 min"
+    assert alert.event_count == 60
+    assert sum(h["evidence"] for h in hours) == 60  # the chart agrees with the evidence
+
+
+def test_distributed_alert_holds_every_failure_of_its_sources(tmp_path: Path, db: Path) -> None:
+    """14 sources, each failing twice in 25 minutes: the second round is evidence too."""
+    path = tmp_path / "d.jsonl"
+    lines = [
+        orjson.dumps({
+            "ts": f"2026-10-01T04:{i * 53 // 60:02d}:{i * 53 % 60:02d}Z", "outcome": "failure",
+            "user": "sanna.lehtonen1", "ip": f"177.10.{i % 14}.{20 + i % 14}",
+        })
+        for i in range(28)
+    ]  # fmt: skip
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    load(db, path)
+    alerts = [a for a in _detect_all(db) if a.category == "distributed_brute_force"]
+    (alert,) = alerts
+    assert alert.event_count == 28
+    assert alert.summary.startswith(
+        "28 failed logins for sanna.lehtonen1 from 14 sources in 24 min"
+    )
+
+
+def _detect_all(db: Path) -> list:
+    with open_store(db) as store:
+        run_detection(store, RULES)
+        return list_alerts(store.con)
