@@ -77,6 +77,12 @@ class EventOut(BaseModel):
     asn: int | None = None
     as_org: str | None = None
     own_network: str | None = None
+    risk: float | None = Field(
+        default=None, description="how unfamiliar a successful login was for its account, 0..1"
+    )
+    risk_reasons: list[str] | None = Field(
+        default=None, description="the unfamiliar features of the login and their weight"
+    )
 
 
 class HistoryEntry(BaseModel):

@@ -64,10 +64,15 @@ def _iso(value: datetime | None) -> str | None:
 def _events(con: duckdb.DuckDBPyConnection, subject: Subject) -> list[dict[str, Any]]:
     where, values = subject.condition()
     names = ", ".join(f'e."{c}"' for c in _EVENT_COLUMNS)
+    # A login's familiarity score is data about that login too (GDPR Art. 15).
     rows = con.execute(
-        f"SELECT {names} FROM events e WHERE {where} ORDER BY e.ts, e.event_id", values
+        f"""SELECT {names}, r.risk, r.reasons FROM events e
+            LEFT JOIN login_risk r USING (event_id)
+            WHERE {where} ORDER BY e.ts, e.event_id""",
+        values,
     ).fetchall()
-    events = [dict(zip(_EVENT_COLUMNS, row, strict=True)) for row in rows]
+    columns = (*_EVENT_COLUMNS, "risk", "risk_reasons")
+    events = [dict(zip(columns, row, strict=True)) for row in rows]
     for event in events:
         event["ts"] = _iso(event["ts"])
     return events

@@ -231,16 +231,17 @@ def get_alert(con: duckdb.DuckDBPyConnection, alert_id: str) -> Alert | None:
 
 EVIDENCE_COLUMNS = (
     "event_id", "ts", "event", "outcome", "user", "customer_id", "ip", "host", "country",
-    "city", "lat", "lon", "user_agent", "session_id", "reason",
+    "city", "lat", "lon", "user_agent", "session_id", "reason", "risk", "risk_reasons",
 )  # fmt: skip
 
 
 def evidence_rows(
     con: duckdb.DuckDBPyConnection, alert_id: str, limit: int | None = None
 ) -> list[dict[str, Any]]:
-    names = ", ".join(f'e."{c}"' for c in EVIDENCE_COLUMNS)
+    names = ", ".join(f'e."{c}"' for c in EVIDENCE_COLUMNS[:-2]) + ", r.risk, r.reasons"
     cursor = con.execute(
         f"""SELECT {names} FROM evidence v JOIN events e USING (event_id)
+            LEFT JOIN login_risk r USING (event_id)
             WHERE v.alert_id = ? ORDER BY e.ts, e.event_id LIMIT ?""",
         [alert_id, limit],
     )

@@ -13,8 +13,11 @@ from store.addresses import network_range
 EVENT_FIELDS = (
     "event_id", "ts", "event", "outcome", "user", "customer_id", "ip", "host", "user_agent",
     "session_id", "reason", "service", "country", "city", "lat", "lon", "asn", "as_org",
-    "own_network",
+    "own_network", "risk", "risk_reasons",
 )  # fmt: skip
+# A login's familiarity score lives beside it (login_risk): null where none was needed
+# (an account that only ever used one network, place and client).
+_SOURCE = {"risk": "r.risk", "risk_reasons": "r.reasons"}
 MAX_LIMIT = 10_000
 
 
@@ -44,7 +47,7 @@ class EventQuery:
 
 
 def _conditions(query: EventQuery) -> tuple[list[str], list[Any]]:
-    clauses: list[str] = ["event_id > ?"]
+    clauses: list[str] = ["e.event_id > ?"]
     values: list[Any] = [query.after_event_id]
     for column, value in (
         ('"user"', query.user),
@@ -71,9 +74,10 @@ def _conditions(query: EventQuery) -> tuple[list[str], list[Any]]:
 def search_events(con: duckdb.DuckDBPyConnection, query: EventQuery) -> list[dict[str, Any]]:
     """Matching events in the order they were stored, at most `limit` of them."""
     clauses, values = _conditions(query)
-    names = ", ".join(f'"{name}"' for name in EVENT_FIELDS)
+    names = ", ".join(_SOURCE.get(name, f'e."{name}"') for name in EVENT_FIELDS)
     rows = con.execute(
-        f"SELECT {names} FROM events WHERE {' AND '.join(clauses)} ORDER BY event_id LIMIT ?",
+        f"""SELECT {names} FROM events e LEFT JOIN login_risk r USING (event_id)
+            WHERE {" AND ".join(clauses)} ORDER BY event_id LIMIT ?""",
         [*values, min(query.limit, MAX_LIMIT)],
     ).fetchall()
     return [_as_json(dict(zip(EVENT_FIELDS, row, strict=True))) for row in rows]

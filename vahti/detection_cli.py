@@ -87,8 +87,8 @@ def detect_command(
 def print_detection(report: RunReport, to_stderr: bool = False) -> None:
     """The run's summary; on stderr when stdout carries JSON."""
     say(
-        f"read {report.events} events, {len(report.rules)} rules ran: "
-        f"{report.new} new alerts, {report.updated} updated",
+        f"read {report.events} events, scored {report.scored} logins for familiarity, "
+        f"{len(report.rules)} rules ran: {report.new} new alerts, {report.updated} updated",
         error=to_stderr,
     )
     for rule in report.rules:
@@ -189,6 +189,12 @@ def _print_alert(alert: Alert, events: list[dict], changes: list[dict]) -> None:
         f"{alert.last_seen.isoformat(timespec='seconds')}Z; status {alert.status}; "
         f"ATT&CK {', '.join(alert.mitre)}"
     )
+    if alert.risk is not None:
+        say(f"risk {alert.risk:.2f}")
+    for reason in alert.reasons or []:
+        say(f"  why: {reason}")
+    if alert.members:
+        say(f"sources ({len(alert.members)}): {', '.join(m['value'] for m in alert.members)}")
     table = Table(title="evidence")
     columns = ("ts", "event", "outcome", "user", "ip", "country", "city", "reason", "session_id")
     for name in columns:
