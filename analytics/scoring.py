@@ -27,8 +27,7 @@ from store import Store
 # name a network, city or client the same way.
 LEVEL_SQL = {
     "network": r"""CASE WHEN asn IS NOT NULL THEN 'AS' || asn
-        WHEN ip_version = 4 THEN nullif(regexp_extract(ip, '^(\d+\.\d+\.\d+)\.\d+$', 1), '')
-                                 || '.0/24'
+        WHEN ip_version = 4 THEN left(ip, length(ip) - strpos(reverse(ip), '.')) || '.0/24'
         WHEN ip_version = 6 THEN substr(lower(hex(ip_bin)), 1, 4) || ':'
             || substr(lower(hex(ip_bin)), 5, 4) || ':' || substr(lower(hex(ip_bin)), 9, 4)
             || '::/48' END""",
@@ -37,6 +36,7 @@ LEVEL_SQL = {
     "agent": "user_agent",
 }
 SQL_LEVELS = tuple(LEVEL_SQL)
+VARIETY = ("ip", "city", "country", "user_agent", "asn")
 
 
 def score_logins(
@@ -71,13 +71,19 @@ def compute_scores(
     top = until if until is not None else datetime.max
     levels = ", ".join(f"{sql} AS {name}" for name, sql in LEVEL_SQL.items())
     scope = f"""WITH s AS (
-        SELECT event_id, ts, "user", own_network, {levels}, ({new_sql}) AS new FROM events
+        SELECT event_id, ts, "user", own_network, ip, city AS city_name, {levels},
+            ({new_sql}) AS new
+        FROM events
         WHERE event = 'login' AND outcome = 'success' AND ts >= ? AND ts <= ?)"""
     values = [*new_values, start, top]
-    varied = " OR ".join(f"min({name}) <> max({name})" for name in SQL_LEVELS)
+    # Which accounts show any variety, on the raw columns hashed (a superset of a variety of
+    # level values, at a third of the cost of grouping the texts).
+    varied = " OR ".join(f"min(hash({c})) <> max(hash({c}))" for c in VARIETY)
     candidates = cursor.sql(
-        f"""{scope} SELECT "user" FROM s GROUP BY 1 HAVING bool_or(new) AND ({varied})""",
-        params=values,
+        f"""SELECT "user" FROM events
+            WHERE event = 'login' AND outcome = 'success' AND ts >= ? AND ts <= ?
+            GROUP BY 1 HAVING bool_or({new_sql}) AND ({varied})""",
+        params=[start, top, *new_values],
     ).to_arrow_table()
     if candidates.num_rows == 0:
         return None
@@ -88,7 +94,7 @@ def compute_scores(
             params=values,
         ).to_arrow_table()
     )
-    shares = service_shares(cursor, scope, values)
+    shares = service_shares(cursor, scope, values, logins)
     ((service_start,),) = cursor.execute("SELECT min(ts) FROM events").fetchall()
     frame = logins.join(client_levels(logins["agent"]).rename({"user_agent": "agent"}),
                         on="agent", how="left")  # fmt: skip
@@ -109,29 +115,64 @@ def _new(seen: int, since: datetime | None, until: datetime | None) -> tuple[str
 
 
 def service_shares(
-    cursor: duckdb.DuckDBPyConnection, scope: str, values: list[object]
+    cursor: duckdb.DuckDBPyConnection, scope: str, values: list[object], logins: pl.DataFrame
 ) -> pl.DataFrame:
-    """(level, value, count, total, kinds): how many of the service's successful logins had
-    each value, of how many with a value at that level, and how many values the level has;
-    browser, OS and device from the distinct user agents."""
-    parts = " UNION ALL ".join(
-        f"SELECT '{name}' AS level, {name} AS value, count(*) AS n FROM s "
-        f"WHERE {name} IS NOT NULL GROUP BY 2"
+    """(level, value, count, total, kinds) for the level values of `logins`: how many of the
+    service's successful logins had each, of how many with a value at that level, and how
+    many values the level has (approximately); browser, OS and device from the distinct
+    user agents."""
+    wanted = pl.concat(
+        [logins.select(level=pl.lit(n), value=pl.col(n)).drop_nulls().unique() for n in SQL_LEVELS]
+        + [logins.select(level=pl.lit("city_name"), value="city_name").drop_nulls().unique()]
+    )
+    cursor.register("wanted_values", wanted.to_arrow())
+    # Only the values the scored logins have, filtered on the raw columns where they can be
+    # (a city by its name, before the name and country are joined).
+    within = {
+        "network": "network IN (SELECT value FROM wanted_values WHERE level = 'network')",
+        "city": "city_name IN (SELECT value FROM wanted_values WHERE level = 'city_name')",
+        "country": "country IN (SELECT value FROM wanted_values WHERE level = 'country')",
+    }
+    counted = " UNION ALL ".join(
+        f"SELECT '{name}' AS level, {name} AS value, count(*) AS n FROM s WHERE {condition} "
+        "GROUP BY 2"
+        for name, condition in within.items()
+    )
+    raw = {"network": "ip", "city": "city_name", "country": "country", "agent": "agent"}
+    sizes = ", ".join(
+        f"count({raw[name]}) AS total_{name}, approx_count_distinct({raw[name]}) AS kinds_{name}"
         for name in SQL_LEVELS
     )
-    counts = _polars(cursor.sql(f"{scope} {parts}", params=values).to_arrow_table())
-    agents = counts.filter(pl.col("level") == "agent").select(agent="value", n="n")
-    parsed = agents.join(client_levels(agents["agent"]).rename({"user_agent": "agent"}), on="agent")
+    counts = _polars(cursor.sql(f"{scope} {counted}", params=values).to_arrow_table())
+    totals = cursor.sql(f"{scope} SELECT {sizes} FROM s", params=values).fetchall()[0]
+    agents = _polars(
+        cursor.sql(
+            f"{scope} SELECT agent AS value, count(*) AS n FROM s WHERE agent IS NOT NULL "
+            "GROUP BY 1",
+            params=values,
+        ).to_arrow_table()
+    )
+    cursor.unregister("wanted_values")
+    size = {name: (totals[2 * i], totals[2 * i + 1]) for i, name in enumerate(SQL_LEVELS)}
+    measured = counts.with_columns(
+        total=pl.col("level").replace_strict({k: v[0] for k, v in size.items()}, default=0),
+        kinds=pl.col("level").replace_strict({k: v[1] for k, v in size.items()}, default=0),
+    )
+    parsed = agents.join(client_levels(agents["value"]).rename({"user_agent": "value"}), on="value")
     derived = [
         parsed.group_by(level)
         .agg(pl.col("n").sum())
         .select(level=pl.lit(level), value=pl.col(level), n="n")
-        for level in ("version", "browser", "os", "device")
+        .with_columns(total=pl.col("n").sum(), kinds=pl.len())
+        for level in ("agent", "version", "browser", "os", "device")
+        if level != "agent"
     ]
-    every = pl.concat([counts, *derived], how="vertical_relaxed")
-    return every.with_columns(
-        total=pl.col("n").sum().over("level"), kinds=pl.len().over("level")
-    ).select("level", "value", count="n", total="total", kinds="kinds")
+    every_agent = agents.select(
+        level=pl.lit("agent"), value="value", n="n", total=pl.col("n").sum(), kinds=pl.len()
+    )
+    return pl.concat([measured, every_agent, *derived], how="vertical_relaxed").select(
+        "level", "value", count="n", total="total", kinds="kinds"
+    )
 
 
 def _store(store: Store, scored: pl.DataFrame) -> None:

@@ -58,7 +58,9 @@ class CampaignParams(Params):
     factor: float = 3.0  # and this many times what is usual then
     z: float = 4.0  # and this many Poisson standard deviations above it
     min_history: int = Field(default=6, ge=1)  # buckets a baseline needs
-    cold_factor: float = 3.0  # with no baseline yet, `min_*` times this
+    # With no baseline yet (a fresh deployment's first half day), a rise is `min_*` times
+    # this; 0: none (judged only against history).
+    cold_factor: float = Field(default=0.0, ge=0)
     min_sources: int = Field(default=5, ge=2)  # member sources a campaign needs
     min_accounts: int = Field(default=10, ge=1)  # and accounts (fewer: distributed brute force)
     shared_by: int = Field(default=3, ge=2)  # failing sources sharing a value link them
@@ -243,7 +245,7 @@ def _usual(counts: pl.Expr) -> pl.Expr:
 def _rose(count: pl.Expr, expected: pl.Expr, least: int, p: CampaignParams) -> pl.Expr:
     usual = expected.clip(lower_bound=1.0)
     warm = (count >= least) & (count >= p.factor * usual) & (count - usual >= p.z * usual.sqrt())
-    cold = count >= least * p.cold_factor
+    cold = (count >= least * p.cold_factor) if p.cold_factor > 0 else pl.lit(False)
     return pl.when(expected.is_null()).then(cold).otherwise(warm).fill_null(False)
 
 

@@ -13,6 +13,7 @@ import polars as pl
 from pydantic import Field
 
 from analytics.detectors.common import (
+    SOURCE_GROUP,
     Duration,
     Params,
     Reads,
@@ -40,9 +41,28 @@ class DistributedParams(Params):
     loud: tuple[Trigger, ...] = (Trigger(failures=10, window=timedelta(minutes=10)),)
 
     def reads(self) -> Reads:
-        # Loudness is a property of the source over all its failures, so every failure is
-        # read; no cut by account.
-        return Reads(columns=COLUMNS, equals=(("event", ("login",)), ("outcome", ("failure",))))
+        # Loudness is a property of the source over all its failures: the read takes every
+        # failure of each source that failed against an account that may reach a finding
+        # (min_sources distinct sources in two neighbouring windows).
+        seconds = max(int(self.window.total_seconds()), 1)
+        candidates = f"""SELECT source FROM (
+            WITH f AS (SELECT "user", {SOURCE_GROUP} AS source,
+                              floor(epoch(ts) / {seconds}) AS slot FROM scope),
+            per AS (SELECT "user", slot, count(DISTINCT source) AS n FROM f GROUP BY 1, 2),
+            crowded AS (
+                SELECT DISTINCT "user" FROM (
+                    SELECT "user", slot, n, lead(slot) OVER w AS next_slot,
+                           lead(n) OVER w AS next_n
+                    FROM per WINDOW w AS (PARTITION BY "user" ORDER BY slot))
+                WHERE n + CASE WHEN next_slot = slot + 1 THEN next_n ELSE 0 END
+                      >= {int(self.min_sources)})
+            SELECT DISTINCT source FROM f WHERE "user" IN (SELECT "user" FROM crowded))"""
+        return Reads(
+            columns=COLUMNS,
+            equals=(("event", ("login",)), ("outcome", ("failure",))),
+            group=SOURCE_GROUP,
+            candidates=candidates,
+        )
 
 
 def distributed_failures(events: pl.DataFrame, p: DistributedParams) -> pl.DataFrame:

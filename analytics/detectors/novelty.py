@@ -36,7 +36,7 @@ class FirstSeenParams(Params):
             columns=columns,
             equals=(("event", ("login",)), ("outcome", ("success",))),
             group='"user"',
-            having=f'min("{self.field}") <> max("{self.field}")',
+            having=f'min(hash("{self.field}")) <> max(hash("{self.field}"))',
         )
 
 
