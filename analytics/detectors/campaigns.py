@@ -38,6 +38,7 @@ from analytics.detectors.common import (
     merge_spans,
     network_key,
     source_key,
+    takeover_findings,
 )
 from analytics.detectors.describe import counted_names, span_text
 from analytics.detectors.distributed import mark_loud
@@ -480,17 +481,7 @@ def _takeovers(wins: pl.DataFrame, members: pl.DataFrame) -> pl.DataFrame:
         "account takeover: {} logged in from {}, a source of {} ({} sources)",
         "key", "sources", "campaign", "size",
     )  # fmt: skip
-    return as_findings(
-        taken,
-        "first_seen",
-        "last_seen",
-        pl.col("event_ids"),
-        summary,
-        category=pl.lit("credential_stuffing"),
-        severity=pl.lit("critical"),
-        entity_type=pl.lit("user"),
-        reasons=pl.concat_list(pl.format("logged in from a source of {}", "campaign")),
-    )
+    return takeover_findings(taken, summary, pl.format("logged in from a source of {}", "campaign"))
 
 
 def campaign_summary(rows: pl.DataFrame) -> pl.DataFrame:

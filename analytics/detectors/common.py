@@ -262,6 +262,21 @@ def as_findings(
     )  # fmt: skip
 
 
+def takeover_findings(found: pl.DataFrame, summary: pl.Expr, reason: pl.Expr) -> pl.DataFrame:
+    """Account takeovers (key: the account): a critical credential_stuffing alert each."""
+    return as_findings(
+        found,
+        "first_seen",
+        "last_seen",
+        pl.col("event_ids"),
+        summary,
+        category=pl.lit("credential_stuffing"),
+        severity=pl.lit("critical"),
+        entity_type=pl.lit("user"),
+        reasons=pl.concat_list(reason),
+    )
+
+
 def _typed(value: pl.Expr | str | None, dtype: pl.DataType | type[pl.DataType]) -> pl.Expr:
     if value is None:
         return pl.lit(None, dtype)

@@ -30,6 +30,7 @@ from analytics.detectors.common import (
     keyed,
     merge_spans,
     sort_codes,
+    takeover_findings,
 )
 from analytics.detectors.describe import failure_summary
 
@@ -198,26 +199,14 @@ def takeovers(rows: pl.DataFrame, after: tuple[str, ...]) -> pl.DataFrame:
         event_ids=pl.col("event_id"),
         label=pl.col("category").first(),
     )
+    label = pl.col("label").str.replace_all("_", " ")
     described = pl.format(
-        "account takeover: {} logged in from {} during its {}",
-        "key", "source", pl.col("label").str.replace_all("_", " "),
-    )  # fmt: skip
-    return as_findings(
+        "account takeover: {} logged in from {} during its {}", "key", "source", label
+    )
+    return takeover_findings(
         taken.rename({"key": "source"}).rename({"user": "key"}),
-        "first_seen",
-        "last_seen",
-        pl.col("event_ids"),
         described,
-        category=pl.lit("credential_stuffing"),
-        severity=pl.lit("critical"),
-        entity_type=pl.lit("user"),
-        reasons=pl.concat_list(
-            pl.format(
-                "logged in from {} during its {}",
-                "source",
-                pl.col("label").str.replace_all("_", " "),
-            )
-        ),
+        pl.format("logged in from {} during its {}", "source", label),
     )
 
 
