@@ -79,11 +79,15 @@ def compute_scores(
     # Which accounts show any variety, on the raw columns hashed (a superset of a variety of
     # level values, at a third of the cost of grouping the texts).
     varied = " OR ".join(f"min(hash({c})) <> max(hash({c}))" for c in VARIETY)
+    # Only the accounts with a new login are looked at (a live run's few, a backfill's all).
     candidates = cursor.sql(
-        f"""SELECT "user" FROM events
+        f"""WITH fresh AS (SELECT DISTINCT "user" FROM events
+                           WHERE event = 'login' AND outcome = 'success' AND {new_sql})
+            SELECT "user" FROM events
             WHERE event = 'login' AND outcome = 'success' AND ts >= ? AND ts <= ?
-            GROUP BY 1 HAVING bool_or({new_sql}) AND ({varied})""",
-        params=[start, top, *new_values],
+                  AND "user" IN (SELECT "user" FROM fresh)
+            GROUP BY 1 HAVING ({varied})""",
+        params=[*new_values, start, top],
     ).to_arrow_table()
     if candidates.num_rows == 0:
         return None
