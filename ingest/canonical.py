@@ -7,7 +7,9 @@ import polars as pl
 # A blank line is one of these characters only; it is skipped, never quarantined.
 BLANK = " \t\r"
 
-EVENT_TYPES = ("login", "logout", "session_activity", "password_reset", "password_change", "mfa")
+EVENT_TYPES = (
+    "login", "logout", "session_activity", "password_reset", "password_change", "mfa", "probe",
+)  # fmt: skip
 OUTCOMES = ("success", "failure")
 
 # Text fields of an event, in the order of the contract.

@@ -33,7 +33,9 @@ def detect(sample: bytes) -> str | None:
         return None
     first = lines[0]
     if first.lstrip().startswith("{"):
-        return "jsonl"
+        # `journalctl -o json`: syslog lines in JSON, read by the sshd parser.
+        journal = '"__REALTIME_TIMESTAMP"' in first and '"MESSAGE"' in first
+        return "sshd" if journal else "jsonl"
     if sum(sshd.looks_like(line) for line in lines) * 2 >= len(lines):
         return "sshd"
     if sum(access.looks_like(line) for line in lines) * 2 >= len(lines):

@@ -1,21 +1,26 @@
-"""OpenSSH / PAM syslog lines -> login events, column-wise.
+"""OpenSSH / PAM syslog lines -> login and probe events, column-wise.
 
-One attempt is one event. OpenSSH with PAM describes a failed password twice (a
-`pam_unix ... authentication failure` line, then `Failed password` from the same
-pid), and an unknown name three times (`Invalid user`, the PAM line, `Failed
-password for invalid user`). The `Failed` lines are the events; a PAM or
-`Invalid user` line counts only when no `Failed` line of the same connection
-(host and pid, within the login grace time) follows it.
+Dialects: RFC 3164 (`Dec 10 06:55:46 host sshd[24]: ...`, also without the host, and the
+odd `[sshd]:` tag), RFC 3339/ISO 8601 stamps with fractions and offsets (rsyslog's default,
+`journalctl -o short-iso`), macOS stamps (`2020-03-23 06:47:42.801612-0700  host ...`),
+RFC 5424 (`<38>1 2019-07-08T17:40:16Z host sshd 57915 - [sd] msg`) and `journalctl -o json`
+lines. Each line is told apart on its own, so a file mixing them (or a file that changes
+dialect as it grows) reads the same.
+
+One attempt is one event: which messages count, and how lines of one connection (host and
+pid, within the login grace time) pair, is in ingest/sshd_messages.py.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import polars as pl
 
 from ingest.canonical import conform, empty_quarantine
 from ingest.context import ParseContext, Parsed
+from ingest.sshd_messages import FAMILIES, PREFIX, Family
 from ingest.timestamps import local_to_utc, parse_rfc3339_or_epoch
 
 SSHD_PROGRAMS = ("sshd", "sshd-session")
@@ -29,25 +34,17 @@ HEADER = (
     r" (?P<syshost>\S+) (?P<prog>[^\s\[(:]+)(?:\((?P<sub>[^)]*)\))?(?:\[(?P<pid>\d+)\])?:(?: |$)"
     r"(?P<msg>.*)$"
 )
-# What may start a message we count; everything else of sshd is skipped unread.
-_MESSAGE_STARTS = (
-    r"(?:Failed |Accepted |Invalid user |message repeated |pam_unix\([^)]*\):\s*authentication "
-    r"failure;|authentication failure;)"
-)
-_CANDIDATE = "^" + _MESSAGE_STARTS
 # Whether a line is syslog at all: the header alone (matching on to the end costs time).
 _SYSLOG = HEADER.removesuffix("(?P<msg>.*)$")
+# A client's disconnect is one only when it says `Auth fail` (the others are `Bye Bye`).
+_STARTS = "|".join(
+    r"Received disconnect from .*Auth fail" if s.startswith("Received disconnect") else re.escape(s)
+    for s in dict.fromkeys(f.start for f in FAMILIES)
+)
+_MESSAGE_STARTS = rf"(?:\[ID \d+ [\w.]+\] )?(?:error: |fatal: )?(?:message repeated |{_STARTS})"
+_CANDIDATE = "^" + _MESSAGE_STARTS
 _CANDIDATE_LINE = r"sshd[^:\s]*: " + _MESSAGE_STARTS
 REPEATED = r"^message repeated (?P<times>\d+) times: \[\s?(?P<inner>.*)\]$"
-# The three messages we count, each matched only against messages starting its way (one
-# pattern with the three as alternatives costs 1.5x: captures go through every branch).
-ATTEMPT = (
-    r"^(?P<verb>Failed|Accepted) (?P<method>\S+) for (?P<invalid>invalid user )?(?P<u1>.*?)"
-    r" from (?P<ip1>\S+) port \d+\b"
-)
-INVALID_USER = r"^Invalid user (?P<u2>.*?) from (?P<ip2>\S+)(?: port \d+)?\s*$"
-PAM_FAILURE = r"^(?:pam_unix\([^)]*\):\s*)?authentication failure;(?P<pam>.*)$"
-_PAM_START = r"^(?:pam_unix\([^)]*\):\s*)?authentication failure;"
 _MONTHS = {
     m: i
     for i, m in enumerate(
@@ -56,22 +53,84 @@ _MONTHS = {
 }
 _IP_LIKE = r"^[0-9A-Fa-f:.]+$"
 
+# Other dialects, rewritten into the RFC 3164/3339 shape the header split reads.
+_RFC5424 = (
+    r"^<\d{1,3}>1 (\S+) (\S+) (\S+) (\S+) \S+ "
+    r"(?:-|(?:\[(?:[^\]\"\\]|\\.|\"(?:[^\"\\]|\\.)*\")*\])+) ?(.*)$"
+)
+_MACOS = r"^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[+-]\d{2}:?\d{2}|Z)?)\s+(\S+) (.*)$"
+_NO_HOST = (
+    r"^([A-Z][a-z]{2}\s+\d{1,2}\s+\d{2}:\d{2}:\d{2}) "
+    r"(?:\[(sshd)\]|((?:sshd|sshd-session)(?:\[\d+\])?)):"
+)
+
 
 def looks_like(line: str) -> bool:
-    import re
+    text = _normalise_one(line)
+    return re.match(HEADER, text) is not None
 
-    return re.match(HEADER, line) is not None
+
+def _normalise_one(line: str) -> str:
+    """One line as `_normalise` rewrites it (for format detection)."""
+    frame = _normalise(pl.DataFrame({"raw": [line]}, schema={"raw": pl.String}))
+    return str(frame["text"][0])
+
+
+_ODD = (
+    r"^(?:<|\{|\d{4}-\d\d-\d\d |[A-Z][a-z]{2}\s+\d{1,2} \d\d:\d\d:\d\d "
+    r"(?:\[sshd\]|sshd)[\[:-])"
+)
+
+
+def _normalise(frame: pl.DataFrame) -> pl.DataFrame:
+    """`text`: the line in the RFC 3164/3339 shape. Most lines already are: one anchored
+    scan finds the others, and only they are rewritten."""
+    odd = frame["raw"].str.contains(_ODD)
+    if not odd.any():
+        return frame.with_columns(text=pl.col("raw"))
+    raw = pl.col("raw")
+    text = (
+        pl.when(raw.str.starts_with("<"))
+        .then(raw.str.replace(_RFC5424, "${1} ${2} ${3}[${4}]: ${5}"))
+        .when(raw.str.starts_with("{"))
+        .then(_journal_json(raw))
+        .when(raw.str.contains(r"^\d{4}-\d\d-\d\d "))
+        .then(raw.str.replace(_MACOS, "${1}T${2} ${3} ${4}"))
+        .otherwise(raw.str.replace(_NO_HOST, "${1} - ${2}${3}:"))
+    )
+    return (
+        frame.with_columns(odd=odd)
+        .with_columns(text=pl.when("odd").then(text).otherwise(raw))
+        .drop("odd")
+    )
+
+
+def _journal_json(raw: pl.Expr) -> pl.Expr:
+    """`journalctl -o json`: stamp (microseconds), host, identifier[pid]: message."""
+    field = raw.str.json_path_match
+    micros = field("$.__REALTIME_TIMESTAMP").cast(pl.Int64, strict=False)
+    stamp = pl.from_epoch(micros, time_unit="us").dt.strftime("%Y-%m-%dT%H:%M:%S%.6fZ")
+    pid = pl.coalesce(field("$.SYSLOG_PID"), field("$._PID"))
+    return pl.format(
+        "{} {} {}[{}]: {}",
+        stamp,
+        field("$._HOSTNAME").fill_null("-"),
+        pl.coalesce(field("$.SYSLOG_IDENTIFIER"), field("$._COMM")).fill_null("-"),
+        pid.fill_null("-"),
+        field("$.MESSAGE"),
+    )
 
 
 def parse(lines: pl.DataFrame, lookahead: pl.DataFrame, context: ParseContext) -> Parsed:
     """Lines (line_no, raw) plus a few following lines for pairing -> events."""
     both = pl.concat(
         [lines.with_columns(ahead=pl.lit(False)), lookahead.with_columns(ahead=pl.lit(True))]
-    )
+    ).with_row_index("row")
+    both = _normalise(both)
     # Two cheap scans first; only lines that may be attempts are taken apart.
     checked = both.with_columns(
-        valid=pl.col("raw").str.contains(_SYSLOG),
-        candidate=pl.col("raw").str.contains(_CANDIDATE_LINE),
+        valid=pl.col("text").str.contains(_SYSLOG),
+        candidate=pl.col("text").str.contains(_CANDIDATE_LINE),
     )
     unparsed = checked.filter(~pl.col("valid") & ~pl.col("ahead"))
     quarantine = (
@@ -83,15 +142,11 @@ def parse(lines: pl.DataFrame, lookahead: pl.DataFrame, context: ParseContext) -
     ours = header.filter(pl.col("ours") & pl.col("msg").str.contains(_CANDIDATE))
     classified = _classify(ours)
     classified = classified.with_columns(ts=_timestamps(classified, context))
-    counted = _pam_details(_drop_duplicates(classified))
-    events = _to_events(counted.filter(~pl.col("ahead")))
+    counted = _pam_details(_pair(classified))
+    kept = counted.filter(~pl.col("ahead") & pl.col("addr").is_not_null() & (pl.col("addr") != ""))
+    events = _to_events(kept)
     mine = lines.height - unparsed.height
-    lines_as_events = counted.filter(~pl.col("ahead")).height
-    return Parsed(
-        events=events,
-        quarantine=quarantine,
-        skipped=mine - lines_as_events,
-    )
+    return Parsed(events=events, quarantine=quarantine, skipped=mine - kept.height)
 
 
 def _split_header(frame: pl.DataFrame) -> pl.DataFrame:
@@ -104,18 +159,18 @@ def _split_header(frame: pl.DataFrame) -> pl.DataFrame:
     host, tag (`sshd[pid]:`, `sshd(pam_unix)[pid]:`) and message. Each step is its own
     column: an expression used in several places would be evaluated in each.
     """
-    raw, is_bsd, end = pl.col("raw"), pl.col("is_bsd"), pl.col("stamp_end")
+    text, is_bsd, end = pl.col("text"), pl.col("is_bsd"), pl.col("stamp_end")
     return (
         frame.lazy()
-        .with_columns(is_bsd=raw.str.contains(r"^[A-Z][a-z]{2} "))
+        .with_columns(is_bsd=text.str.contains(r"^[A-Z][a-z]{2} "))
         .with_columns(
             stamp_end=pl.when(is_bsd)
-            .then(raw.str.find(":", literal=True) + 6)
-            .otherwise(raw.str.find(" ", literal=True))
+            .then(text.str.find(":", literal=True) + 6)
+            .otherwise(text.str.find(" ", literal=True))
         )
         .with_columns(
-            stamp=raw.str.slice(0, end),
-            rest=raw.str.slice(end + 1)
+            stamp=text.str.slice(0, end),
+            rest=text.str.slice(end + 1)
             .str.splitn(" ", 3)
             .struct.rename_fields(["syshost", "tag", "msg"]),
         )
@@ -126,7 +181,7 @@ def _split_header(frame: pl.DataFrame) -> pl.DataFrame:
             ours=pl.col("tag").str.contains(_SSHD_TAG),
             pid=pl.col("tag").str.extract(r"\[(\d+)\]:$"),
         )
-        .drop("is_bsd", "stamp_end", "stamp", "tag")
+        .drop("is_bsd", "stamp_end", "stamp", "tag", "text")
         .collect()
     )
 
@@ -144,51 +199,143 @@ def _unwrap_repeated(frame: pl.DataFrame) -> pl.DataFrame:
             msg=pl.coalesce("inner", "msg"),
             times=pl.col("times").cast(pl.Int32, strict=False).fill_null(1),
         )
+        .drop("inner")
     )
+
+
+def _strip_prefixes(frame: pl.DataFrame) -> pl.DataFrame:
+    """`error: `, `fatal: ` and Solaris' `[ID 800047 auth.info] ` off the message."""
+    prefixed = frame["msg"].str.contains(r"^(?:\[ID |error: |fatal: )")
+    if not prefixed.any():
+        return frame
+    return frame.with_columns(msg=pl.col("msg").str.replace(PREFIX, ""))
 
 
 def _classify(frame: pl.DataFrame) -> pl.DataFrame:
-    """Messages -> kind (accepted, failed, invalid, pam), user and address; others dropped."""
-    frame = _unwrap_repeated(frame)
-    msg = pl.col("msg")
-    kind = (
-        pl.when(pl.col("verb") == "Accepted")
-        .then(pl.lit("accepted"))
-        .when((pl.col("verb") == "Failed") & (pl.col("method") != "none"))
-        .then(pl.lit("failed"))
-        .when(pl.col("u2").is_not_null())
-        .then(pl.lit("invalid"))
-        .when(pl.col("pam"))
-        .then(pl.lit("pam"))
+    """Messages -> family, role, user, address, method; others dropped."""
+    found = _read(_strip_prefixes(_unwrap_repeated(frame)))
+    role = pl.col("family").replace_strict({f.name: f.role for f in FAMILIES}, default=None)
+    # `Failed none` asks which methods there are: an attempt only if nothing else follows.
+    return found.with_columns(
+        role=pl.when((pl.col("family") == "attempt") & (pl.col("method") == "none"))
+        .then(pl.lit("forward"))
+        .otherwise(role)
     )
-    attempt = msg.str.starts_with("Failed ") | msg.str.starts_with("Accepted ")
-    return (
-        frame.lazy()
-        .with_columns(
-            a=pl.when(attempt).then(msg).str.extract_groups(ATTEMPT),
-            i=pl.when(msg.str.starts_with("Invalid user "))
-            .then(msg)
-            .str.extract_groups(INVALID_USER),
-            # Only whether it is one: most PAM lines pair with a `Failed` line and are
-            # dropped, so their user and host are read later, for the ones that stay.
-            pam=~attempt & msg.str.contains(_PAM_START),
+
+
+_FIELDS = ("u", "ip", "invalid", "method")
+_START = "^(" + "|".join(re.escape(s) for s in dict.fromkeys(f.start for f in FAMILIES)) + ")"
+
+
+def _read(frame: pl.DataFrame) -> pl.DataFrame:
+    """Each message's family (the first that reads it) and its fields. Messages are
+    grouped by how they start, once, and each group is read only with its families'
+    patterns: one regex per message instead of one per family."""
+    keyed = frame.with_columns(start=pl.col("msg").str.extract(_START))
+    parts = []
+    for (start,), part in keyed.partition_by("start", as_dict=True).items():
+        rest = part
+        for family in (f for f in FAMILIES if f.start == start):
+            read, rest = _read_family(rest, family)
+            parts.append(read)
+            if rest.height == 0:
+                break
+    if not parts:
+        return frame.with_columns(
+            family=pl.lit(None, pl.String), **dict.fromkeys(_FIELDS, pl.lit(None, pl.String))
+        ).clear()
+    return pl.concat(parts, how="diagonal_relaxed").drop("start")
+
+
+# The tail sshd writes after an attempt's source, and what stands before its user.
+_TAIL = r"^[^\s\[]\S*(?: port \d+)?(?: ssh\d?)?(?:: [A-Z0-9-]+ SHA256:\S+)?(?: \[preauth\])?$"
+_FAST = {"attempt", "accepted", "invalid_user"}
+
+
+def _read_family(part: pl.DataFrame, family: Family) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(the rows `family` reads, with its fields; the others)."""
+    if family.name in _FAST:
+        return _read_from(part, family)
+    groups = re.compile(family.pattern).groupindex
+    if not groups:
+        matches = part["msg"].str.contains(family.pattern)
+        read = part.filter(matches).with_columns(**dict.fromkeys(_FIELDS, pl.lit(None, pl.String)))
+        return read.with_columns(family=pl.lit(family.name)), part.filter(~matches)
+    fields = part.with_columns(found=pl.col("msg").str.extract_groups(family.pattern)).unnest(
+        "found"
+    )
+    present = "u" if "u" in groups else "ip"  # a group every match sets
+    hit = pl.col(present).is_not_null()
+    read = fields.filter(hit).with_columns(
+        family=pl.lit(family.name),
+        **{name: pl.lit(None, pl.String) for name in _FIELDS if name not in groups},
+    )
+    return read.select(*part.columns, "family", *_FIELDS), part.filter(
+        ~fields[present].is_not_null()
+    )
+
+
+def _read_from(part: pl.DataFrame, family: Family) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The busy families (`Failed|Accepted <method> for [invalid user ]U from H ...`,
+    `Invalid user U from H ...`) by replacing and slicing, not capturing (a regex with
+    groups costs several times as much): the source is after the last ` from `, as sshd
+    writes it, the user before it. Each step is a column of its own, eagerly: an
+    expression used twice is evaluated twice."""
+    col = pl.col
+    # A greedy `.* from ` reaches the last one; replacing is cheap where capturing is not.
+    steps = part.with_columns(tail=col("msg").str.replace(r"^.* from ", ""))
+    cut = col("msg").str.len_chars() - col("tail").str.len_chars() - 6
+    steps = steps.with_columns(
+        head=pl.when(col("tail") != col("msg")).then(col("msg").str.slice(0, cut))
+    )
+    if family.name == "invalid_user":
+        steps = steps.with_columns(
+            method=pl.lit(None, pl.String), body=col("head").str.strip_prefix("Invalid user ")
         )
-        .unnest("a", "i")
-        .with_columns(kind=kind)
-        .filter(pl.col("kind").is_not_null())
-        .with_columns(user=pl.coalesce("u1", "u2"), addr=pl.coalesce("ip1", "ip2"))
-        .collect()
+    else:
+        steps = steps.with_columns(words=col("head").str.splitn(" for ", 2)).with_columns(
+            method=col("words").struct.field("field_0").str.splitn(" ", 2).struct.field("field_1"),
+            body=col("words").struct.field("field_1"),
+        )
+    unknown = col("body").str.starts_with("invalid user ") & (family.name == "attempt")
+    needs_method = col("method").is_not_null() if family.name != "invalid_user" else True
+    fields = steps.with_columns(unknown=unknown).with_columns(
+        u=pl.when("unknown").then(col("body").str.strip_prefix("invalid user ")).otherwise("body"),
+        ip=col("tail").str.splitn(" ", 2).struct.field("field_0"),
+        invalid=pl.when("unknown").then(pl.lit("invalid user ")),
+        ok=(
+            col("tail").str.contains(_TAIL)
+            & col("head").str.starts_with(family.start)
+            & col("body").is_not_null()
+            & needs_method
+        ).fill_null(False),
     )
+    hit = fields["ok"]
+    read = fields.filter(hit).with_columns(family=pl.lit(family.name))
+    return read.select(*part.columns, "family", *_FIELDS), part.filter(~hit)
 
 
 def _pam_details(frame: pl.DataFrame) -> pl.DataFrame:
-    """User and remote host of the PAM lines that stand for an attempt of their own."""
-    details = pl.when(pl.col("kind") == "pam").then(pl.col("msg")).str.extract_groups(PAM_FAILURE)
-    pam = details.struct.field("pam")
+    """User and remote host of the PAM lines that stand for an attempt of their own.
+
+    `... ruser=R rhost=H  user=U`: the user is typed by the client and comes last, so the
+    host is the last `rhost=` before the first `  user=` (a name holding `rhost=` cannot
+    move it; neither can an `ruser` holding one, it comes before)."""
+    is_pam = pl.col("family").is_in(["pam", "pam_bare"])
+    pam = pl.when(is_pam).then(pl.col("msg"))
+    parts = pam.str.splitn("  user=", 2)
+    head, tail = parts.struct.field("field_0"), parts.struct.field("field_1")
     return frame.with_columns(
-        user=pl.coalesce("user", pam.str.extract(r"\buser=(\S*)"), pl.lit("")),
-        addr=pl.coalesce("addr", pam.str.extract(r"rhost=(\S*)")),
-    )
+        u=pl.coalesce(
+            "u", pl.when(is_pam).then(pl.coalesce(tail, pam.str.extract(r"\buser=(\S*)")))
+        ).fill_null(""),
+        ip=pl.coalesce(
+            "ip",
+            pl.when(is_pam).then(
+                pl.coalesce(head.str.extract(r"rhost=(\S*)\s*$"), pam.str.extract(r"rhost=(\S*)"))
+            ),
+        ),
+    ).rename({"u": "user", "ip": "addr"})
 
 
 def _timestamps(frame: pl.DataFrame, context: ParseContext) -> pl.Expr | pl.Series:
@@ -238,50 +385,78 @@ def _rolling_year(frame: pl.DataFrame, month: pl.Expr, context: ParseContext) ->
     return pl.lit(context.year) + pl.lit(wraps)
 
 
-def _drop_duplicates(frame: pl.DataFrame) -> pl.DataFrame:
-    """Keep `Failed`/`Accepted` lines; PAM and `Invalid user` lines only when unpaired."""
-    keyed = frame.with_row_index("row").with_columns(pl.col("pid").cast(pl.Int64, strict=False))
-    kind = pl.col("kind")
-    # Only PAM and `Invalid user` lines can be duplicates: only they look for partners.
-    pam_or_invalid = keyed.filter(kind.is_in(["pam", "invalid"]))
-    followed = _with_partner(pam_or_invalid, keyed.filter(kind == "failed"), "forward")
-    preceded = _with_partner(
-        pam_or_invalid.filter(kind == "pam"), keyed.filter(kind == "invalid"), "backward"
-    )
-    return keyed.filter(~pl.col("row").is_in(pl.concat([followed, preceded]).implode()))
+_IDENTITY = ("invalid_user", "not_allowed", "root_refused")
 
 
-def _with_partner(frame: pl.DataFrame, partners: pl.DataFrame, strategy: str) -> pl.Series:
-    """Rows of `frame` with a partner line of the same connection within the grace time."""
-    left = frame.select("row", "syshost", "pid", "ts").filter(pl.col("ts").is_not_null()).sort("ts")
+def _pair(frame: pl.DataFrame) -> pl.DataFrame:
+    """The lines that stand for an attempt of their own (see ingest/sshd_messages.py)."""
+    keyed = frame.with_columns(pl.col("pid").cast(pl.Int64, strict=False))
+    role, family = pl.col("role"), pl.col("family")
+    attempts = keyed.filter(role.is_in(["failed", "accepted"]))
+    logins = keyed.filter(role != "probe")
+    identity = keyed.filter(family.is_in(_IDENTITY))
+    accepted = keyed.filter(role == "accepted")
+    forward = keyed.filter(role == "forward")
+    drop = [
+        # A forward line whose attempt the connection logs next.
+        _partnered(forward, attempts, "forward"),
+        # PAM's and the like after an `Invalid user` of the same attempt.
+        _partnered(forward.filter(~family.is_in(["invalid_user"])), identity, "backward"),
+        # A connection's closing summary after anything else of it.
+        _partnered(keyed.filter(role == "backward"), logins, "backward"),
+        # Keys offered in turn before one (or a password) is accepted.
+        _partnered(
+            keyed.filter((role == "failed") & pl.col("method").is_in(["publickey", "hostbased"])),
+            accepted,
+            "forward",
+        ),
+    ]
+    return keyed.filter(~pl.col("row").is_in(pl.concat(drop).implode()))
+
+
+def _partnered(frame: pl.DataFrame, partners: pl.DataFrame, direction: str) -> pl.Series:
+    """Rows of `frame` with a partner line of the same connection next to them in the file
+    (after them, or before), within the grace time."""
+    left = frame.select("row", "syshost", "pid", "ts").drop_nulls("pid").sort("row")
     right = (
-        partners.select("syshost", "pid", pl.col("ts").alias("partner_ts"))
-        .drop_nulls()
-        .sort("partner_ts")
+        partners.select("syshost", "pid", partner="row", partner_ts="ts")
+        .drop_nulls("pid")
+        .sort("partner")
     )
+    if left.height == 0 or right.height == 0:
+        return pl.Series("row", [], dtype=pl.UInt32)
     joined = left.join_asof(
         right,
-        left_on="ts",
-        right_on="partner_ts",
+        left_on="row",
+        right_on="partner",
         by=["syshost", "pid"],
-        strategy=strategy,  # type: ignore[arg-type]
-        tolerance=_GRACE,
+        strategy=direction,  # type: ignore[arg-type]
+        allow_exact_matches=False,
         check_sortedness=False,
     )
-    return joined.filter(pl.col("partner_ts").is_not_null())["row"]
+    near = (pl.col("partner_ts") - pl.col("ts")).abs() <= _GRACE
+    return joined.filter(pl.col("partner").is_not_null() & near.fill_null(True))["row"]
+
+
+def _reason() -> pl.Expr:
+    family, invalid, method = pl.col("family"), pl.col("invalid"), pl.col("method")
+    unknown = invalid.is_in(["invalid user ", "illegal user ", "invalid"]).fill_null(False)
+    base = family.replace_strict({f.name: f.reason for f in FAMILIES}, default=None)
+    return (
+        pl.when(pl.col("role") == "accepted")
+        .then(None)
+        .when(unknown)
+        .then(pl.lit("unknown_user"))
+        .when((family == "attempt") & method.is_in(["publickey", "hostbased"]))
+        .then(pl.lit("bad_key"))
+        .otherwise(base)
+    )
 
 
 def _to_events(frame: pl.DataFrame) -> pl.DataFrame:
-    is_ip = pl.col("addr").str.contains(_IP_LIKE) & pl.col("addr").str.contains(r"[.:]")
-    reason = (
-        pl.when(pl.col("kind") == "accepted")
-        .then(None)
-        .when(pl.col("invalid").is_not_null() | (pl.col("kind") == "invalid"))
-        .then(pl.lit("unknown_user"))
-        .when(pl.col("method").is_in(["publickey", "hostbased"]))
-        .then(pl.lit("bad_key"))
-        .otherwise(pl.lit("bad_password"))
-    )
+    addr = pl.col("addr")
+    is_ip = addr.str.contains(_IP_LIKE) & addr.str.contains(r"[.:]")
+    probe = pl.col("role") == "probe"
     if frame["times"].gt(1).any():  # `message repeated N times`: N events of one line
         expanded = frame.with_columns(seq=pl.int_ranges(0, "times", dtype=pl.Int32)).explode("seq")
     else:
@@ -291,14 +466,16 @@ def _to_events(frame: pl.DataFrame) -> pl.DataFrame:
         "seq",
         "ts",
         ts_raw=pl.coalesce("bsd", "iso"),
-        event=pl.lit("login"),
-        outcome=pl.when(pl.col("kind") == "accepted")
+        event=pl.when(probe).then(pl.lit("probe")).otherwise(pl.lit("login")),
+        outcome=pl.when(probe)
+        .then(None)
+        .when(pl.col("role") == "accepted")
         .then(pl.lit("success"))
         .otherwise(pl.lit("failure")),
-        user="user",
+        user=pl.when(pl.col("family") == "root_refused").then(pl.lit("root")).otherwise("user"),
         ip=pl.when(is_ip).then("addr"),
-        host=pl.when(~is_ip & (pl.col("addr") != "")).then("addr"),
-        reason=reason,
+        host=pl.when(~is_ip).then("addr"),
+        reason=_reason(),
         service=pl.lit("ssh"),
         raw="raw",
     )

@@ -85,9 +85,9 @@ SCENARIOS = {
     ),
     "sshd-invalid-bf": (
         "179.43.183.98",
-        False,
-        "`Disconnected from authenticating user ... [preauth]` is not yet a failure event "
-        "(issue 13, the preauth_disconnect family): the lines are skipped",
+        True,
+        "six `Disconnected from authenticating user ... [preauth]` in six seconds, each a "
+        "connection of its own: the burst trigger",
     ),
 }
 

@@ -1,0 +1,275 @@
+"""Every OpenSSH/PAM message family and syslog dialect the sshd parser reads: one
+real-looking line each, and the exact event it must become (or that it becomes none)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ingest.formats import detect
+from tests.helpers import load, query
+
+HUB = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "crowdsec-hub"
+B = "Nov 23 21:50:37 mail "  # an RFC 3164 header with a host
+
+# (line, expected (event, outcome, user, ip or host, reason) or None for no event)
+FAMILIES = {
+    "failed password": (
+        B + "sshd[8148]: Failed password for matti from 203.0.113.7 port 51182 ssh2",
+        ("login", "failure", "matti", "203.0.113.7", "bad_password"),
+    ),
+    "failed password, unknown name": (
+        B + "sshd[8148]: Failed password for invalid user admin from 203.0.113.7 port 51 ssh2",
+        ("login", "failure", "admin", "203.0.113.7", "unknown_user"),
+    ),
+    "failed password without a port": (
+        B + "sshd[8148]: Failed password for root from 203.0.113.7",
+        ("login", "failure", "root", "203.0.113.7", "bad_password"),
+    ),
+    "failed publickey, never accepted": (
+        B + "sshd[8148]: Failed publickey for git from 203.0.113.7 port 5 ssh2: RSA SHA256:abc",
+        ("login", "failure", "git", "203.0.113.7", "bad_key"),
+    ),
+    "Solaris keyboard-interactive": (
+        B + "sshd[8148]: [ID 800047 auth.info] Failed keyboard-interactive for root from "
+        "203.0.113.7 port 22 ssh2",
+        ("login", "failure", "root", "203.0.113.7", "bad_password"),
+    ),
+    "Failed none alone": (
+        B + "sshd[8148]: Failed none for invalid user oracle from 203.0.113.7 port 5 ssh2",
+        ("login", "failure", "oracle", "203.0.113.7", "unknown_user"),
+    ),
+    "accepted": (
+        B + "sshd[8148]: Accepted publickey for matti from 91.152.10.1 port 5 ssh2: ED25519 "
+        "SHA256:x/y",
+        ("login", "success", "matti", "91.152.10.1", None),
+    ),
+    "invalid user alone": (
+        B + "sshd[8148]: Invalid user pascal from 35.188.49.176 port 53502",
+        ("login", "failure", "pascal", "35.188.49.176", "unknown_user"),
+    ),
+    "PAM alone, a host name": (
+        B + "sshd[8148]: pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 "
+        "tty=ssh ruser= rhost=n219076184117.netvigator.com  user=root",
+        ("login", "failure", "root", "n219076184117.netvigator.com", "bad_password"),
+    ),
+    "OpenPAM authentication failure": (
+        B + "sshd[8148]: error: PAM: Authentication failure for liisa from 203.0.113.7",
+        ("login", "failure", "liisa", "203.0.113.7", "pam_error"),
+    ),
+    "OpenPAM user not known": (
+        B + "sshd[8148]: error: PAM: User not known to the underlying authentication module "
+        "for illegal user test from 203.0.113.7",
+        ("login", "failure", "test", "203.0.113.7", "unknown_user"),
+    ),
+    "not listed in AllowUsers": (
+        B + "sshd[8148]: User root from 192.0.2.1 not allowed because not listed in AllowUsers",
+        ("login", "failure", "root", "192.0.2.1", "not_allowed"),
+    ),
+    "listed in DenyUsers": (
+        B + "sshd[8148]: User guest from 192.0.2.1 not allowed because listed in DenyUsers",
+        ("login", "failure", "guest", "192.0.2.1", "not_allowed"),
+    ),
+    "root login refused": (
+        B + "sshd[8148]: ROOT LOGIN REFUSED FROM 192.0.2.9",
+        ("login", "failure", "root", "192.0.2.9", "root_refused"),
+    ),
+    "maximum attempts": (
+        B + "sshd[8148]: error: maximum authentication attempts exceeded for invalid user "
+        "support from 192.0.2.3 port 40 ssh2 [preauth]",
+        ("login", "failure", "support", "192.0.2.3", "unknown_user"),
+    ),
+    "maximum attempts, a real user": (
+        B + "sshd[8148]: error: maximum authentication attempts exceeded for root from "
+        "192.0.2.3 port 40 ssh2 [preauth]",
+        ("login", "failure", "root", "192.0.2.3", "max_attempts"),
+    ),
+    "postponed for an unknown name": (
+        B + "sshd[8148]: Postponed keyboard-interactive for invalid user pi from 192.0.2.4 port "
+        "40 ssh2 [preauth]",
+        ("login", "failure", "pi", "192.0.2.4", "unknown_user"),
+    ),
+    "disconnected while authenticating": (
+        B + "sshd[8148]: Disconnected from authenticating user root 179.43.183.98 port 59402 "
+        "[preauth]",
+        ("login", "failure", "root", "179.43.183.98", "preauth_disconnect"),
+    ),
+    "connection closed by an invalid user": (
+        B + "sshd[8148]: Connection closed by invalid user root 206.81.24.125 port 45362 [preauth]",
+        ("login", "failure", "root", "206.81.24.125", "unknown_user"),
+    ),
+    "connection reset while authenticating": (
+        B + "sshd[8148]: Connection reset by authenticating user root 80.94.92.63 port 49115 "
+        "[preauth]",
+        ("login", "failure", "root", "80.94.92.63", "preauth_disconnect"),
+    ),
+    "a JSch client's Auth fail": (
+        B + "sshd[8148]: error: Received disconnect from 103.99.0.122: 3: "
+        "com.jcraft.jsch.JSchException: Auth fail [preauth]",
+        ("login", "failure", "", "103.99.0.122", "preauth_disconnect"),
+    ),
+    "no identification string": (
+        B + "sshd[8148]: Did not receive identification string from 192.0.2.5 port 22",
+        ("probe", None, "", "192.0.2.5", "no_identification"),
+    ),
+    "no matching key exchange": (
+        B + "sshd[8148]: Unable to negotiate with 123.57.135.134 port 45626: no matching key "
+        "exchange method found. Their offer: diffie-hellman-group1-sha1 [preauth]",
+        ("probe", None, "", "123.57.135.134", "negotiation"),
+    ),
+    "banner error": (
+        B + "sshd[8148]: banner exchange: Connection from 192.0.2.6 port 50: invalid format",
+        ("probe", None, "", "192.0.2.6", "banner"),
+    ),
+    "closed before authenticating": (
+        B + "sshd[8148]: Connection closed by 118.27.24.104 port 33594 [preauth]",
+        ("probe", None, "", "118.27.24.104", "closed_before_auth"),
+    ),
+    "timeout before authentication": (
+        B + "sshd[8148]: fatal: Timeout before authentication for 192.0.2.7 port 47056",
+        ("probe", None, "", "192.0.2.7", "timeout"),
+    ),
+    "tcp wrappers": (
+        B + "sshd[8148]: refused connect from example.com (192.0.2.8)",
+        ("probe", None, "", "192.0.2.8", "tcp_refused"),
+    ),
+    "a closed session is nothing": (
+        B + "sshd[8148]: Close session: user ansible from 192.168.1.1 port 34928 id 0",
+        None,
+    ),
+    "a client's Bye Bye is nothing": (
+        B + "sshd[8148]: Received disconnect from 192.0.2.1 port 5:11: Bye Bye [preauth]",
+        None,
+    ),
+}
+
+DIALECTS = {
+    "RFC 3164 without a host": "Nov 23 21:50:37 sshd[8148]: ",
+    "the [sshd] tag": "Mar  3 00:17:22 [sshd]: ",
+    "RFC 3339 with fraction and offset": "2023-11-14T00:20:42.738197+01:00 myserver sshd[11]: ",
+    "journalctl short-iso": "2024-01-15T10:23:45+0200 myserver sshd[11]: ",
+    "macOS": "2020-03-23 06:47:42.801612-0700  mymac sshd[17329]: ",
+    "RFC 5424": "<38>1 2019-07-08T17:40:16.954167-04:00 host sshd 57915 - - ",
+    "RFC 5424 with structured data": '<38>1 2019-07-08T17:40:16Z host sshd 57915 - [timeQuality tzKnown="1" isSynced="1"] ',
+}
+FAILURE = "Failed password for invalid user test from 198.51.100.9 port 55 ssh2"
+
+
+def _events(tmp_path: Path, text: str) -> list[tuple]:
+    log = tmp_path / "auth.log"
+    log.write_text(text + "\n")
+    db = tmp_path / "v.duckdb"
+    (report,) = load(db, log, year=2026, format="sshd")
+    assert report.quarantined == 0
+    return query(
+        db,
+        """SELECT event, outcome, "user", coalesce(ip, host), reason FROM events
+           ORDER BY line_no, seq""",
+    )
+
+
+@pytest.mark.parametrize("name", FAMILIES)
+def test_message_family(name: str, tmp_path: Path) -> None:
+    line, expected = FAMILIES[name]
+    assert _events(tmp_path, line) == ([expected] if expected else [])
+
+
+@pytest.mark.parametrize("name", DIALECTS)
+def test_dialect(name: str, tmp_path: Path) -> None:
+    line = DIALECTS[name] + FAILURE
+    assert detect((line + "\n").encode()) == "sshd"
+    assert _events(tmp_path, line) == [("login", "failure", "test", "198.51.100.9", "unknown_user")]
+
+
+def test_journalctl_json(tmp_path: Path) -> None:
+    line = (
+        '{"__REALTIME_TIMESTAMP":"1701234567123456","_HOSTNAME":"web1","SYSLOG_IDENTIFIER":"sshd",'
+        f'"_PID":"4242","MESSAGE":"{FAILURE}","PRIORITY":"6"}}'
+    )
+    assert detect((line + "\n").encode()) == "sshd"
+    log = tmp_path / "journal.json"
+    log.write_text(line + "\n")
+    db = tmp_path / "v.duckdb"
+    load(db, log)
+    ((user, ip, ts),) = query(db, 'SELECT "user", ip, ts FROM events')
+    assert (user, ip) == ("test", "198.51.100.9")
+    assert ts == datetime(2023, 11, 29, 5, 9, 27, 123456)
+
+
+def test_one_attempt_whatever_sshd_writes_about_it(tmp_path: Path) -> None:
+    """An unknown name as OpenSSH with PAM logs it (five lines), and keys offered in turn
+    before a success: one failure, one success."""
+    lines = [
+        "sshd[10]: Invalid user admin from 203.0.113.7 port 40",
+        "sshd[10]: pam_unix(sshd:auth): check pass; user unknown",
+        "sshd[10]: pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh "
+        "ruser= rhost=203.0.113.7",
+        "sshd[10]: Failed password for invalid user admin from 203.0.113.7 port 40 ssh2",
+        "sshd[10]: Connection closed by invalid user admin 203.0.113.7 port 40 [preauth]",
+        "sshd[11]: Failed publickey for matti from 91.152.10.1 port 41 ssh2: RSA SHA256:a",
+        "sshd[11]: Accepted publickey for matti from 91.152.10.1 port 41 ssh2: ED25519 SHA256:b",
+    ]
+    events = _events(tmp_path, "\n".join(B + line for line in lines))
+    assert events == [
+        ("login", "failure", "admin", "203.0.113.7", "unknown_user"),
+        ("login", "success", "matti", "91.152.10.1", None),
+    ]
+
+
+INJECTIONS = {
+    "in the name": "Failed password for invalid user {u} from 127.0.0.1 port 58946 ssh2",
+    "in the name of a success": "Accepted password for {u} from 127.0.0.1 port 58946 ssh2",
+    "in an invalid user line": "Invalid user {u} from 127.0.0.1 port 58946",
+    "in a disconnect": "Disconnected from invalid user {u} 127.0.0.1 port 58946 [preauth]",
+    "in AllowUsers": "User {u} from 127.0.0.1 not allowed because not listed in AllowUsers",
+    "in PAM's user": "pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 "
+    "tty=ssh ruser= rhost=127.0.0.1  user={u}",
+    "in PAM's ruser": "pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 "
+    "tty=ssh ruser={u} rhost=127.0.0.1  user=root",
+}
+FORGED = "test from 10.10.1.2 port 55555 ssh2 rhost=10.10.1.2 "
+
+
+@pytest.mark.parametrize("shape", INJECTIONS)
+def test_a_forged_source_in_the_message_is_not_the_source(shape: str, tmp_path: Path) -> None:
+    (event,) = _events(tmp_path, B + "sshd[9]: " + INJECTIONS[shape].format(u=FORGED.strip()))
+    assert event[3] == "127.0.0.1"
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    name=st.text(
+        st.characters(codec="utf-8", exclude_categories=("Cc", "Cs", "Zl", "Zp")),
+        min_size=1,
+        max_size=40,
+    ).filter(lambda n: n.strip() == n and "\n" not in n and "]" not in n),
+    shape=st.sampled_from(sorted(INJECTIONS)),
+)
+def test_a_random_name_never_changes_the_source(name: str, shape: str, tmp_path_factory) -> None:
+    folder = tmp_path_factory.mktemp("inject")
+    events = _events(folder, B + "sshd[9]: " + INJECTIONS[shape].format(u=name))
+    assert [e[3] for e in events] in ([], ["127.0.0.1"])
+
+
+def test_crowdsec_sshd_lines(tmp_path: Path) -> None:
+    """The hub's sshd parser test lines: the failed logins it annotates become failures
+    from the same source; the must-not-count file gives nothing."""
+    log = HUB / "sshd-logs" / "sshd-logs.log"
+    db = tmp_path / "v.duckdb"
+    load(db, log, year=2026)
+    failures = dict(
+        query(db, "SELECT line_no, ip FROM events WHERE event = 'login' AND outcome = 'failure'")
+    )
+    # Lines CrowdSec's sshd-logs parser tags ssh_failed-auth (its test's expectations),
+    # but line 8, the same connection's second summary, which is the same attempt as 7.
+    expected = {1: "35.188.49.176", 2: "35.188.49.176", 3: "35.188.49.176", 4: "5.33.63.160",
+                5: "5.33.63.161", 6: "206.81.24.125", 7: "92.255.85.135", 12: "206.81.24.125",
+                16: "80.94.92.63", 17: "192.168.1.1", 18: "192.168.1.2", 21: "192.168.1.3"}  # fmt: skip
+    assert failures == expected
+    fp = tmp_path / "fp.duckdb"
+    load(fp, HUB / "sshd-logs-fp" / "sshd-logs.log", year=2026)
+    assert query(fp, "SELECT count(*) FROM events") == [(0,)]
