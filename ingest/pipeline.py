@@ -44,6 +44,7 @@ from store.loading import (
     last_line_stored,
     next_event_id,
     next_source_id,
+    numbered,
 )
 
 
@@ -92,6 +93,10 @@ class FileReport:
     quarantined: int = 0  # lines kept aside with a reason
     already: int = 0  # lines loaded by earlier runs
     notes: list[str] = field(default_factory=list)
+    reasons: dict[str, int] = field(default_factory=dict)  # quarantined this run, by reason
+
+    def top_reasons(self, n: int = 3) -> list[tuple[str, int]]:
+        return sorted(self.reasons.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
 
 
 _In = TypeVar("_In")
@@ -184,11 +189,18 @@ def ingest(
 
 
 def _context(plan: FilePlan, fmt: str, options: IngestOptions, state: dict) -> ParseContext:
+    return parse_context(fmt, plan.mtime, options, state)
+
+
+def parse_context(
+    fmt: str, mtime: datetime, options: IngestOptions, state: dict[str, Any]
+) -> ParseContext:
+    """What the parser of `fmt` needs: the options, and the state stored with the source."""
     year = options.year if options.year is not None else state.get("year")
     rules = options.access
     return ParseContext(
         format=fmt,
-        mtime=plan.mtime,
+        mtime=mtime,
         year=year,
         tz=state.get("tz") or options.tz,
         login_paths=rules.login_paths,
@@ -377,13 +389,7 @@ def _enrich(run: _Run, batch: _Parsed, source_id: int) -> Batch:
     enriched, bad_address = enrich(valid, run.enricher)
     quarantine = pl.concat([batch.broken, batch.parsed.quarantine, rejected, bad_address])
     now = datetime.now(UTC).replace(tzinfo=None)
-    events = enriched.with_columns(
-        event_id=pl.int_range(
-            run.next_event_id, run.next_event_id + enriched.height, dtype=pl.Int64
-        ),
-        source_id=pl.lit(source_id, pl.Int32),
-        ingested_at=pl.lit(now),
-    )
+    events = numbered(enriched, run.next_event_id, source_id, now)
     run.next_event_id += events.height
     return Batch(
         end=batch.end,
@@ -430,3 +436,5 @@ def _commit(run: _Run, loading: _Loading, queue: deque[Unstored], unit: int | No
     report.loaded += stored
     report.skipped += skipped
     report.quarantined += quarantine.height
+    for reason, count in quarantine["reason"].value_counts().iter_rows():
+        report.reasons[reason] = report.reasons.get(reason, 0) + count

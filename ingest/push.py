@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-import polars as pl
 
 from ingest.context import ParseContext
 from ingest.enrich import Enricher
@@ -25,6 +24,7 @@ from store.loading import (
     event_rows,
     next_event_id,
     next_source_id,
+    numbered,
 )
 
 
@@ -90,11 +90,7 @@ def push_batch(
     now = datetime.now(UTC).replace(tzinfo=None)
     first_id = next_event_id(store)
     source_id = next_source_id(store)
-    events = events.with_columns(
-        event_id=pl.int_range(first_id, first_id + events.height, dtype=pl.Int64),
-        source_id=pl.lit(source_id, pl.Int32),
-        ingested_at=pl.lit(now),
-    )
+    events = numbered(events, first_id, source_id, now)
     report.loaded = events.height
     report.rejected = quarantine.select("line_no", "reason").sort("line_no").to_dicts()
     report.skipped = report.received - report.loaded - len(report.rejected)

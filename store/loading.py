@@ -108,6 +108,15 @@ def _arrow(frame: pl.DataFrame) -> pa.Table:
     return frame.to_arrow(compat_level=pl.CompatLevel.oldest())
 
 
+def numbered(events: pl.DataFrame, first_id: int, source_id: int, now: datetime) -> pl.DataFrame:
+    """Enriched events as stored: ids from `first_id`, their input, when they were loaded."""
+    return events.with_columns(
+        event_id=pl.int_range(first_id, first_id + events.height, dtype=pl.Int64),
+        source_id=pl.lit(source_id, pl.Int32),
+        ingested_at=pl.lit(now),
+    )
+
+
 def event_rows(events: pl.DataFrame) -> pa.Table:
     """Events as the rows `commit_batch` stores, built off the committing thread. (Texts as
     Arrow dictionaries cost more to build than DuckDB saves reading them: measured.)"""
@@ -137,17 +146,8 @@ def commit_batch(
     stored = 0
     with store.transaction() as con:
         if events.num_rows:
-            con.register("batch_events", events)
-            names = ", ".join(f'"{c}"' for c in EVENT_COLUMNS)
-            sql = f"INSERT INTO events ({names}) SELECT {names} FROM batch_events"
-            values: list[object] = []
-            if known_after is not None:
-                sql += """ b ANTI JOIN (SELECT line_no, seq FROM events
-                                        WHERE source_id = ? AND line_no > ?) s
-                           ON b.line_no = s.line_no AND b.seq = s.seq"""
-                values = [progress.source_id, known_after]
-            ((stored,),) = con.execute(sql, values).fetchall()
-            con.unregister("batch_events")
+            known = None if known_after is None else (progress.source_id, known_after)
+            stored = insert_events(con, events, known)
         if quarantine.height:
             con.register("batch_quarantine", _arrow(quarantine))
             con.execute(
@@ -156,6 +156,25 @@ def commit_batch(
             )
             con.unregister("batch_quarantine")
         _save_progress(con, progress, is_new, now)
+    return int(stored)
+
+
+def insert_events(con: Any, events: pa.Table, known: tuple[int, int] | None = None) -> int:
+    """Inside the caller's transaction; `known` (source id, line): leave out the events of
+    that source past that line that are stored already (same line and sequence number)."""
+    con.register("batch_events", events)
+    names = ", ".join(f'"{c}"' for c in EVENT_COLUMNS)
+    sql = f"INSERT INTO events ({names}) SELECT {names} FROM batch_events"
+    values: list[object] = []
+    if known is not None:
+        sql += """ b ANTI JOIN (SELECT line_no, seq FROM events
+                                WHERE source_id = ? AND line_no > ?) s
+                   ON b.line_no = s.line_no AND b.seq = s.seq"""
+        values = list(known)
+    try:
+        ((stored,),) = con.execute(sql, values).fetchall()
+    finally:
+        con.unregister("batch_events")
     return int(stored)
 
 

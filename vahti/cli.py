@@ -26,6 +26,7 @@ from vahti.privacy_cli import (
     retention_app,
     subject_app,
 )
+from vahti.quarantine_cli import quarantine_app
 from vahti.service_cli import events_command, serve_command, token_app
 from vahti.settings import load_settings
 from vahti.shell import (
@@ -65,6 +66,7 @@ def print_reports(reports: list[FileReport], as_json: bool) -> None:
                 "format": r.format,
                 **{k: getattr(r, k) for k in COUNTS},
                 "notes": r.notes,
+                "quarantine_reasons": dict(r.top_reasons(10)),
             }
             for r in reports
         ]
@@ -77,6 +79,9 @@ def print_reports(reports: list[FileReport], as_json: bool) -> None:
             markup=False,
             highlight=False,
         )
+        if r.quarantined:
+            top = "; ".join(f"{n} {reason}" for reason, n in r.top_reasons())
+            out.print(f"  quarantined: {top} (vahti quarantine)", markup=False, highlight=False)
         for note in r.notes:
             err.print(f"  note: {note}", markup=False, highlight=False)
     if len(reports) > 1:
@@ -169,6 +174,7 @@ app.add_typer(hold_app, name="hold")
 app.add_typer(audit_app, name="audit")
 app.add_typer(subject_app, name="subject")
 app.add_typer(extract_app, name="extract")
+app.add_typer(quarantine_app, name="quarantine")
 app.command("register")(register_command)
 
 

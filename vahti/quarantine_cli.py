@@ -1,0 +1,154 @@
+"""`vahti quarantine`: the lines ingest kept aside, readable by a person, and parsed again."""
+
+from __future__ import annotations
+
+import os
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import orjson
+import typer
+from rich.table import Table
+
+from ingest.pipeline import parse_context
+from ingest.retry import reparse
+from store import Store
+from store.audit import AuditTrail
+from store.loading import event_rows, insert_events, next_event_id, numbered
+from store.quarantine import (
+    QuarantinedSource,
+    QuarantineQuery,
+    quarantine_summary,
+    quarantined_lines,
+    replace_quarantined,
+    sources_to_retry,
+)
+from vahti.ingesting import ingest_options, open_enricher
+from vahti.settings import Settings, load_settings
+from vahti.shell import DEFAULT_DB, ConfigOption, DbOption, cli_actor, failures, open_db, out, say
+
+quarantine_app = typer.Typer(
+    help="Lines ingest could not read: list them with their reasons, or parse them again.",
+    invoke_without_command=True,
+)
+
+SourceOption = Annotated[
+    str | None, typer.Option("--source", help="a source id, or text in the file's path")
+]
+ReasonOption = Annotated[str | None, typer.Option("--reason", help="text in the reason")]
+JsonOption = Annotated[bool, typer.Option("--json", help="print JSON")]
+_SHOWN = 160  # characters of a line shown in the table
+
+
+@quarantine_app.callback()
+def quarantine_list(
+    ctx: typer.Context,
+    source: SourceOption = None,
+    reason: ReasonOption = None,
+    limit: Annotated[int, typer.Option(help="at most this many lines", min=1)] = 100,
+    as_json: JsonOption = False,
+    db: DbOption = DEFAULT_DB,
+    config: ConfigOption = None,
+) -> None:
+    """List quarantined lines: file, line number, reason and text, with the top reasons."""
+    if ctx.invoked_subcommand is not None:
+        return
+    with failures():
+        query = QuarantineQuery(source, reason, limit)
+        with open_db(db, load_settings(config)) as store:
+            lines = quarantined_lines(store, query)
+            total, reasons = quarantine_summary(store, query)
+            # Quarantined text may name people: reading it is recorded like an event search.
+            touched = {"source": source, "reason": reason, "lines": len(lines)}
+            AuditTrail(store).record(cli_actor(), "quarantine.list", touched)
+    if as_json:
+        rows = [{**row, "quarantined_at": _iso(row["quarantined_at"])} for row in lines]
+        sys.stdout.write(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode() + "\n")
+        return
+    _print_lines(lines, total, reasons)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.replace(tzinfo=UTC).isoformat().replace("+00:00", "Z")
+
+
+def _print_lines(lines: list[dict[str, Any]], total: int, reasons: list[tuple[str, int]]) -> None:
+    if not total:
+        say("no quarantined lines")
+        return
+    say(f"{total} quarantined lines; top reasons:")
+    for text, count in reasons:
+        say(f"  {count:>8}  {text}")
+    table = Table("file", "line", "reason", "text", show_lines=False)
+    for row in lines:
+        text = row["raw"] if len(row["raw"]) <= _SHOWN else row["raw"][:_SHOWN] + "…"
+        table.add_row(row["file"], str(row["line_no"]), row["reason"], text)
+    out.print(table, markup=False, highlight=False)
+    if total > len(lines):
+        say(f"(showing {len(lines)} of {total}: --limit, --source or --reason for others)")
+
+
+@quarantine_app.command("retry")
+def quarantine_retry(
+    source: SourceOption = None,
+    reason: ReasonOption = None,
+    as_json: JsonOption = False,
+    db: DbOption = DEFAULT_DB,
+    config: ConfigOption = None,
+) -> None:
+    """Parse quarantined lines again (after an upgrade): those that now read become events,
+    the others stay with today's reason. Run `vahti detect` afterwards."""
+    with failures():
+        settings = load_settings(config)
+        with open_db(db, settings) as store:
+            results = [
+                _retry_source(store, settings, found)
+                for found in sources_to_retry(store, QuarantineQuery(source, reason))
+            ]
+    if as_json:
+        sys.stdout.write(orjson.dumps(results, option=orjson.OPT_INDENT_2).decode() + "\n")
+        return
+    if not results:
+        say("no quarantined lines to retry")
+    for r in results:
+        say(
+            f"{r['file']}: retried {r['retried']} lines: {r['events']} events loaded, "
+            f"{r['skipped']} skipped, {r['still']} still quarantined"
+        )
+
+
+def _retry_source(store: Store, settings: Settings, found: QuarantinedSource) -> dict[str, Any]:
+    """One input's quarantined lines parsed again and stored in one audited transaction."""
+    options = ingest_options(settings, found.format, None, None)
+    # The first line's year and zone, not the position-dependent rollover state.
+    state = {k: v for k, v in found.parse_state.items() if k in ("year", "tz", "header")}
+    context = parse_context(found.format, _mtime(found), options, state)
+    enricher = open_enricher(settings)
+    try:
+        events, counts = reparse(found.lines, context, enricher)
+    finally:
+        enricher.close()
+        if context.engine is not None:
+            context.engine.close()
+    result = {
+        "source_id": found.source_id, "file": found.path, "retried": found.lines.height,
+        "events": counts.events, "skipped": counts.skipped, "still": counts.still.height,
+    }  # fmt: skip
+    trail = AuditTrail(store)
+    with trail.change(cli_actor(), "quarantine.retry", dict(result)) as con:
+        now = datetime.now(UTC).replace(tzinfo=None)
+        rows = numbered(events, next_event_id(store), found.source_id, now)
+        if rows.height:
+            insert_events(con, event_rows(rows))
+        replace_quarantined(con, found.source_id, found.lines, counts)
+    return result
+
+
+def _mtime(found: QuarantinedSource) -> datetime:
+    """Syslog lines without a year take it from the file, as when it was loaded."""
+    path = Path(found.path)
+    if found.kind == "file" and path.exists():
+        return datetime.fromtimestamp(os.stat(path).st_mtime, UTC).replace(tzinfo=None)
+    return found.first_loaded
