@@ -36,12 +36,8 @@ HEADER = (
 )
 # Whether a line is syslog at all: the header alone (matching on to the end costs time).
 _SYSLOG = HEADER.removesuffix("(?P<msg>.*)$")
-# A client's disconnect is one only when it says `Auth fail` (the others are `Bye Bye`).
-_STARTS = "|".join(
-    r"Received disconnect from .*Auth fail" if s.startswith("Received disconnect") else re.escape(s)
-    for s in dict.fromkeys(f.start for f in FAMILIES)
-)
-_MESSAGE_STARTS = rf"(?:\[ID \d+ [\w.]+\] )?(?:error: |fatal: )?(?:message repeated |{_STARTS})"
+_STARTS = "|".join(re.escape(s) for s in dict.fromkeys(f.start for f in FAMILIES))
+_MESSAGE_STARTS = PREFIX.removeprefix("^") + rf"(?:message repeated |{_STARTS})"
 _CANDIDATE = "^" + _MESSAGE_STARTS
 _CANDIDATE_LINE = r"sshd[^:\s]*: " + _MESSAGE_STARTS
 REPEATED = r"^message repeated (?P<times>\d+) times: \[\s?(?P<inner>.*)\]$"
@@ -61,8 +57,10 @@ _RFC5424 = (
 _MACOS = r"^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[+-]\d{2}:?\d{2}|Z)?)\s+(\S+) (.*)$"
 _NO_HOST = (
     r"^([A-Z][a-z]{2}\s+\d{1,2}\s+\d{2}:\d{2}:\d{2}) "
-    r"(?:\[(sshd)\]|((?:sshd|sshd-session)(?:\[\d+\])?)):"
+    r"(?:\[(sshd)\]:?|((?:sshd|sshd-session)(?:\[\d+\])?):)"
 )
+# A journal export's `host sshd[pid]: msg`, with no stamp at all.
+_BARE = r"^([^\s<{\[]+) ((?:sshd|sshd-session)(?:\[\d+\])?: .*)$"
 
 
 def looks_like(line: str) -> bool:
@@ -78,13 +76,14 @@ def _normalise_one(line: str) -> str:
 
 _ODD = (
     r"^(?:<|\{|\d{4}-\d\d-\d\d |[A-Z][a-z]{2}\s+\d{1,2} \d\d:\d\d:\d\d "
-    r"(?:\[sshd\]|sshd)[\[:-])"
+    r"(?:\[sshd\]|sshd)[\[: -]|[^\s<{\[]+ sshd(?:-session)?\[\d+\]: )"
 )
 
 
-def _normalise(frame: pl.DataFrame) -> pl.DataFrame:
+def _normalise(frame: pl.DataFrame, undated: str = "1970-01-01T00:00:00Z") -> pl.DataFrame:
     """`text`: the line in the RFC 3164/3339 shape. Most lines already are: one anchored
-    scan finds the others, and only they are rewritten."""
+    scan finds the others, and only they are rewritten. Lines without any stamp (a journal
+    export's `host sshd[pid]: msg`) get `undated`: the file's modification time."""
     odd = frame["raw"].str.contains(_ODD)
     if not odd.any():
         return frame.with_columns(text=pl.col("raw"))
@@ -96,6 +95,8 @@ def _normalise(frame: pl.DataFrame) -> pl.DataFrame:
         .then(_journal_json(raw))
         .when(raw.str.contains(r"^\d{4}-\d\d-\d\d "))
         .then(raw.str.replace(_MACOS, "${1}T${2} ${3} ${4}"))
+        .when(raw.str.contains(_BARE))
+        .then(raw.str.replace(_BARE, f"{undated} ${{1}} ${{2}}"))
         .otherwise(raw.str.replace(_NO_HOST, "${1} - ${2}${3}:"))
     )
     return (
@@ -126,7 +127,7 @@ def parse(lines: pl.DataFrame, lookahead: pl.DataFrame, context: ParseContext) -
     both = pl.concat(
         [lines.with_columns(ahead=pl.lit(False)), lookahead.with_columns(ahead=pl.lit(True))]
     ).with_row_index("row")
-    both = _normalise(both)
+    both = _normalise(both, context.mtime.strftime("%Y-%m-%dT%H:%M:%SZ"))
     # Two cheap scans first; only lines that may be attempts are taken apart.
     checked = both.with_columns(
         valid=pl.col("text").str.contains(_SYSLOG),
@@ -140,10 +141,16 @@ def parse(lines: pl.DataFrame, lookahead: pl.DataFrame, context: ParseContext) -
     )
     header = _split_header(checked.filter(pl.col("valid") & pl.col("candidate")))
     ours = header.filter(pl.col("ours") & pl.col("msg").str.contains(_CANDIDATE))
-    classified = _classify(ours)
+    # `_classify` reads families apart: file order back, for the year rollover and pairing.
+    classified = _classify(ours).sort("row")
     classified = classified.with_columns(ts=_timestamps(classified, context))
-    counted = _pam_details(_pair(classified))
-    kept = counted.filter(~pl.col("ahead") & pl.col("addr").is_not_null() & (pl.col("addr") != ""))
+    counted = _lent_addresses(_pair(_pam_details(classified)))
+    kept = counted.filter(
+        ~pl.col("ahead")
+        & (pl.col("role") != "carrier")
+        & pl.col("addr").is_not_null()
+        & (pl.col("addr") != "")
+    )
     events = _to_events(kept)
     mine = lines.height - unparsed.height
     return Parsed(events=events, quarantine=quarantine, skipped=mine - kept.height)
@@ -205,7 +212,7 @@ def _unwrap_repeated(frame: pl.DataFrame) -> pl.DataFrame:
 
 def _strip_prefixes(frame: pl.DataFrame) -> pl.DataFrame:
     """`error: `, `fatal: ` and Solaris' `[ID 800047 auth.info] ` off the message."""
-    prefixed = frame["msg"].str.contains(r"^(?:\[ID |error: |fatal: )")
+    prefixed = frame["msg"].str.contains(r"^(?:\[ID |kernel:|error: |fatal: )")
     if not prefixed.any():
         return frame
     return frame.with_columns(msg=pl.col("msg").str.replace(PREFIX, ""))
@@ -247,9 +254,19 @@ def _read(frame: pl.DataFrame) -> pl.DataFrame:
     return pl.concat(parts, how="diagonal_relaxed").drop("start")
 
 
-# The tail sshd writes after an attempt's source, and what stands before its user.
-_TAIL = r"^[^\s\[]\S*(?: port \d+)?(?: ssh\d?)?(?:: [A-Z0-9-]+ SHA256:\S+)?(?: \[preauth\])?$"
+# What sshd writes after an attempt's source: port, listening address, protocol, and for
+# keys the `: <type> <fingerprint>[, client user "u", client host "h"]` (or ssh1's `: ruser
+# u`) tail, which may hold text the client chose.
+_SOURCE_ON = r"[^\s\[]\S*(?: port \d+)?(?: on \S+(?: port \d+)?)?(?: ssh\d?)?"
+_TAIL = rf"^{_SOURCE_ON}(?: \[preauth\])?$"
+# The `: ` tail comes only after the protocol (`ssh2: RSA ...`, `ssh1: ruser ...`).
+_TAIL_WITH_INFO = (
+    r"^[^\s\[]\S*(?: port \d+)?(?: on \S+(?: port \d+)?)? ssh\d?: .*$"
+    rf"|^{_SOURCE_ON}(?: \[preauth\])?$"
+)
 _FAST = {"attempt", "accepted", "invalid_user"}
+# A name holding ` from ` this many times is read no further (no real name does).
+_MOST_FROMS = 4
 
 
 def _read_family(part: pl.DataFrame, family: Family) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -278,15 +295,13 @@ def _read_family(part: pl.DataFrame, family: Family) -> tuple[pl.DataFrame, pl.D
 def _read_from(part: pl.DataFrame, family: Family) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The busy families (`Failed|Accepted <method> for [invalid user ]U from H ...`,
     `Invalid user U from H ...`) by replacing and slicing, not capturing (a regex with
-    groups costs several times as much): the source is after the last ` from `, as sshd
-    writes it, the user before it. Each step is a column of its own, eagerly: an
+    groups costs several times as much). Each step is a column of its own, eagerly: an
     expression used twice is evaluated twice."""
     col = pl.col
-    # A greedy `.* from ` reaches the last one; replacing is cheap where capturing is not.
-    steps = part.with_columns(tail=col("msg").str.replace(r"^.* from ", ""))
+    steps = part.with_columns(tail=_source_tail(part, family))
     cut = col("msg").str.len_chars() - col("tail").str.len_chars() - 6
     steps = steps.with_columns(
-        head=pl.when(col("tail") != col("msg")).then(col("msg").str.slice(0, cut))
+        head=pl.when(col("tail").is_not_null()).then(col("msg").str.slice(0, cut))
     )
     if family.name == "invalid_user":
         steps = steps.with_columns(
@@ -301,10 +316,10 @@ def _read_from(part: pl.DataFrame, family: Family) -> tuple[pl.DataFrame, pl.Dat
     needs_method = col("method").is_not_null() if family.name != "invalid_user" else True
     fields = steps.with_columns(unknown=unknown).with_columns(
         u=pl.when("unknown").then(col("body").str.strip_prefix("invalid user ")).otherwise("body"),
-        ip=col("tail").str.splitn(" ", 2).struct.field("field_0"),
+        ip=col("tail").str.splitn(" ", 2).struct.field("field_0").str.strip_suffix(":"),
         invalid=pl.when("unknown").then(pl.lit("invalid user ")),
         ok=(
-            col("tail").str.contains(_TAIL)
+            col("tail").is_not_null()
             & col("head").str.starts_with(family.start)
             & col("body").is_not_null()
             & needs_method
@@ -313,6 +328,34 @@ def _read_from(part: pl.DataFrame, family: Family) -> tuple[pl.DataFrame, pl.Dat
     hit = fields["ok"]
     read = fields.filter(hit).with_columns(family=pl.lit(family.name))
     return read.select(*part.columns, "family", *_FIELDS), part.filter(~hit)
+
+
+def _source_tail(part: pl.DataFrame, family: Family) -> pl.Series:
+    """The message from its source on, or null.
+
+    `Invalid user U from H port P` ends with its source: it is after the last ` from `.
+    `Failed|Accepted` lines may go on after it (`ssh2: RSA SHA256:...`), and both the name
+    before it and that tail are the client's text: the source is after the first ` from `
+    that is followed by what sshd writes there and then the end or `: `. A name holding
+    `from 10.0.0.1 port 1 ssh2` is followed by ` from`, not by the end or `: `, so it is
+    passed over; so is anything the client put in the tail, which comes later."""
+    col = pl.col
+    if family.name == "invalid_user":
+        tails = part.select(msg="msg", after=col("msg").str.replace(r"^.* from ", ""))
+        fits = (col("after") != col("msg")) & col("after").str.contains(_TAIL)
+        return tails.select(tail=pl.when(fits).then("after")).to_series()
+    steps = part.select(rest="msg", tail=pl.lit(None, pl.String))
+    for _ in range(_MOST_FROMS):
+        steps = steps.with_columns(after=col("rest").str.replace(r"^.*? from ", "")).with_columns(
+            moved=col("after") != col("rest")
+        )
+        fits = col("moved") & col("after").str.contains(_TAIL_WITH_INFO)
+        steps = steps.with_columns(tail=pl.coalesce("tail", pl.when(fits).then("after")))
+        open_rows = col("moved") & col("tail").is_null()
+        if not steps.select(open_rows.any()).item():
+            break
+        steps = steps.with_columns(rest=pl.when(open_rows).then("after").otherwise(pl.lit("")))
+    return steps["tail"]
 
 
 def _pam_details(frame: pl.DataFrame) -> pl.DataFrame:
@@ -326,8 +369,14 @@ def _pam_details(frame: pl.DataFrame) -> pl.DataFrame:
     parts = pam.str.splitn("  user=", 2)
     head, tail = parts.struct.field("field_0"), parts.struct.field("field_1")
     return frame.with_columns(
+        # Without `user=`, the name the client gave stands in `ruser=` (if anywhere).
         u=pl.coalesce(
-            "u", pl.when(is_pam).then(pl.coalesce(tail, pam.str.extract(r"\buser=(\S*)")))
+            "u",
+            pl.when(is_pam).then(
+                pl.coalesce(
+                    tail, pam.str.extract(r"\buser=(\S+)"), pam.str.extract(r"\bruser=(\S+)")
+                )
+            ),
         ).fill_null(""),
         ip=pl.coalesce(
             "ip",
@@ -386,47 +435,59 @@ def _rolling_year(frame: pl.DataFrame, month: pl.Expr, context: ParseContext) ->
 
 
 _IDENTITY = ("invalid_user", "not_allowed", "root_refused")
+_PAM_LIKE = ("pam", "pam_bare", "pam_error", "pam_unknown")
 
 
 def _pair(frame: pl.DataFrame) -> pl.DataFrame:
     """The lines that stand for an attempt of their own (see ingest/sshd_messages.py)."""
     keyed = frame.with_columns(pl.col("pid").cast(pl.Int64, strict=False))
     role, family = pl.col("role"), pl.col("family")
-    attempts = keyed.filter(role.is_in(["failed", "accepted"]))
-    logins = keyed.filter(role != "probe")
+    # A refused change of user is an attempt of its own, not the end of the one before.
+    attempts = keyed.filter(role.is_in(["failed", "accepted"]) & (family != "user_change"))
+    logins = keyed.filter(role.is_in(["failed", "accepted", "forward", "backward"]))
     identity = keyed.filter(family.is_in(_IDENTITY))
     accepted = keyed.filter(role == "accepted")
     forward = keyed.filter(role == "forward")
     drop = [
-        # A forward line whose attempt the connection logs next.
-        _partnered(forward, attempts, "forward"),
-        # PAM's and the like after an `Invalid user` of the same attempt.
-        _partnered(forward.filter(~family.is_in(["invalid_user"])), identity, "backward"),
+        # A forward line whose attempt the connection logs next; a PAM failure before a
+        # success is the same attempt only for the same name (stacked PAM modules), not
+        # when another name then logs in (an intruder "forgetting" failures by a success).
+        _same_attempt(forward, attempts),
+        # PAM's and the like after an `Invalid user` (or refusal) of the same attempt.
+        _partnered(forward.filter(~family.is_in(_IDENTITY)), identity, "backward")["row"],
         # A connection's closing summary after anything else of it.
-        _partnered(keyed.filter(role == "backward"), logins, "backward"),
+        _partnered(keyed.filter(role == "backward"), logins, "backward")["row"],
         # Keys offered in turn before one (or a password) is accepted.
         _partnered(
             keyed.filter((role == "failed") & pl.col("method").is_in(["publickey", "hostbased"])),
             accepted,
             "forward",
-        ),
+        )["row"],
     ]
     return keyed.filter(~pl.col("row").is_in(pl.concat(drop).implode()))
 
 
-def _partnered(frame: pl.DataFrame, partners: pl.DataFrame, direction: str) -> pl.Series:
+def _same_attempt(forward: pl.DataFrame, attempts: pl.DataFrame) -> pl.Series:
+    found = _partnered(forward, attempts, "forward")
+    pam = pl.col("family").is_in(_PAM_LIKE)
+    other_name = (pl.col("partner_role") == "accepted") & (pl.col("user") != pl.col("partner_user"))
+    return found.filter(~(pam & other_name & (pl.col("user") != "")))["row"]
+
+
+def _partnered(frame: pl.DataFrame, partners: pl.DataFrame, direction: str) -> pl.DataFrame:
     """Rows of `frame` with a partner line of the same connection next to them in the file
-    (after them, or before), within the grace time."""
-    left = frame.select("row", "syshost", "pid", "ts").drop_nulls("pid").sort("row")
-    right = (
-        partners.select("syshost", "pid", partner="row", partner_ts="ts")
-        .drop_nulls("pid")
-        .sort("partner")
-    )
+    (after them, or before), within the grace time: row, family, user, and the partner's."""
+    left = frame.select("row", "syshost", "pid", "ts", "family", "user").drop_nulls("pid")
+    right = partners.select(
+        "syshost", "pid", partner="row", partner_ts="ts", partner_role="role",
+        partner_user="user",
+    ).drop_nulls("pid")  # fmt: skip
     if left.height == 0 or right.height == 0:
-        return pl.Series("row", [], dtype=pl.UInt32)
-    joined = left.join_asof(
-        right,
+        return left.head(0).with_columns(
+            partner_role=pl.lit(None, pl.String), partner_user=pl.lit(None, pl.String)
+        )
+    joined = left.sort("row").join_asof(
+        right.sort("partner"),
         left_on="row",
         right_on="partner",
         by=["syshost", "pid"],
@@ -435,7 +496,35 @@ def _partnered(frame: pl.DataFrame, partners: pl.DataFrame, direction: str) -> p
         check_sortedness=False,
     )
     near = (pl.col("partner_ts") - pl.col("ts")).abs() <= _GRACE
-    return joined.filter(pl.col("partner").is_not_null() & near.fill_null(True))["row"]
+    return joined.filter(pl.col("partner").is_not_null() & near.fill_null(True))
+
+
+def _lent_addresses(frame: pl.DataFrame) -> pl.DataFrame:
+    """Attempts whose line names no address take the one of the nearest line of their
+    connection (same host and pid, within the grace time) that does."""
+    missing = frame["addr"].is_null() & frame["role"].is_in(["forward", "backward"])
+    if not missing.any():
+        return frame
+    lenders = frame.filter(pl.col("addr").is_not_null() & pl.col("pid").is_not_null()).select(
+        "syshost", "pid", lender="row", lent="addr", lender_ts="ts"
+    )
+    asking = frame.filter(missing).select("row", "syshost", "pid", "ts").drop_nulls("pid")
+    if asking.height == 0 or lenders.height == 0:
+        return frame
+    found = (
+        asking.sort("row")
+        .join_asof(
+            lenders.sort("lender"), left_on="row", right_on="lender", by=["syshost", "pid"],
+            strategy="nearest", check_sortedness=False,
+        )
+        .filter((pl.col("lender_ts") - pl.col("ts")).abs() <= _GRACE)
+        .select("row", "lent")
+    )  # fmt: skip
+    return (
+        frame.join(found, on="row", how="left")
+        .with_columns(addr=pl.coalesce("addr", "lent"))
+        .drop("lent")
+    )
 
 
 def _reason() -> pl.Expr:

@@ -16,6 +16,9 @@ prefix), the pattern that takes its user and source apart, its role and its reas
   from authenticating user`, `Connection closed by invalid user`, `maximum authentication
   attempts exceeded`, a client's `Auth fail` disconnect) stand for an attempt only where
   nothing else of that connection was logged.
+- `carrier`: no event, only the connection's address for a line that names none
+  (`User root not allowed because account is locked`, `Disconnecting: Too many
+  authentication failures`): `Connection from H port P`, `Received disconnect from H`.
 - `probe`: a connection that never tried to authenticate (no identification string, a
   failed negotiation, a bad banner): a `probe` event, not a failure.
 
@@ -64,15 +67,15 @@ FAMILIES: tuple[Family, ...] = (
     Family("pam_bare", "authentication failure;", r"^authentication failure;",
            "forward", "bad_password"),
     Family(
-        "pam_error", "PAM: Authentication failure for ",
-        r"^PAM: Authentication failure for (?P<invalid>illegal user )?(?P<u>.*) from "
-        r"(?P<ip>\S+)$",
+        "pam_error", "PAM: ",
+        r"^PAM: [Aa]uthentication (?:failure|error) for (?P<invalid>illegal user )?(?P<u>.*) from "
+        r"(?P<ip>\S+)(?: via \S+)?\s*$",
         "forward", "pam_error",
     ),
     Family(
-        "pam_unknown", "PAM: User not known to the underlying authentication module for ",
+        "pam_unknown", "PAM: ",
         r"^PAM: User not known to the underlying authentication module for "
-        r"(?P<invalid>illegal user )?(?P<u>.*) from (?P<ip>\S+)$",
+        r"(?P<invalid>illegal user )?(?P<u>.*) from (?P<ip>\S+)\s*$",
         "forward", "unknown_user",
     ),
     Family(
@@ -81,7 +84,8 @@ FAMILIES: tuple[Family, ...] = (
         "not_allowed",
     ),
     Family("root_refused", "ROOT LOGIN REFUSED FROM ",
-           rf"^ROOT LOGIN REFUSED FROM (?P<ip>\S+){_PORT}$", "forward", "root_refused"),
+           rf"^ROOT LOGIN REFUSED FROM (?P<ip>{_ADDR}){_PORT}{_PREAUTH}$", "forward",
+           "root_refused"),
     Family(
         "postponed", "Postponed ",
         rf"^Postponed (?P<method>\S+) for (?P<invalid>invalid user )?(?P<u>.*) from (?P<ip>\S+)"
@@ -93,6 +97,12 @@ FAMILIES: tuple[Family, ...] = (
         rf"^maximum authentication attempts exceeded for (?P<invalid>invalid user )?(?P<u>.*)"
         rf" from (?P<ip>\S+){_PORT}{_SSH}{_PREAUTH}$",
         "backward", "max_attempts",
+    ),
+    Family(
+        "user_change", "Disconnecting ",
+        rf"^Disconnecting (?P<invalid>invalid|authenticating) user (?P<u>\S+) (?P<ip>{_ADDR})"
+        rf"{_PORT}: Change of username or service not allowed: .*$",
+        "failed", "user_change",
     ),
     Family(
         "disconnected", "Disconnected from ",
@@ -114,9 +124,23 @@ FAMILIES: tuple[Family, ...] = (
     ),
     Family(
         "auth_fail", "Received disconnect from ",
-        rf"^Received disconnect from (?P<ip>\S+?){_PORT}:\s*3: (?:\S+: )?Auth fail{_PREAUTH}$",
+        rf"^Received disconnect from (?P<ip>\S+?){_PORT}:\s*3: (?:.*: )?Auth fail{_PREAUTH}$",
         "backward", "preauth_disconnect",
     ),
+    Family(
+        "too_many", "Disconnecting: Too many authentication failures",
+        r"^Disconnecting: Too many authentication failures"
+        r"(?: for (?P<invalid>invalid user )?(?P<u>.*?))?(?: \[preauth\])?$",
+        "backward", "max_attempts",
+    ),
+    # Lines that only say which address a connection (pid) came from: they are no event,
+    # but lend their address to a line of the connection that names none.
+    Family("bye", "Received disconnect from ",
+           rf"^Received disconnect from (?P<ip>[^\s:\[]\S*?|[0-9a-fA-F:]+?){_PORT}:\s*\d+:.*$",
+           "carrier", None),
+    Family("connection_from", "Connection from ",
+           rf"^Connection from (?P<ip>{_ADDR}) port \d+(?: on \S+ port \d+)?(?: rdomain \S+)?$",
+           "carrier", None),
     # Connections that never tried to authenticate.
     Family("no_ident", "Did not receive identification string",
            rf"^Did not receive identification string from (?P<ip>\S+){_PORT}$", "probe",
@@ -147,8 +171,10 @@ FAMILIES: tuple[Family, ...] = (
            r"^refused connect from .*\((?P<ip>[^()\s]+)\)$", "probe", "tcp_refused"),
 )  # fmt: skip
 
-PREFIX = r"^(?:\[ID \d+ [\w.]+\] )?(?:error: |fatal: )?"
+# Solaris' message ids, `error: `/`fatal: `, and the kernel stamps some journal relays
+# put before the message.
+PREFIX = r"^(?:\[ID \d+ [\w.]+\] )?(?:kernel: ?\[\s*[\d.]+\]:? )?(?:error: |fatal: )?"
 # Messages that are summaries of attempts already counted, or no attempt at all, and so are
 # skipped: `Failed none` probes for methods, `PAM N more authentication failures`,
-# `Disconnecting: Too many authentication failures`, `Received disconnect ... Bye Bye`,
+# `Received disconnect ... Bye Bye` (an address carrier only),
 # `pam_unix(sshd:auth): check pass; user unknown`, `reverse mapping checking ...`.

@@ -141,6 +141,31 @@ FAMILIES = {
         B + "sshd[8148]: Close session: user ansible from 192.168.1.1 port 34928 id 0",
         None,
     ),
+    "root refused, with port and preauth": (
+        B + "sshd[8148]: ROOT LOGIN REFUSED FROM 192.0.2.4 port 12345 [preauth]",
+        ("login", "failure", "root", "192.0.2.4", "root_refused"),
+    ),
+    "OpenPAM authentication error via": (
+        B + "sshd[8148]: error: PAM: authentication error for james from 205.186.180.10 via "
+        "192.168.1.201",
+        ("login", "failure", "james", "205.186.180.10", "pam_error"),
+    ),
+    "hostbased with a client tail": (
+        B + "sshd[8148]: Failed hostbased for dan from 127.0.0.1 port 45785 ssh2: RSA 8c:e3:aa, "
+        'client user "dan", client host "localhost.localdomain"',
+        ("login", "failure", "dan", "127.0.0.1", "bad_key"),
+    ),
+    "a refused change of user": (
+        B + "sshd[8148]: Disconnecting invalid user admin 192.0.2.117 port 44004: Change of "
+        "username or service not allowed: (admin,ssh-connection) -> (user,ssh-connection) "
+        "[preauth]",
+        ("login", "failure", "admin", "192.0.2.117", "unknown_user"),
+    ),
+    "a kernel stamp before the message": (
+        B + "sshd[8148]: kernel:[  970.699396]: Failed keyboard-interactive for james from "
+        "205.186.180.55 port 42742 ssh2",
+        ("login", "failure", "james", "205.186.180.55", "bad_password"),
+    ),
     "a client's Bye Bye is nothing": (
         B + "sshd[8148]: Received disconnect from 192.0.2.1 port 5:11: Bye Bye [preauth]",
         None,
@@ -153,6 +178,7 @@ DIALECTS = {
     "RFC 3339 with fraction and offset": "2023-11-14T00:20:42.738197+01:00 myserver sshd[11]: ",
     "journalctl short-iso": "2024-01-15T10:23:45+0200 myserver sshd[11]: ",
     "macOS": "2020-03-23 06:47:42.801612-0700  mymac sshd[17329]: ",
+    "the [sshd] tag without a colon": "Jun 25 23:53:34 [sshd] ",
     "RFC 5424": "<38>1 2019-07-08T17:40:16.954167-04:00 host sshd 57915 - - ",
     "RFC 5424 with structured data": '<38>1 2019-07-08T17:40:16Z host sshd 57915 - [timeQuality tzKnown="1" isSynced="1"] ',
 }
@@ -220,6 +246,63 @@ def test_one_attempt_whatever_sshd_writes_about_it(tmp_path: Path) -> None:
     ]
 
 
+def test_a_journal_export_without_stamps(tmp_path: Path) -> None:
+    """`host sshd[pid]: msg` lines: read, stamped with the file's modification time."""
+    line = "srv sshd[31602]: " + FAILURE
+    assert detect((line + "\n").encode()) == "sshd"
+    assert _events(tmp_path, line) == [("login", "failure", "test", "198.51.100.9", "unknown_user")]
+
+
+def test_lines_without_an_address_take_their_connections(tmp_path: Path) -> None:
+    lines = [
+        "sshd[3719]: User root not allowed because account is locked",
+        "sshd[3719]: input_userauth_request: invalid user root [preauth]",
+        "sshd[3719]: Received disconnect from 198.51.100.34: 11: Bye Bye [preauth]",
+        "sshd[26713]: Connection from 115.249.163.77 port 51353 on 127.0.0.1 port 22",
+        "sshd[26713]: Disconnecting: Too many authentication failures for root [preauth]",
+        "sshd[9148]: Disconnecting: Too many authentication failures for root [preauth]",
+    ]
+    assert _events(tmp_path, "\n".join(B + line for line in lines)) == [
+        ("login", "failure", "root", "198.51.100.34", "not_allowed"),
+        ("login", "failure", "root", "115.249.163.77", "max_attempts"),
+    ]  # the last one's connection names no address anywhere: no event
+
+
+def test_failures_before_another_name_logs_in_still_count(tmp_path: Path) -> None:
+    """Stacked PAM modules: pam_unix fails, pam_ldap lets the same name in (no failure).
+    An intruder trying names and then one that works: its failures stay failures."""
+    pam = "pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh "
+    lines = [
+        f"sshd[1556]: {pam}ruser= rhost=192.0.2.113  user=rda",
+        "sshd[1556]: Accepted password for rda from 192.0.2.113 port 52100 ssh2",
+        f"sshd[1558]: {pam}ruser=root rhost=192.0.2.114",
+        f"sshd[1558]: {pam}ruser=sudoer rhost=192.0.2.114",
+        "sshd[1558]: Accepted password for known from 192.0.2.114 port 52100 ssh2",
+    ]
+    assert _events(tmp_path, "\n".join(B + line for line in lines)) == [
+        ("login", "success", "rda", "192.0.2.113", None),
+        ("login", "failure", "root", "192.0.2.114", "bad_password"),
+        ("login", "failure", "sudoer", "192.0.2.114", "bad_password"),
+        ("login", "success", "known", "192.0.2.114", None),
+    ]
+
+
+def test_years_follow_the_file_across_new_year(tmp_path: Path) -> None:
+    """Families are read apart; the year rollover still follows the lines' order."""
+    lines = [
+        "Dec 31 23:59:58 h sshd[1]: Invalid user a from 192.0.2.1 port 1",
+        "Dec 31 23:59:59 h sshd[2]: Failed password for b from 192.0.2.2 port 2 ssh2",
+        "Jan  1 00:00:01 h sshd[3]: Invalid user c from 192.0.2.3 port 3",
+        "Jan  1 00:00:02 h sshd[4]: Failed password for d from 192.0.2.4 port 4 ssh2",
+    ]
+    log = tmp_path / "auth.log"
+    log.write_text("\n".join(lines) + "\n")
+    db = tmp_path / "v.duckdb"
+    load(db, log, year=2025, format="sshd")
+    years = query(db, "SELECT year(ts) FROM events ORDER BY line_no")
+    assert years == [(2025,), (2025,), (2026,), (2026,)]
+
+
 INJECTIONS = {
     "in the name": "Failed password for invalid user {u} from 127.0.0.1 port 58946 ssh2",
     "in the name of a success": "Accepted password for {u} from 127.0.0.1 port 58946 ssh2",
@@ -228,6 +311,10 @@ INJECTIONS = {
     "in AllowUsers": "User {u} from 127.0.0.1 not allowed because not listed in AllowUsers",
     "in PAM's user": "pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 "
     "tty=ssh ruser= rhost=127.0.0.1  user={u}",
+    "in the key tail": "Failed publickey for root from 127.0.0.1 port 58946 ssh2: RSA {u}",
+    "in ssh1's ruser": "Failed password for user from 127.0.0.1 port 20000 ssh1: ruser {u}",
+    "in the name, with a tail after": "Failed password for invalid user {u} from 127.0.0.1 "
+    "port 58946 ssh2: from 10.10.1.2 port 55555 ssh2",
     "in PAM's ruser": "pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 "
     "tty=ssh ruser={u} rhost=127.0.0.1  user=root",
 }
