@@ -93,7 +93,9 @@ def annotated_lines(path: Path) -> list[Annotated]:
         scope = {"name": "sshd", "opts": opts}
         if constraint and not eval(constraint, {}, scope):
             continue
-        found.append(Annotated(line, bool(note.get("match")), note.get("host"), note.get("desc", "")))
+        found.append(
+            Annotated(line, bool(note.get("match")), note.get("host"), note.get("desc", ""))
+        )
     return found
 
 
