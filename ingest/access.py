@@ -1,75 +1,210 @@
-"""Combined-format web access logs (nginx, Apache): requests to the login path are attempts."""
+"""Web server logs -> login events: requests to the login path are attempts.
+
+Lines: combined access lines (nginx, Apache; nginx's `main` format with
+`"$http_x_forwarded_for"`, or the operator's own `[access] log_format`), JSON access lines
+(nginx `escape=json`, Caddy), either wrapped in syslog, and the failed HTTP authentications
+of nginx's and Apache's error logs. A file may mix them.
+
+Which request is a login, and how it went, is configuration (`[access]`): the path and
+method make it a login; a `Location` prefix the portal redirects to (when the log has it)
+says success or failure before the status does. The client is the peer, or, behind a
+configured trusted proxy, the forwarded header's client (ingest/forwarded.py).
+"""
 
 from __future__ import annotations
 
+import re
+
+import orjson
 import polars as pl
 
+from ingest.access_formats import (
+    COMBINED,
+    ERROR_LOG_LINE,
+    SYSLOG_WRAPPER,
+    compile_log_format,
+    read_auth_errors,
+    read_text,
+    unwrapped,
+)
+from ingest.access_json import read_json
 from ingest.canonical import conform
 from ingest.context import ParseContext, Parsed
+from ingest.forwarded import client_address
+from ingest.timestamps import local_to_utc, parse_rfc3339_or_epoch
 
-COMBINED = (
-    r"^(?P<client>\S+) \S+ (?P<ruser>\S+) \[(?P<time>[^\]]+)\] "
-    r'"(?P<method>[A-Z]+) (?P<target>\S+)(?: HTTP/[\d.]+)?" (?P<status>\d{3}) \S+'
-    r'(?: "(?P<referer>(?:[^"\\]|\\.)*)" "(?P<agent>(?:[^"\\]|\\.)*)")?.*$'
-)
+_REQUEST_KEYS = {"request", "request_uri", "request_method", "uri"}
+_EVENT_KEYS = {"event", "outcome", "event.outcome", "event.action"}
 
 
 def looks_like(line: str) -> bool:
-    import re
+    message = re.sub(SYSLOG_WRAPPER, "", line, count=1)
+    if message.startswith("{"):
+        return _is_json_request(message)
+    return any(re.match(p, message) for p in (COMBINED, ERROR_LOG_LINE))
 
-    return re.match(COMBINED, line) is not None
+
+def _is_json_request(message: str) -> bool:
+    """A JSON object with a status and a request, and none of a login event's own keys."""
+    try:
+        record = orjson.loads(message)
+    except orjson.JSONDecodeError:
+        return False
+    if not isinstance(record, dict):
+        return False
+    keys = set(record)
+    return "status" in keys and bool(keys & _REQUEST_KEYS) and not keys & _EVENT_KEYS
 
 
 def parse(lines: pl.DataFrame, lookahead: pl.DataFrame, context: ParseContext) -> Parsed:
-    fields = lines.with_columns(f=pl.col("raw").str.extract_groups(COMBINED)).unnest("f")
-    unparsed = fields.filter(pl.col("client").is_null())
-    quarantine = unparsed.select(
-        "line_no", "raw", reason=pl.lit("not a combined-format access log line")
+    frame = lines.select("line_no", "raw", msg=unwrapped(pl.col("raw")))
+    is_json = frame["msg"].str.starts_with("{")
+    pattern = (
+        compile_log_format(context.access.log_format) if context.access.log_format else COMBINED
     )
-    path = pl.col("target").str.replace(r"\?.*$", "")
-    status = pl.col("status").cast(pl.Int32)
-    login = fields.filter(
-        pl.col("client").is_not_null()
-        & path.is_in(list(context.login_paths))
-        & pl.col("method").is_in(list(context.methods))
-        & status.is_in(list(context.success_status) + list(context.failure_status))
+    requests, rest = read_text(frame.filter(~is_json), pattern)
+    auth_errors, rest = read_auth_errors(rest)
+    other_errors = rest["msg"].str.contains(ERROR_LOG_LINE)
+    quarantine = [
+        rest.filter(~other_errors).select("line_no", "raw", reason=pl.lit(_not_read(context)))
+    ]
+    skipped = int(other_errors.sum())
+    if is_json.any():
+        from_json, bad_json, skipped_json = read_json(frame.filter(is_json), context)
+        requests = pl.concat([requests, from_json], how="vertical_relaxed")
+        quarantine.append(bad_json)
+        skipped += skipped_json
+    logins = _logins(requests, context)
+    events = pl.concat([logins, _auth_failures(auth_errors, context)], how="diagonal_relaxed")
+    skipped += requests.height - logins.height
+    return Parsed(
+        events=conform(events.sort("line_no")),
+        quarantine=pl.concat(quarantine, how="vertical_relaxed"),
+        skipped=skipped,
     )
-    user: pl.Expr = pl.when(pl.col("ruser") != "-").then("ruser")
-    if context.user_param:
-        from_query = pl.col("target").str.extract(rf"[?&]{context.user_param}=([^&]*)")
-        user = pl.coalesce(from_query, user)
-    events = login.select(
+
+
+def _not_read(context: ParseContext) -> str:
+    if context.access.log_format:
+        return "not a web log line of the configured [access] log_format"
+    return "not a web access log line (combined, JSON) or HTTP auth error"
+
+
+def _split_request(frame: pl.DataFrame) -> pl.DataFrame:
+    """`POST /login?x=1 HTTP/1.1` -> method and target, where the log gave only the line;
+    the path without query, fragment, scheme and host."""
+    parts = pl.col("request").str.extract_groups(r"^(?P<m>[A-Za-z]+) (?P<t>\S+)")
+    target = pl.coalesce("target", pl.col("parts").struct.field("t"))
+    return (
+        frame.with_columns(parts=parts)
+        .with_columns(
+            method=pl.coalesce("method", pl.col("parts").struct.field("m")).str.to_uppercase(),
+            target=target,
+        )
+        .with_columns(
+            path=pl.col("target").str.replace(r"^[a-zA-Z][\w+.-]*://[^/?#]*", "")
+            .str.replace(r"[?#].*$", "")
+        )
+        .drop("parts")
+    )  # fmt: skip
+
+
+def _location_path(location: pl.Expr) -> pl.Expr:
+    return location.str.replace(r"^[a-zA-Z][\w+.-]*://[^/?#]*", "")
+
+
+def _matches_any(location: pl.Expr, prefixes: tuple[str, ...]) -> pl.Expr:
+    """A Location that starts with any prefix: paths against its path, URLs against it."""
+    if not prefixes:
+        return pl.lit(False)
+    tests = [
+        (_location_path(location) if prefix.startswith("/") else location).str.starts_with(prefix)
+        for prefix in prefixes
+    ]
+    return pl.any_horizontal(tests).fill_null(False)
+
+
+def _logins(requests: pl.DataFrame, context: ParseContext) -> pl.DataFrame:
+    frame = _split_request(requests)
+    status = pl.col("status").cast(pl.Int32, strict=False)
+    success_at = _matches_any(pl.col("location"), context.access.success_location)
+    failure_at = _matches_any(pl.col("location"), context.access.failure_location)
+    by_status_success = status.is_in(list(context.access.success_status))
+    decided = (
+        success_at
+        | failure_at
+        | by_status_success
+        | status.is_in(list(context.access.failure_status))
+    )
+    login = frame.filter(
+        pl.col("path").is_in(list(context.access.login_paths))
+        & pl.col("method").is_in(list(context.access.methods))
+        & decided
+    )
+    header = "forwarded" if context.access.forwarded_header == "forwarded" else "xff"
+    client = client_address(
+        login.select("peer", forwarded=header),
+        context.access.trusted_proxies,
+        context.access.forwarded_header,
+    )
+    success = (
+        pl.when(success_at).then(True).when(failure_at).then(False).otherwise(by_status_success)
+    )
+    named = [pl.when(~pl.col(c).is_in(["-", ""])).then(c) for c in ("from_query", "ruser", "user")]
+    return login.with_columns(client=client, from_query=_query_user(login, context)).select(
         "line_no",
         "raw",
         seq=pl.lit(0, pl.Int32),
-        ts_raw="time",
-        ts=pl.col("time")
-        .str.to_datetime("%d/%b/%Y:%H:%M:%S %z", time_zone="UTC", time_unit="us", strict=False)
-        .dt.replace_time_zone(None),
-        event=pl.lit("login"),
-        outcome=pl.when(status.is_in(list(context.success_status)))
-        .then(pl.lit("success"))
-        .otherwise(pl.lit("failure")),
-        user=pl.coalesce(user, pl.lit("-")),
-        ip="client",
-        user_agent=pl.when(pl.col("agent").is_in(["-", ""]).not_()).then("agent"),
-        reason=pl.when(status.is_in(list(context.success_status)).not_()).then(
-            pl.format("http_{}", "status")
+        ts_raw=pl.coalesce("time_clf", "time_iso"),
+        ts=pl.coalesce(
+            pl.col("time_clf")
+            .str.to_datetime("%d/%b/%Y:%H:%M:%S %z", time_zone="UTC", time_unit="us", strict=False)
+            .dt.replace_time_zone(None),
+            parse_rfc3339_or_epoch(pl.col("time_iso")),
         ),
-        service=pl.lit(context.service or None, pl.String),
+        event=pl.lit("login"),
+        outcome=pl.when(success).then(pl.lit("success")).otherwise(pl.lit("failure")),
+        user=pl.coalesce(*named, pl.lit("-")),
+        **_source(pl.col("client")),
+        user_agent=pl.when(~pl.col("agent").is_in(["-", ""])).then("agent"),
+        service=pl.lit(context.access.service or None, pl.String),
+        # Which answer decided it: a form login's failure has no reason of the vocabulary.
+        extra=pl.struct(http_status=status, location="location").struct.json_encode(),
+    )  # fmt: skip
+
+
+def _source(address: pl.Expr) -> dict[str, pl.Expr]:
+    """An address is `ip`; a name (Apache with HostnameLookups) is `host`."""
+    is_ip = address.str.contains(r"^[0-9A-Fa-f:.]+$") & address.str.contains(r"[.:]")
+    return {"ip": pl.when(is_ip).then(address), "host": pl.when(~is_ip).then(address)}
+
+
+def _auth_failures(errors: pl.DataFrame, context: ParseContext) -> pl.DataFrame:
+    """Failed HTTP authentications of the error logs: each is a failed login."""
+    return errors.select(
+        "line_no",
+        "raw",
+        seq=pl.lit(0, pl.Int32),
+        ts_raw="stamp",
+        ts=local_to_utc(pl.col("local"), context.tz),
+        event=pl.lit("login"),
+        outcome=pl.lit("failure"),
+        user=pl.col("user").str.replace_all(r'\\"', '"', literal=True),
+        **_source(pl.col("peer")),
+        reason="reason",
+        service=pl.lit(context.access.service or None, pl.String),
     )
-    skipped = lines.height - unparsed.height - login.height
-    events = events.with_columns(user=_percent_decoded(events["user"]))
-    return Parsed(events=conform(events), quarantine=quarantine, skipped=skipped)
 
 
-def _percent_decoded(names: pl.Series) -> pl.Series:
-    """Query strings are %-encoded; decode each distinct name once."""
+def _query_user(login: pl.DataFrame, context: ParseContext) -> pl.Series:
+    """The `user_param` of the query string, %-decoded (each distinct name once)."""
     from urllib.parse import unquote_plus
 
-    distinct = [
-        n for n in names.unique().to_list() if (n is not None and "%" in n) or (n and "+" in n)
-    ]
-    if not distinct:
+    if not context.access.user_param:
+        return pl.Series("from_query", [None] * login.height, dtype=pl.String)
+    param = re.escape(context.access.user_param)
+    names = login["target"].str.extract(rf"[?&]{param}=([^&#]*)").rename("from_query")
+    encoded = [n for n in names.unique().to_list() if n is not None and ("%" in n or "+" in n)]
+    if not encoded:
         return names
-    return names.replace({n: unquote_plus(n) for n in distinct})
+    return names.replace({n: unquote_plus(n) for n in encoded})

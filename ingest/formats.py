@@ -32,14 +32,18 @@ def detect(sample: bytes) -> str | None:
     if not lines:
         return None
     first = lines[0]
-    if first.lstrip().startswith("{"):
-        # `journalctl -o json`: syslog lines in JSON, read by the sshd parser.
-        journal = '"__REALTIME_TIMESTAMP"' in first and '"MESSAGE"' in first
-        return "sshd" if journal else "jsonl"
-    if sum(sshd.looks_like(line) for line in lines) * 2 >= len(lines):
-        return "sshd"
-    if sum(access.looks_like(line) for line in lines) * 2 >= len(lines):
+    is_json = first.lstrip().startswith("{")
+    if is_json and '"__REALTIME_TIMESTAMP"' in first and '"MESSAGE"' in first:
+        return "sshd"  # `journalctl -o json`: syslog lines in JSON, read by the sshd parser
+    # Before sshd: a web server's lines wrapped in syslog have a syslog header too.
+    if _most(access.looks_like, lines):
         return "access"
-    if csvfile.looks_like(first):
-        return "csv"
-    return None
+    if is_json:
+        return "jsonl"
+    if _most(sshd.looks_like, lines):
+        return "sshd"
+    return "csv" if csvfile.looks_like(first) else None
+
+
+def _most(looks_like: Callable[[str], bool], lines: list[str]) -> bool:
+    return sum(looks_like(line) for line in lines) * 2 >= len(lines)

@@ -19,7 +19,7 @@ import polars as pl
 import pyarrow.compute as pc
 
 from ingest.canonical import BLANK
-from ingest.context import ParseContext, Parsed
+from ingest.context import AccessRules, ParseContext, Parsed
 from ingest.csvfile import CsvHeaderError, read_header
 from ingest.enrich import Enricher, enrich
 from ingest.files import (
@@ -53,16 +53,6 @@ class InputError(ValueError):
 
 
 @dataclass(frozen=True)
-class AccessRules:
-    login_paths: tuple[str, ...] = ("/login",)
-    methods: tuple[str, ...] = ("POST",)
-    success_status: tuple[int, ...] = (302, 303)
-    failure_status: tuple[int, ...] = (200, 401, 403)
-    user_param: str = ""
-    service: str = ""
-
-
-@dataclass(frozen=True)
 class IngestOptions:
     format: str = "auto"
     year: int | None = None
@@ -72,7 +62,7 @@ class IngestOptions:
     # whole row groups of them (ingest/transactions.py) ...
     commit_rows: int = 122_880
     commit_batches: int = 4  # ... or this many chunks, and stores all their events
-    access: AccessRules = AccessRules()
+    access: AccessRules = field(default_factory=AccessRules)
 
 
 @dataclass(frozen=True)
@@ -197,18 +187,12 @@ def parse_context(
 ) -> ParseContext:
     """What the parser of `fmt` needs: the options, and the state stored with the source."""
     year = options.year if options.year is not None else state.get("year")
-    rules = options.access
     return ParseContext(
         format=fmt,
         mtime=mtime,
         year=year,
         tz=state.get("tz") or options.tz,
-        login_paths=rules.login_paths,
-        methods=rules.methods,
-        success_status=rules.success_status,
-        failure_status=rules.failure_status,
-        user_param=rules.user_param,
-        service=rules.service,
+        access=options.access,
         state=state,
     )
 

@@ -21,12 +21,9 @@ def ingest_options(settings: Settings, fmt: str, year: int | None, tz: str | Non
         tz=tz or settings.ingest.syslog_tz,
         batch_bytes=settings.ingest.batch_bytes,
         access=AccessRules(
-            login_paths=access.login_paths,
+            **access.model_dump(exclude={"methods", "json_fields"}),
             methods=tuple(m.upper() for m in access.methods),
-            success_status=access.success_status,
-            failure_status=access.failure_status,
-            user_param=access.user_param,
-            service=access.service,
+            json_fields=tuple(access.json_fields.items()),
         ),
     )
 

@@ -6,7 +6,7 @@ import re
 import tomllib
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -37,6 +37,20 @@ class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _networks(value: Any) -> Any:
+    """Addresses or CIDRs, each checked: one string is a list of one."""
+    import ipaddress
+
+    if isinstance(value, str):
+        value = [value]
+    for cidr in value:
+        try:
+            ipaddress.ip_network(cidr, strict=False)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"not a network: {cidr!r}") from exc
+    return tuple(value)
+
+
 class RetentionSettings(Section):
     events: Duration = parse_duration("180d")
     quarantine: Duration = parse_duration("30d")
@@ -61,16 +75,7 @@ class GeoIPSettings(Section):
     @field_validator("own_networks", mode="before")
     @classmethod
     def _check_cidrs(cls, value: Any) -> Any:
-        import ipaddress
-
-        if isinstance(value, str):
-            value = [value]
-        for cidr in value:
-            try:
-                ipaddress.ip_network(cidr, strict=False)
-            except ValueError as exc:
-                raise ValueError(f"not a network: {cidr!r}") from exc
-        return tuple(value)
+        return _networks(value)
 
 
 class AccessLogSettings(Section):
@@ -82,6 +87,50 @@ class AccessLogSettings(Section):
     failure_status: tuple[int, ...] = (200, 401, 403)
     user_param: str = ""  # query parameter carrying the user name, if the service logs one
     service: str = ""
+    # Where the portal redirects a login (the `Location` header, when the log has it):
+    # prefixes of the path or of the whole URL. They outrank the status (docs/access-logs.md).
+    success_location: tuple[str, ...] = ()
+    failure_location: tuple[str, ...] = ()
+    # Proxies whose forwarded header names the client; empty: the peer is the client.
+    trusted_proxies: tuple[str, ...] = ()
+    # Only the header the proxies write can be believed: the other one is the client's own.
+    forwarded_header: Literal["x-forwarded-for", "forwarded"] = "x-forwarded-for"
+    # Text lines in another shape than combined: the nginx `log_format` that wrote them.
+    log_format: str = ""
+    # JSON lines with keys of the operator's own: field -> key path (`request.client_ip`).
+    json_fields: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("log_format")
+    @classmethod
+    def _check_log_format(cls, value: str) -> str:
+        if value:
+            from ingest.access_formats import compile_log_format
+
+            compile_log_format(value)  # its LogFormatError (a ValueError) names what is missing
+        return value
+
+    @field_validator("json_fields")
+    @classmethod
+    def _check_json_fields(cls, value: dict[str, str]) -> dict[str, str]:
+        from ingest.access_formats import FIELDS
+
+        unknown = sorted(set(value) - set(FIELDS))
+        if unknown:
+            raise ValueError(f"unknown fields {unknown}: use {', '.join(FIELDS)}")
+        return value
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _check_proxies(cls, value: Any) -> Any:
+        return _networks(value)
+
+    @field_validator("success_location", "failure_location")
+    @classmethod
+    def _check_locations(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for prefix in value:
+            if not re.match(r"^(/|https?://)", prefix):
+                raise ValueError(f"a location starts with / or http(s)://, not {prefix!r}")
+        return value
 
 
 class IngestSettings(Section):

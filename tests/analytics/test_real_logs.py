@@ -10,7 +10,7 @@ import pytest
 
 from analytics.rules import default_rules_dir, load_rules
 from analytics.run import run_detection
-from ingest.pipeline import AccessRules
+from ingest.context import AccessRules
 from store import open_store
 from store.alerts import Alert, evidence_rows, list_alerts
 from tests.conftest import ROOT
@@ -103,12 +103,28 @@ def test_crowdsec_scenarios(name: str, db: Path) -> None:
 
 
 def test_crowdsec_web_login_brute_force_with_the_login_path_configured(db: Path) -> None:
-    """nginx-http-generic-bf: six `POST /client` answered 401 in one second (the access log
-    half of the file; its nginx error-log lines are issue 13's)."""
+    """nginx-http-generic-bf: 16 failed basic authentications in nginx's error log (2021),
+    then six `POST /client` answered 401 in one second (2022): CrowdSec raises two alerts
+    for 127.0.0.1 (the first at its bucket's 6), and so does vahti, one per episode with all
+    of its failures, from a file that mixes both logs."""
     log = HUB / "nginx-http-generic-bf" / "nginx-http-generic-bf.log"
-    load(db, log, format="access", access=AccessRules(login_paths=("/client",)))
-    alerts = _detect(db)
-    (alert,) = [a for a in alerts if a.entity == "127.0.0.1"]
-    assert (alert.category, alert.event_count) == ("brute_force", 6)
+    load(db, log, access=AccessRules(login_paths=("/client",)))
+    alerts = sorted((a for a in _detect(db) if a.entity == "127.0.0.1"), key=lambda a: a.first_seen)
+    assert [(a.category, a.event_count) for a in alerts] == [
+        ("brute_force", 16),
+        ("brute_force", 6),
+    ]
     with open_store(db) as store:
-        assert {e["user"] for e in evidence_rows(store.con, alert.alert_id)} == {"test"}
+        users = [{e["user"] for e in evidence_rows(store.con, a.alert_id)} for a in alerts]
+    assert users == [{"foo"}, {"test"}]
+
+
+def test_crowdsec_wordpress_brute_force_wrapped_in_syslog(db: Path) -> None:
+    """http-bf-wordpress-bf: nginx access lines inside syslog (`host nginx[2869]: ...`),
+    nine `POST /wp-login.php` answered 200 (WordPress shows the form again): detected as
+    access lines, a brute force from the source CrowdSec flags."""
+    log = HUB / "http-bf-wordpress-bf" / "http-bf-wordpress-bf.log"
+    (report,) = load(db, log, access=AccessRules(login_paths=("/wp-login.php",)))
+    assert (report.format, report.loaded, report.quarantined) == ("access", 9, 0)
+    (alert,) = [a for a in _detect(db) if a.entity == "81.150.104.130"]
+    assert (alert.category, alert.event_count) == ("brute_force", 9)

@@ -96,7 +96,7 @@ this is not a log line
 def test_access_log(tmp_path: Path, db: Path) -> None:
     source = tmp_path / "access.log"
     source.write_text(ACCESS)
-    from ingest.pipeline import AccessRules
+    from ingest.context import AccessRules
 
     (report,) = load(db, source, access=AccessRules(user_param="user"))
     assert (report.format, report.read, report.loaded, report.skipped, report.quarantined) == (
@@ -106,9 +106,11 @@ def test_access_log(tmp_path: Path, db: Path) -> None:
         2,
         1,
     )
-    rows = query(db, 'SELECT outcome, "user", reason, ts FROM events ORDER BY line_no')
+    rows = query(db, 'SELECT outcome, "user", reason, ts, extra FROM events ORDER BY line_no')
     assert rows[0][:3] == ("success", "-", None)
-    assert rows[1][:3] == ("failure", "matti.väisänen", "http_200")
+    # A form's failure has no reason of the vocabulary: the status that decided it is kept.
+    assert rows[1][:3] == ("failure", "matti.väisänen", None)
+    assert json.loads(rows[1][4]) == {"http_status": 200, "location": None}
     assert rows[0][3].isoformat() == "2026-10-01T06:00:01"
 
 
