@@ -24,6 +24,7 @@ import pyarrow as pa
 
 from ingest.canonical import conform
 from ingest.context import ParseContext, Parsed, engine_of
+from ingest.event_kinds import classified
 from ingest.timestamps import parse_rfc3339_or_epoch
 
 # Names that are either a canonical string or an ECS object.
@@ -43,7 +44,8 @@ _SPEC = {
     **{
         dotted: "VARCHAR"
         for dotted in (
-            "event.action", "event.outcome", "event.reason", "user.name", "source.ip",
+            "event.action", "event.outcome", "event.reason", "event.category", "event.type",
+            "user.name", "source.ip",
             "user_agent.original", "session.id", "http.cookie.session", "service.name",
         )
     },
@@ -92,6 +94,8 @@ def _fields() -> dict[str, str]:
         "service": first(
             _scalar(f + "service"), _inner(f + "service", "name"), f + '"service.name"'
         ),
+        "ecs_category": first(_inner(f + "event", "category"), f + '"event.category"'),
+        "ecs_type": first(_inner(f + "event", "type"), f + '"event.type"'),
     }
 
 
@@ -156,6 +160,8 @@ def _fast_fields() -> dict[str, str]:
         "session_id": _first(f("session_id"), f("session.id"), f("http.cookie.session")),
         "reason": _first(f("reason"), f("event.reason")),
         "service": _first(_string(f("service")), f("service.name")),
+        "ecs_category": f("event.category"),
+        "ecs_type": f("event.type"),
     }
 
 
@@ -308,4 +314,5 @@ def parse(lines: pl.DataFrame, lookahead: pl.DataFrame, context: ParseContext) -
             how="diagonal_relaxed",
         ).sort("line_no")
     events = _timestamps(events.with_columns(seq=pl.lit(0, pl.Int32)))
+    events = classified(events, "ecs_category", "ecs_type")
     return Parsed(events=conform(events), quarantine=careful.quarantine)

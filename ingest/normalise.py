@@ -5,6 +5,7 @@ from __future__ import annotations
 import polars as pl
 
 from ingest.canonical import EVENT_TYPES, OUTCOMES
+from ingest.event_kinds import classified
 from ingest.timestamps import EARLIEST, LATEST
 
 
@@ -43,10 +44,15 @@ def _problem() -> pl.Expr:
 def validate(parsed: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Parsed rows -> (valid events, quarantined lines). A line with any bad event is held whole."""
     tidy = parsed.with_columns(
-        event=pl.col("event").str.strip_chars().str.to_lowercase().fill_null("login"),
+        event=pl.col("event").str.strip_chars().str.to_lowercase(),
         outcome=pl.col("outcome").str.strip_chars().str.to_lowercase(),
         ip=pl.col("ip").str.strip_chars(),
-    ).with_columns(problem=_problem())
+    )
+    tidy = (
+        classified(tidy)
+        .with_columns(pl.col("event").fill_null("login"))
+        .with_columns(problem=_problem())
+    )
     bad = tidy.filter(pl.col("problem").is_not_null())
     if bad.height == 0:
         return tidy.drop("problem"), bad.select("line_no", "raw", reason="problem")

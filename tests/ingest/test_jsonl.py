@@ -18,6 +18,8 @@ from polars.testing import assert_frame_equal
 from ingest import jsonl
 from ingest.canonical import conform
 from ingest.context import ParseContext, engine_of
+from ingest.event_kinds import classified
+from ingest.normalise import validate
 from ingest.timestamps import parse_rfc3339_or_epoch
 from tests.helpers import load, query
 
@@ -38,6 +40,7 @@ def _reference(lines: pl.DataFrame, context: ParseContext) -> tuple[pl.DataFrame
     events = careful.events.with_columns(
         seq=pl.lit(0, pl.Int32), ts=parse_rfc3339_or_epoch(pl.col("ts_raw"))
     ).sort("line_no")
+    events = classified(events, "ecs_category", "ecs_type")
     return conform(events), careful.quarantine.sort("line_no")
 
 
@@ -267,3 +270,57 @@ def test_a_repeated_name_with_an_unknown_one_holds_that_line_only(tmp_path: Path
     assert (report.loaded, report.quarantined) == (2, 1)
     ((line_no, reason),) = query(db, "SELECT line_no, reason FROM quarantine")
     assert line_no == 2 and "repeats" in reason
+
+
+# Real ECS values, as Elastic's modules and integrations write them.
+ECS_LINES = [
+    # Filebeat's system module (auth.log): nested, category and type arrays.
+    ({"event": {"action": "ssh_login", "category": ["authentication", "session"],
+                "type": ["start"], "outcome": "failure"}}, "login", "failure"),
+    # Auditbeat's login dataset.
+    ({"event": {"action": "user_login", "category": ["authentication"], "type": ["start"],
+                "outcome": "success"}}, "login", "success"),
+    # Winlogbeat (4624, 4625): the outcome in the action's words.
+    ({"event": {"action": "logged-in", "category": ["authentication"], "type": ["start"],
+                "outcome": "success"}}, "login", "success"),
+    ({"event": {"action": "logon-failed", "category": ["authentication"],
+                "type": ["start"]}}, "login", "failure"),
+    # Okta and CloudTrail: an action of their own, the category says what it is.
+    ({"event": {"action": "user.session.start", "category": ["authentication"],
+                "type": ["start"], "outcome": "success"}}, "login", "success"),
+    ({"event.action": "ConsoleLogin", "event.category": ["authentication"],
+      "event.outcome": "failure"}, "login", "failure"),
+    ({"event.action": "ConsoleLogin", "event.category": "authentication",
+      "event.outcome": "success"}, "login", "success"),
+    ({"event": {"action": "user_logout", "category": ["authentication"], "type": ["end"]}},
+     "logout", None),
+    # No action: category and type alone.
+    ({"event": {"category": ["authentication"], "type": ["start"], "outcome": "failure"}},
+     "login", "failure"),
+    ({"event": {"category": ["session"], "type": ["end"]}}, "logout", None),
+    # Other systems' own words in the canonical field.
+    ({"event": "authentication_failure"}, "login", "failure"),
+    ({"event": "Password-Changed"}, "password_change", None),
+    ({"event": "mfa_challenge", "outcome": "failure"}, "mfa", "failure"),
+]  # fmt: skip
+
+
+def test_ecs_meanings_become_the_contracts_kinds() -> None:
+    raws = []
+    for fields, _, _ in ECS_LINES:
+        record = {"@timestamp": "2026-03-06T16:14:13Z", "user.name": "u", "source.ip": "192.0.2.1"}
+        raws.append(json.dumps({**record, **fields}))
+    events = _same_as_reference(raws)
+    valid, bad = validate(events)
+    assert bad.height == 0, bad["reason"].to_list()
+    got = list(zip(valid["event"], valid["outcome"], strict=True))
+    assert got == [(kind, outcome) for _, kind, outcome in ECS_LINES]
+
+
+def test_an_ecs_event_of_another_category_is_quarantined_by_its_action() -> None:
+    raw = json.dumps({
+        "@timestamp": "2026-03-06T16:14:13Z", "user.name": "u", "source.ip": "192.0.2.1",
+        "event": {"action": "file-created", "category": ["file"], "type": ["creation"]},
+    })  # fmt: skip
+    _, bad = validate(_same_as_reference([raw]))
+    assert bad["reason"].to_list() == ["unknown event 'file-created'"]
