@@ -273,7 +273,7 @@ def test_a_repeated_name_with_an_unknown_one_holds_that_line_only(tmp_path: Path
 
 
 # Real ECS values, as Elastic's modules and integrations write them.
-ECS_LINES = [
+ECS_LINES: list[tuple[dict[str, object], str, str | None]] = [
     # Filebeat's system module (auth.log): nested, category and type arrays.
     ({"event": {"action": "ssh_login", "category": ["authentication", "session"],
                 "type": ["start"], "outcome": "failure"}}, "login", "failure"),
