@@ -1,11 +1,16 @@
 """Ingest speed: vahti against DuckDB's bare readers on the same files, with peak memory.
 
     python -m bench.ingest [--lines 1000000] [--big 5000000]
+    python -m bench.ingest --against ../old-checkout [--rounds 5]
 
 Prints events/s for 1M canonical JSONL events and a 1M-line sshd log, beside DuckDB's own
 `read_json` / `read_csv` of the same file (the floor) and the time DuckDB takes to store the
 events vahti made of it (the floor of the write alone), and the peak RSS of ingesting the
 sshd log at 1M and at `--big` lines (memory must stay flat as files grow).
+
+`--against DIR` times the sshd log's ingest in another checkout of vahti (an older commit,
+`git worktree add`) and in this one, alternately, round by round: a before/after ratio of
+paired runs on this noisy machine.
 """
 
 from __future__ import annotations
@@ -139,13 +144,15 @@ def write_sshd(path: Path, lines: int) -> None:
             written += len(block)
 
 
-def measure(kind: str, path: Path, folder: Path) -> dict:
+def measure(kind: str, path: Path, folder: Path, checkout: Path | None = None) -> dict:
+    """One run in a child process; `checkout`: import vahti from there (cwd comes first)."""
     db = folder / f"{kind}-{path.stem}-{time.monotonic_ns()}.duckdb"
     result = subprocess.run(
         [sys.executable, "-c", CHILD, kind, str(path), str(db)],
         capture_output=True,
         text=True,
         check=True,
+        cwd=checkout,
     )
     return {**json.loads(result.stdout.strip().splitlines()[-1]), "db": db}
 
@@ -160,14 +167,44 @@ def measure_format(label: str, path: Path, floor: str, lines: int, folder: Path)
     ]
 
 
+def paired(against: Path, lines: int, rounds: int) -> None:
+    """The sshd log in the other checkout and in this one, alternating who goes first."""
+    here = Path(__file__).resolve().parent.parent
+    with tempfile.TemporaryDirectory() as name:
+        folder = Path(name)
+        sshd = folder / "auth.log"
+        write_sshd(sshd, lines)
+        print(f"{'round':>5} {'before s':>9} {'after s':>8} {'after/before':>12} {'events':>16}")
+        ratios = []
+        for round_no in range(rounds):
+            order = [(against, "before"), (here, "after")]
+            runs = {
+                label: measure("vahti", sshd, folder, checkout)
+                for checkout, label in (order if round_no % 2 == 0 else order[::-1])
+            }
+            before, after = runs["before"], runs["after"]
+            ratios.append(after["seconds"] / before["seconds"])
+            print(
+                f"{round_no + 1:>5} {before['seconds']:>9.2f} {after['seconds']:>8.2f} "
+                f"{ratios[-1]:>12.2f} {int(before['count']):>7,} {int(after['count']):>8,}"
+            )
+        ratios.sort()
+        print(f"median after/before: {ratios[len(ratios) // 2]:.2f} ({lines:,} sshd lines)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--lines", type=int, default=1_000_000)
     parser.add_argument("--big", type=int, default=5_000_000)
+    parser.add_argument("--against", type=Path, help="another checkout: paired sshd runs")
+    parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     print(
         f"# vahti ingest benchmark, {date.today()}, {platform.node()}, {platform.processor() or platform.machine()}"
     )
+    if args.against:
+        paired(args.against.resolve(), args.lines, args.rounds)
+        return
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)
         jsonl, sshd, big = folder / "events.jsonl", folder / "auth.log", folder / "auth-big.log"

@@ -14,7 +14,7 @@ pid, within the login grace time) pair, is in ingest/sshd_messages.py.
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import polars as pl
 
@@ -59,6 +59,17 @@ _NO_HOST = (
     r"^([A-Z][a-z]{2}\s+\d{1,2}\s+\d{2}:\d{2}:\d{2}) "
     r"(?:\[(sshd)\]:?|((?:sshd|sshd-session)(?:\[\d+\])?):)"
 )
+# BusyBox syslogd writes the facility and level between host and tag.
+_BUSYBOX = (
+    r"^([A-Z][a-z]{2}\s+\d{1,2} \d\d:\d\d:\d\d \S+) [a-z0-9]+\.[a-z]+ "
+    r"((?:sshd|sshd-session)[\[(:])"
+)
+# sshd's own output stamped by a supervisor (runit's svlogd, s6, socklog): a stamp, maybe
+# `facility.level:`, then sshd's message, no tag. Read only for messages sshd writes.
+_TAGLESS = (
+    r"^(\d{4}-\d\d-\d\d)[T ](\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)?)\s+"
+    rf"(?:[a-z0-9]+\.[a-z]+: )?({_MESSAGE_STARTS}.*)$"
+)
 # A journal export's `host sshd[pid]: msg`, with no stamp at all.
 _BARE = r"^([^\s<{\[]+) ((?:sshd|sshd-session)(?:\[\d+\])?: .*)$"
 
@@ -75,8 +86,11 @@ def _normalise_one(line: str) -> str:
 
 
 _ODD = (
-    r"^(?:<|\{|\d{4}-\d\d-\d\d |[A-Z][a-z]{2}\s+\d{1,2} \d\d:\d\d:\d\d "
-    r"(?:\[sshd\]|sshd)[\[: -]|[^\s<{\[]+ sshd(?:-session)?\[\d+\]: )"
+    r"^(?:<|\{|\d{4}-\d\d-\d\d |\d{4}-\d\d-\d\dT\S+ (?:[a-z0-9]+\.[a-z]+: )?"
+    rf"(?:{_MESSAGE_STARTS})"
+    r"|[A-Z][a-z]{2}\s+\d{1,2} \d\d:\d\d:\d\d "
+    r"(?:\[sshd\]|sshd)[\[: -]|[^\s<{\[]+ sshd(?:-session)?\[\d+\]: "
+    r"|[A-Z][a-z]{2}\s+\d{1,2} \d\d:\d\d:\d\d \S+ [a-z0-9]+\.[a-z]+ sshd)"
 )
 
 
@@ -93,10 +107,14 @@ def _normalise(frame: pl.DataFrame, undated: str = "1970-01-01T00:00:00Z") -> pl
         .then(raw.str.replace(_RFC5424, "${1} ${2} ${3}[${4}]: ${5}"))
         .when(raw.str.starts_with("{"))
         .then(_journal_json(raw))
+        .when(raw.str.contains(_TAGLESS))
+        .then(raw.str.replace(_TAGLESS, "${1}T${2} - sshd: ${3}"))
         .when(raw.str.contains(r"^\d{4}-\d\d-\d\d "))
         .then(raw.str.replace(_MACOS, "${1}T${2} ${3} ${4}"))
         .when(raw.str.contains(_BARE))
         .then(raw.str.replace(_BARE, f"{undated} ${{1}} ${{2}}"))
+        .when(raw.str.contains(_BUSYBOX))
+        .then(raw.str.replace(_BUSYBOX, "${1} ${2}"))
         .otherwise(raw.str.replace(_NO_HOST, "${1} - ${2}${3}:"))
     )
     return (
@@ -144,7 +162,8 @@ def parse(lines: pl.DataFrame, lookahead: pl.DataFrame, context: ParseContext) -
     # `_classify` reads families apart: file order back, for the year rollover and pairing.
     classified = _classify(ours).sort("row")
     classified = classified.with_columns(ts=_timestamps(classified, context))
-    counted = _lent_addresses(_pair(_pam_details(classified)))
+    read = _with_earlier(_pam_details(classified), context)
+    counted = _pair(_lent_addresses(read))
     kept = counted.filter(
         ~pl.col("ahead")
         & (pl.col("role") != "carrier")
@@ -154,6 +173,48 @@ def parse(lines: pl.DataFrame, lookahead: pl.DataFrame, context: ParseContext) -
     events = _to_events(kept)
     mine = lines.height - unparsed.height
     return Parsed(events=events, quarantine=quarantine, skipped=mine - kept.height)
+
+
+# The last lines of each connection still within the grace time at a batch's end: the next
+# batch pairs with them and borrows their address (a closing summary in the next batch is
+# that connection's end, not an attempt). Kept in the parser's state, with the source.
+_RECENT = "recent_lines"
+_CARRIED = ("syshost", "pid", "ts", "role", "family", "user", "addr", "method", "invalid")
+_PER_CONNECTION = 3
+
+
+def _with_earlier(frame: pl.DataFrame, context: ParseContext) -> pl.DataFrame:
+    """`frame` with the earlier batches' recent lines before it (rows below 0, `ahead`: they
+    give no event), and the state updated to this batch's recent lines."""
+    carried = context.state.get(_RECENT) or []
+    earlier = pl.DataFrame(
+        carried, schema=dict.fromkeys(_CARRIED, pl.String), orient="row"
+    ).with_columns(
+        pl.col("ts").str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", time_unit="us"),
+        row=pl.int_range(-len(carried), 0, dtype=pl.Int64),
+        ahead=pl.lit(True),
+    )
+    frame = frame.with_columns(pl.col("row").cast(pl.Int64))
+    own = frame.filter(~pl.col("ahead")).select(earlier.columns)
+    context.state[_RECENT] = _recent_rows(pl.concat([earlier, own], how="vertical_relaxed"))
+    return pl.concat([earlier, frame], how="diagonal_relaxed") if carried else frame
+
+
+def _recent_rows(rows: pl.DataFrame) -> list[list[str | None]]:
+    if rows.height == 0:
+        return []
+    latest = rows["ts"].max()
+    if not isinstance(latest, datetime):
+        return []
+    kept = (
+        rows.filter(pl.col("ts") >= latest - _GRACE)
+        .sort("row")
+        .group_by("syshost", "pid", maintain_order=True)
+        .tail(_PER_CONNECTION)
+        .sort("row")
+        .with_columns(pl.col("ts").dt.strftime("%Y-%m-%dT%H:%M:%S%.6f"))
+    )
+    return [list(r) for r in kept.select(_CARRIED).iter_rows()]
 
 
 def _split_header(frame: pl.DataFrame) -> pl.DataFrame:
@@ -455,8 +516,10 @@ def _pair(frame: pl.DataFrame) -> pl.DataFrame:
         _same_attempt(forward, attempts),
         # PAM's and the like after an `Invalid user` (or refusal) of the same attempt.
         _partnered(forward.filter(~family.is_in(_IDENTITY)), identity, "backward")["row"],
-        # A connection's closing summary after anything else of it.
-        _partnered(keyed.filter(role == "backward"), logins, "backward")["row"],
+        # A connection's closing summary, or its end, after anything else of it.
+        _partnered(keyed.filter(role.is_in(["backward", "probe_alone"])), logins, "backward")[
+            "row"
+        ],
         # Keys offered in turn before one (or a password) is accepted.
         _partnered(
             keyed.filter((role == "failed") & pl.col("method").is_in(["publickey", "hostbased"])),
@@ -543,9 +606,10 @@ def _reason() -> pl.Expr:
 
 
 def _to_events(frame: pl.DataFrame) -> pl.DataFrame:
-    addr = pl.col("addr")
+    # An IPv6 address with its zone (`fe80::1%eth0`) is the address.
+    addr = pl.col("addr").str.replace(r"^([0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*)%[\w.-]+$", "${1}")
     is_ip = addr.str.contains(_IP_LIKE) & addr.str.contains(r"[.:]")
-    probe = pl.col("role") == "probe"
+    probe = pl.col("role").is_in(["probe", "probe_alone"])
     if frame["times"].gt(1).any():  # `message repeated N times`: N events of one line
         expanded = frame.with_columns(seq=pl.int_ranges(0, "times", dtype=pl.Int32)).explode("seq")
     else:
@@ -562,8 +626,8 @@ def _to_events(frame: pl.DataFrame) -> pl.DataFrame:
         .then(pl.lit("success"))
         .otherwise(pl.lit("failure")),
         user=pl.when(pl.col("family") == "root_refused").then(pl.lit("root")).otherwise("user"),
-        ip=pl.when(is_ip).then("addr"),
-        host=pl.when(~is_ip).then("addr"),
+        ip=pl.when(is_ip).then(addr),
+        host=pl.when(~is_ip).then(addr),
         reason=_reason(),
         service=pl.lit("ssh"),
         raw="raw",

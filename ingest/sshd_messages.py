@@ -21,6 +21,10 @@ prefix), the pattern that takes its user and source apart, its role and its reas
   authentication failures`): `Connection from H port P`, `Received disconnect from H`.
 - `probe`: a connection that never tried to authenticate (no identification string, a
   failed negotiation, a bad banner): a `probe` event, not a failure.
+- `probe_alone`: a connection's end before authentication (`Connection closed by H
+  [preauth]`, a `[preauth]` `Received disconnect`, a timeout): a `probe` only when nothing
+  else of the connection (an attempt, a refusal, a summary) precedes it within the grace
+  time; after an attempt it is that connection's end, no event.
 
 The source is anchored where sshd writes it, at the end of the message, so a user name
 with `from 10.0.0.1 port 1` in it cannot pin its failures on another address.
@@ -74,7 +78,8 @@ FAMILIES: tuple[Family, ...] = (
     ),
     Family(
         "pam_unknown", "PAM: ",
-        r"^PAM: User not known to the underlying authentication module for "
+        # Linux-PAM's wording, then OpenPAM's (FreeBSD, macOS).
+        r"^PAM: (?:User not known to the underlying authentication module|unknown user) for "
         r"(?P<invalid>illegal user )?(?P<u>.*) from (?P<ip>\S+)\s*$",
         "forward", "unknown_user",
     ),
@@ -86,6 +91,10 @@ FAMILIES: tuple[Family, ...] = (
     Family("root_refused", "ROOT LOGIN REFUSED FROM ",
            rf"^ROOT LOGIN REFUSED FROM (?P<ip>{_ADDR}){_PORT}{_PREAUTH}$", "forward",
            "root_refused"),
+    # A key the server would not read (its owner or modes): the key's login fails. The line
+    # names no address; its connection lends one.
+    Family("refused_key", "Authentication refused: ", r"^Authentication refused: .*$",
+           "forward", "bad_key"),
     Family(
         "postponed", "Postponed ",
         rf"^Postponed (?P<method>\S+) for (?P<invalid>invalid user )?(?P<u>.*) from (?P<ip>\S+)"
@@ -103,6 +112,18 @@ FAMILIES: tuple[Family, ...] = (
         rf"^Disconnecting (?P<invalid>invalid|authenticating) user (?P<u>\S+) (?P<ip>{_ADDR})"
         rf"{_PORT}: Change of username or service not allowed: .*$",
         "failed", "user_change",
+    ),
+    Family(
+        "too_many_user", "Disconnecting ",
+        rf"^Disconnecting (?P<invalid>invalid|authenticating) user (?P<u>\S+) (?P<ip>{_ADDR})"
+        rf" port \d+: Too many authentication failures{_PREAUTH}$",
+        "backward", "max_attempts",
+    ),
+    Family(
+        "disconnecting_user", "Disconnecting ",
+        rf"^Disconnecting (?P<invalid>invalid|authenticating) user (?P<u>\S+) (?P<ip>{_ADDR})"
+        rf" port \d+(?:: .*?)?{_PREAUTH}$",
+        "backward", "preauth_disconnect",
     ),
     Family(
         "disconnected", "Disconnected from ",
@@ -123,8 +144,10 @@ FAMILIES: tuple[Family, ...] = (
         "backward", "preauth_disconnect",
     ),
     Family(
+        # A client's own word that it failed: JSch's `Auth fail`, or out of methods (14).
         "auth_fail", "Received disconnect from ",
-        rf"^Received disconnect from (?P<ip>\S+?){_PORT}:\s*3: (?:.*: )?Auth fail{_PREAUTH}$",
+        rf"^Received disconnect from (?P<ip>\S+?){_PORT}:\s*(?:3: (?:.*: )?Auth fail"
+        rf"|14: No (?:supported|more) authentication methods available){_PREAUTH}$",
         "backward", "preauth_disconnect",
     ),
     Family(
@@ -135,6 +158,10 @@ FAMILIES: tuple[Family, ...] = (
     ),
     # Lines that only say which address a connection (pid) came from: they are no event,
     # but lend their address to a line of the connection that names none.
+    Family("bye_preauth", "Received disconnect from ",
+           rf"^Received disconnect from (?P<ip>[^\s:\[]\S*?|[0-9a-fA-F:]+?){_PORT}:\s*\d+:.*"
+           rf" \[preauth\]$",
+           "probe_alone", "closed_before_auth"),
     Family("bye", "Received disconnect from ",
            rf"^Received disconnect from (?P<ip>[^\s:\[]\S*?|[0-9a-fA-F:]+?){_PORT}:\s*\d+:.*$",
            "carrier", None),
@@ -153,16 +180,16 @@ FAMILIES: tuple[Family, ...] = (
            rf"^Bad protocol version identification .* from (?P<ip>\S+){_PORT}$", "probe",
            "bad_version"),
     Family("closed", "Connection closed by ",
-           rf"^Connection closed by (?P<ip>{_ADDR}){_PORT}{_PREAUTH}$", "probe",
+           rf"^Connection closed by (?P<ip>{_ADDR}){_PORT}{_PREAUTH}$", "probe_alone",
            "closed_before_auth"),
     Family("reset", "Connection reset by ",
-           rf"^Connection reset by (?P<ip>{_ADDR}){_PORT}{_PREAUTH}$", "probe",
+           rf"^Connection reset by (?P<ip>{_ADDR}){_PORT}{_PREAUTH}$", "probe_alone",
            "closed_before_auth"),
     Family("dispatch", "ssh_dispatch_run_fatal: ",
            r"^ssh_dispatch_run_fatal: Connection from (?P<ip>\S+) port \d+: .*$", "probe",
            "protocol_error"),
     Family("timeout", "Timeout before authentication for ",
-           rf"^Timeout before authentication for (?P<ip>\S+){_PORT}$", "probe", "timeout"),
+           rf"^Timeout before authentication for (?P<ip>\S+){_PORT}$", "probe_alone", "timeout"),
     Family("magic", "Magic value check failed",
            r"^Magic value check failed \(\d+\) on obfuscated handshake from (?P<ip>\S+) port "
            r"\d+$",

@@ -166,9 +166,35 @@ FAMILIES = {
         "205.186.180.55 port 42742 ssh2",
         ("login", "failure", "james", "205.186.180.55", "bad_password"),
     ),
-    "a client's Bye Bye is nothing": (
+    "a client's Bye Bye, before authenticating, is a probe": (
         B + "sshd[8148]: Received disconnect from 192.0.2.1 port 5:11: Bye Bye [preauth]",
+        ("probe", None, "", "192.0.2.1", "closed_before_auth"),
+    ),
+    "a session's end is nothing": (
+        B + "sshd[8148]: Received disconnect from 192.0.2.1 port 5:11: disconnected by user",
         None,
+    ),
+    "OpenPAM unknown user": (
+        B + "sshd[8148]: error: PAM: unknown user for illegal user mario from 192.0.2.66",
+        ("login", "failure", "mario", "192.0.2.66", "unknown_user"),
+    ),
+    "a client out of authentication methods": (
+        B + "sshd[8148]: error: Received disconnect from 192.168.2.200: 14: No supported "
+        "authentication methods available [preauth]",
+        ("login", "failure", "", "192.168.2.200", "preauth_disconnect"),
+    ),
+    "too many failures, the user named": (
+        B + "sshd[8148]: Disconnecting authenticating user root 172.18.1.101 port 43042: Too "
+        "many authentication failures [preauth]",
+        ("login", "failure", "root", "172.18.1.101", "max_attempts"),
+    ),
+    "disconnecting an invalid user": (
+        B + "sshd[8148]: Disconnecting invalid user root 172.18.1.100 port 43042",
+        ("login", "failure", "root", "172.18.1.100", "unknown_user"),
+    ),
+    "an IPv6 address with its zone": (
+        B + "sshd[8148]: Invalid user inexu from 2001:db8::a11:beef:7ac0%enp3s0",
+        ("login", "failure", "inexu", "2001:db8::a11:beef:7ac0", "unknown_user"),
     ),
 }
 
@@ -181,6 +207,9 @@ DIALECTS = {
     "the [sshd] tag without a colon": "Jun 25 23:53:34 [sshd] ",
     "RFC 5424": "<38>1 2019-07-08T17:40:16.954167-04:00 host sshd 57915 - - ",
     "RFC 5424 with structured data": '<38>1 2019-07-08T17:40:16Z host sshd 57915 - [timeQuality tzKnown="1" isSynced="1"] ',
+    "BusyBox syslogd": "Jun 20 02:18:39 vps auth.info sshd[13482]: ",
+    "svlogd, no tag": "2015-05-27T04:31:27.46667 auth.info: ",
+    "a supervisor's stamp, no tag": "2018-06-26 13:22:02.108781500 ",
 }
 FAILURE = "Failed password for invalid user test from 198.51.100.9 port 55 ssh2"
 
@@ -266,6 +295,38 @@ def test_lines_without_an_address_take_their_connections(tmp_path: Path) -> None
         ("login", "failure", "root", "198.51.100.34", "not_allowed"),
         ("login", "failure", "root", "115.249.163.77", "max_attempts"),
     ]  # the last one's connection names no address anywhere: no event
+
+
+def test_a_connections_end_is_a_probe_only_when_nothing_else_came(tmp_path: Path) -> None:
+    lines = [
+        "sshd[20]: Failed password for root from 203.0.113.20 port 40 ssh2",
+        "sshd[20]: Connection closed by 203.0.113.20 port 40 [preauth]",
+        "sshd[21]: Connection from 203.0.113.21 port 41 on 10.0.0.1 port 22",
+        "sshd[21]: Connection closed by 203.0.113.21 port 41 [preauth]",
+        "sshd[22]: Connection from 203.0.113.22 port 42 on 10.0.0.1 port 22",
+        "sshd[22]: Authentication refused: bad ownership or modes for directory /home/ansible",
+        "sshd[22]: Received disconnect from 203.0.113.22 port 42:11: Bye Bye [preauth]",
+    ]
+    assert _events(tmp_path, "\n".join(B + line for line in lines)) == [
+        ("login", "failure", "root", "203.0.113.20", "bad_password"),
+        ("probe", None, "", "203.0.113.21", "closed_before_auth"),
+        ("login", "failure", "", "203.0.113.22", "bad_key"),
+    ]
+
+
+def test_a_connection_ending_in_the_next_run_is_still_that_connection(tmp_path: Path) -> None:
+    """The file grows between two ingests: the attempts in the first, the connection's end
+    and closing summary in the second (the parser's state carries the connection)."""
+    log = tmp_path / "auth.log"
+    db = tmp_path / "v.duckdb"
+    log.write_text(B + "sshd[30]: Failed password for root from 203.0.113.30 port 40 ssh2\n")
+    load(db, log, year=2026, format="sshd")
+    with log.open("a") as more:
+        more.write(B + "sshd[30]: Disconnecting: Too many authentication failures [preauth]\n")
+        more.write(B + "sshd[30]: Connection closed by 203.0.113.30 port 40 [preauth]\n")
+    (report,) = load(db, log, year=2026, format="sshd")
+    assert (report.read, report.loaded) == (2, 0)
+    assert query(db, "SELECT count(*) FROM events") == [(1,)]
 
 
 def test_failures_before_another_name_logs_in_still_count(tmp_path: Path) -> None:

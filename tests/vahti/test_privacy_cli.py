@@ -28,11 +28,11 @@ def test_hold_then_purge_keeps_what_is_held(tmp_path: Path, loghub: Path) -> Non
     short = {"VAHTI_RETENTION_EVENTS": "30d"}
     status = json.loads(run_cli("retention", "status", "--json", "--db", db, env=short).stdout)
     events = next(k for k in status["kinds"] if k["kind"] == "events")
-    assert (events["rows"], events["due"], events["held_back"]) == (577, 290, 287)
+    assert (events["rows"], events["due"], events["held_back"]) == (553, 266, 287)
     purged = run_cli("retention", "purge", "--json", "--db", db, env=short)
     assert purged.returncode == 0, purged.stderr
     report = json.loads(purged.stdout)
-    assert report["kinds"][0]["deleted"] == 290 and report["compacted"]
+    assert report["kinds"][0]["deleted"] == 266 and report["compacted"]
     left = json.loads(run_cli("events", "--limit", "1000", "--json", "--db", db).stdout)
     assert len(left) == 287 and {e["ip"] for e in left} == {"183.62.140.253"}
     assert run_cli("hold", "release", "1", "--db", db).returncode == 0
@@ -86,10 +86,10 @@ def test_register_describes_what_is_really_stored(tmp_path: Path, loghub: Path) 
     db = _db(tmp_path, loghub)
     described = json.loads(run_cli("register", "--json", "--db", db).stdout)
     stored = {item["field"]: item["stored_in_events"] for item in described["data"]}
-    assert stored["ip"] == 577 and stored["user"] == 577
+    assert stored["ip"] == 553 and stored["user"] == 553
     assert "customer_id" not in stored and "session_id" not in stored  # sshd logs none
     assert described["retention_days"]["events"] == 180
     assert described["protection"]["audit_log"]["intact"] is True
     finnish = run_cli("register", "--db", db, env={"VAHTI_RETENTION_EVENTS": "90d"}).stdout
-    assert "IP-osoite jokaisen kirjautumisen yhteydessä (577" in finnish
+    assert "IP-osoite jokaisen kirjautumisen yhteydessä (553" in finnish
     assert "events: 90 päivää" in finnish
