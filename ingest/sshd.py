@@ -14,7 +14,7 @@ pid, within the login grace time) pair, is in ingest/sshd_messages.py.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import polars as pl
 
@@ -159,17 +159,20 @@ def parse(lines: pl.DataFrame, lookahead: pl.DataFrame, context: ParseContext) -
     )
     header = _split_header(checked.filter(pl.col("valid") & pl.col("candidate")))
     ours = header.filter(pl.col("ours") & pl.col("msg").str.contains(_CANDIDATE))
-    # `_classify` reads families apart: file order back, for the year rollover and pairing.
-    classified = _classify(ours).sort("row")
-    classified = classified.with_columns(ts=_timestamps(classified, context))
-    read = _with_earlier(_pam_details(classified), context)
-    counted = _pair(_lent_addresses(read))
-    kept = counted.filter(
-        ~pl.col("ahead")
-        & (pl.col("role") != "carrier")
-        & pl.col("addr").is_not_null()
-        & (pl.col("addr") != "")
+    # Messages are read on their own (a narrow frame is cheaper to filter), then put back
+    # in file order with their lines: for the year rollover and for pairing.
+    read = _classify(ours.select("row", "msg")).sort("row")
+    classified = read.join(
+        ours.select("row", "line_no", "raw", "ahead", "syshost", "pid", "bsd", "iso"), on="row"
+    ).rename({"u": "user", "ip": "addr"})
+    classified = classified.with_columns(
+        ts=_timestamps(classified, context), pid=pl.col("pid").cast(pl.Int64, strict=False)
     )
+    every = _with_earlier(classified, context)
+    counted = _pair(every).filter(~pl.col("ahead") & (pl.col("role") != "carrier"))
+    # PAM's user and host only for the PAM lines that stand for an attempt (few do).
+    counted = _lent_addresses(_pam_details(counted), every)
+    kept = counted.filter(pl.col("addr").is_not_null() & (pl.col("addr") != ""))
     events = _to_events(kept)
     mine = lines.height - unparsed.height
     return Parsed(events=events, quarantine=quarantine, skipped=mine - kept.height)
@@ -187,9 +190,8 @@ def _with_earlier(frame: pl.DataFrame, context: ParseContext) -> pl.DataFrame:
     """`frame` with the earlier batches' recent lines before it (rows below 0, `ahead`: they
     give no event), and the state updated to this batch's recent lines."""
     carried = context.state.get(_RECENT) or []
-    earlier = pl.DataFrame(
-        carried, schema=dict.fromkeys(_CARRIED, pl.String), orient="row"
-    ).with_columns(
+    schema = {**dict.fromkeys(_CARRIED, pl.String), "pid": pl.Int64}
+    earlier = pl.DataFrame(carried, schema=schema, orient="row").with_columns(
         pl.col("ts").str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", time_unit="us"),
         row=pl.int_range(-len(carried), 0, dtype=pl.Int64),
         ahead=pl.lit(True),
@@ -197,17 +199,21 @@ def _with_earlier(frame: pl.DataFrame, context: ParseContext) -> pl.DataFrame:
     frame = frame.with_columns(pl.col("row").cast(pl.Int64))
     own = frame.filter(~pl.col("ahead")).select(earlier.columns)
     context.state[_RECENT] = _recent_rows(pl.concat([earlier, own], how="vertical_relaxed"))
-    return pl.concat([earlier, frame], how="diagonal_relaxed") if carried else frame
+    every = pl.concat([earlier, frame], how="diagonal_relaxed") if carried else frame
+    # One key for a connection (host and pid) joins faster than the two; none without a pid.
+    connection = pl.struct("syshost", "pid").hash()
+    return every.with_columns(conn=pl.when(pl.col("pid").is_not_null()).then(connection))
 
 
-def _recent_rows(rows: pl.DataFrame) -> list[list[str | None]]:
-    if rows.height == 0:
+def _recent_rows(rows: pl.DataFrame) -> list[list[str | int | None]]:
+    """The last lines of each connection within the grace time of the batch's last line
+    (by the file's order: a clock that steps back must not lose the open connections)."""
+    stamped = rows.filter(pl.col("ts").is_not_null())
+    if stamped.height == 0:
         return []
-    latest = rows["ts"].max()
-    if not isinstance(latest, datetime):
-        return []
+    last = stamped.sort("row")["ts"][-1]
     kept = (
-        rows.filter(pl.col("ts") >= latest - _GRACE)
+        stamped.filter((pl.col("ts") - last).abs() <= _GRACE)
         .sort("row")
         .group_by("syshost", "pid", maintain_order=True)
         .tail(_PER_CONNECTION)
@@ -292,18 +298,23 @@ def _classify(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 _FIELDS = ("u", "ip", "invalid", "method")
-_START = "^(" + "|".join(re.escape(s) for s in dict.fromkeys(f.start for f in FAMILIES)) + ")"
+# Messages are grouped by their first characters, which tell the families' starts apart
+# well enough (slicing costs a tenth of matching the starts).
+_KEY_CHARS = 3
+_BY_KEY: dict[str, list[Family]] = {}
+for _family in FAMILIES:
+    _BY_KEY.setdefault(_family.start[:_KEY_CHARS], []).append(_family)
 
 
 def _read(frame: pl.DataFrame) -> pl.DataFrame:
     """Each message's family (the first that reads it) and its fields. Messages are
     grouped by how they start, once, and each group is read only with its families'
-    patterns: one regex per message instead of one per family."""
-    keyed = frame.with_columns(start=pl.col("msg").str.extract(_START))
+    patterns (each anchored at its start): a few regexes per message, not one per family."""
+    keyed = frame.with_columns(start=pl.col("msg").str.slice(0, _KEY_CHARS))
     parts = []
     for (start,), part in keyed.partition_by("start", as_dict=True).items():
         rest = part
-        for family in (f for f in FAMILIES if f.start == start):
+        for family in _BY_KEY.get(start, ()):
             read, rest = _read_family(rest, family)
             parts.append(read)
             if rest.height == 0:
@@ -330,14 +341,27 @@ _FAST = {"attempt", "accepted", "invalid_user"}
 _MOST_FROMS = 4
 
 
+def _source_first(family: Family) -> bool:
+    """Whether the family's one field is the source, right after its start."""
+    groups = set(re.compile(family.pattern).groupindex)
+    return groups == {"ip"} and family.pattern.startswith(f"^{family.start}(?P<ip>")
+
+
+_SOURCE_FIRST = {f.name for f in FAMILIES if _source_first(f)}
+
+
 def _read_family(part: pl.DataFrame, family: Family) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(the rows `family` reads, with its fields; the others)."""
+    """(the rows `family` reads, with its fields; the others). Capturing groups cost six
+    times a match: where the fields can be sliced out of a matching message, they are."""
     if family.name in _FAST:
         return _read_from(part, family)
     groups = re.compile(family.pattern).groupindex
-    if not groups:
+    if not groups or family.name in _SOURCE_FIRST:
         matches = part["msg"].str.contains(family.pattern)
         read = part.filter(matches).with_columns(**dict.fromkeys(_FIELDS, pl.lit(None, pl.String)))
+        if groups:  # the first word after the start, without the `:` of `1.2.3.4: 11: ...`
+            after = pl.col("msg").str.slice(len(family.start)).str.splitn(" ", 2)
+            read = read.with_columns(ip=after.struct.field("field_0").str.strip_suffix(":"))
         return read.with_columns(family=pl.lit(family.name)), part.filter(~matches)
     fields = part.with_columns(found=pl.col("msg").str.extract_groups(family.pattern)).unnest(
         "found"
@@ -353,11 +377,45 @@ def _read_family(part: pl.DataFrame, family: Family) -> tuple[pl.DataFrame, pl.D
     )
 
 
+# The usual shape of the busy families, every field one word: read by splitting at spaces.
+# A name with a space (or an injected `from ...`) does not have it and takes the long way.
+_PLAIN = {
+    "attempt": r"^Failed \S+ for (?:invalid user )?\S+ from \S+ port \d+ ssh2$",
+    "accepted": r"^Accepted \S+ for \S+ from \S+ port \d+ ssh2(?:: \S+ \S+)?$",
+    "invalid_user": r"^Invalid user \S+ from \S+ port \d+$",
+}
+
+
+def _read_plain(part: pl.DataFrame, family: Family) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(the rows of `family`'s usual shape, with their fields; the others)."""
+    plain = part["msg"].str.contains(_PLAIN[family.name])
+    if not plain.any():
+        return part.head(0), part
+    words = pl.col("words")
+    read = part.filter(plain).with_columns(words=pl.col("msg").str.split(" "))
+    if family.name == "invalid_user":
+        fields = {"u": words.list.get(2), "ip": words.list.get(4), "method": pl.lit(None)}
+        fields["invalid"] = pl.lit(None, pl.String)
+    else:
+        unknown = words.list.len() == 11 if family.name == "attempt" else pl.lit(False)
+        skip = pl.when(unknown).then(2).otherwise(0)
+        fields = {"u": words.list.get(skip + 3), "ip": words.list.get(skip + 5)}
+        fields["method"] = words.list.get(1)
+        fields["invalid"] = pl.when(unknown).then(pl.lit("invalid user "))
+    read = read.with_columns(**fields, family=pl.lit(family.name)).with_columns(
+        pl.col(name).cast(pl.String) for name in _FIELDS
+    )
+    return read.select(*part.columns, "family", *_FIELDS), part.filter(~plain)
+
+
 def _read_from(part: pl.DataFrame, family: Family) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The busy families (`Failed|Accepted <method> for [invalid user ]U from H ...`,
     `Invalid user U from H ...`) by replacing and slicing, not capturing (a regex with
     groups costs several times as much). Each step is a column of its own, eagerly: an
     expression used twice is evaluated twice."""
+    plain, part = _read_plain(part, family)
+    if part.height == 0:
+        return plain, part
     col = pl.col
     steps = part.with_columns(tail=_source_tail(part, family))
     cut = col("msg").str.len_chars() - col("tail").str.len_chars() - 6
@@ -388,7 +446,8 @@ def _read_from(part: pl.DataFrame, family: Family) -> tuple[pl.DataFrame, pl.Dat
     )
     hit = fields["ok"]
     read = fields.filter(hit).with_columns(family=pl.lit(family.name))
-    return read.select(*part.columns, "family", *_FIELDS), part.filter(~hit)
+    read = read.select(*part.columns, "family", *_FIELDS)
+    return (pl.concat([plain, read]) if plain.height else read), part.filter(~hit)
 
 
 def _source_tail(part: pl.DataFrame, family: Family) -> pl.Series:
@@ -419,33 +478,30 @@ def _source_tail(part: pl.DataFrame, family: Family) -> pl.Series:
     return steps["tail"]
 
 
-def _pam_details(frame: pl.DataFrame) -> pl.DataFrame:
-    """User and remote host of the PAM lines that stand for an attempt of their own.
+def _pam_user(msg: pl.Expr) -> pl.Expr:
+    """`... ruser=R rhost=H  user=U`: the name typed by the client comes last; without
+    `user=`, the name it gave stands in `ruser=` (if anywhere)."""
+    tail = msg.str.splitn("  user=", 2).struct.field("field_1")
+    return pl.coalesce(tail, msg.str.extract(r"\buser=(\S+)"), msg.str.extract(r"\bruser=(\S+)"))
 
-    `... ruser=R rhost=H  user=U`: the user is typed by the client and comes last, so the
-    host is the last `rhost=` before the first `  user=` (a name holding `rhost=` cannot
-    move it; neither can an `ruser` holding one, it comes before)."""
-    is_pam = pl.col("family").is_in(["pam", "pam_bare"])
+
+def _pam_host(msg: pl.Expr) -> pl.Expr:
+    """The last `rhost=` before the first `  user=` (a name holding `rhost=` cannot move it;
+    neither can an `ruser` holding one, it comes before)."""
+    head = msg.str.splitn("  user=", 2).struct.field("field_0")
+    return pl.coalesce(head.str.extract(r"rhost=(\S*)\s*$"), msg.str.extract(r"rhost=(\S*)"))
+
+
+def _pam_details(frame: pl.DataFrame) -> pl.DataFrame:
+    """User and remote host of the PAM lines; every user at least ``."""
+    is_pam = pl.col("family").is_in(_PAM_LINES)
+    if not frame["family"].is_in(_PAM_LINES).any():
+        return frame.with_columns(pl.col("user").fill_null(""))
     pam = pl.when(is_pam).then(pl.col("msg"))
-    parts = pam.str.splitn("  user=", 2)
-    head, tail = parts.struct.field("field_0"), parts.struct.field("field_1")
     return frame.with_columns(
-        # Without `user=`, the name the client gave stands in `ruser=` (if anywhere).
-        u=pl.coalesce(
-            "u",
-            pl.when(is_pam).then(
-                pl.coalesce(
-                    tail, pam.str.extract(r"\buser=(\S+)"), pam.str.extract(r"\bruser=(\S+)")
-                )
-            ),
-        ).fill_null(""),
-        ip=pl.coalesce(
-            "ip",
-            pl.when(is_pam).then(
-                pl.coalesce(head.str.extract(r"rhost=(\S*)\s*$"), pam.str.extract(r"rhost=(\S*)"))
-            ),
-        ),
-    ).rename({"u": "user", "ip": "addr"})
+        user=pl.coalesce("user", _pam_user(pam)).fill_null(""),
+        addr=pl.coalesce("addr", _pam_host(pam)),
+    )
 
 
 def _timestamps(frame: pl.DataFrame, context: ParseContext) -> pl.Expr | pl.Series:
@@ -496,12 +552,13 @@ def _rolling_year(frame: pl.DataFrame, month: pl.Expr, context: ParseContext) ->
 
 
 _IDENTITY = ("invalid_user", "not_allowed", "root_refused")
+_PAM_LINES = ("pam", "pam_bare")
 _PAM_LIKE = ("pam", "pam_bare", "pam_error", "pam_unknown")
 
 
 def _pair(frame: pl.DataFrame) -> pl.DataFrame:
     """The lines that stand for an attempt of their own (see ingest/sshd_messages.py)."""
-    keyed = frame.with_columns(pl.col("pid").cast(pl.Int64, strict=False))
+    keyed = frame
     role, family = pl.col("role"), pl.col("family")
     # A refused change of user is an attempt of its own, not the end of the one before.
     attempts = keyed.filter(role.is_in(["failed", "accepted"]) & (family != "user_change"))
@@ -531,20 +588,28 @@ def _pair(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def _same_attempt(forward: pl.DataFrame, attempts: pl.DataFrame) -> pl.Series:
-    found = _partnered(forward, attempts, "forward")
-    pam = pl.col("family").is_in(_PAM_LIKE)
-    other_name = (pl.col("partner_role") == "accepted") & (pl.col("user") != pl.col("partner_user"))
-    return found.filter(~(pam & other_name & (pl.col("user") != "")))["row"]
+    found = _partnered(forward, attempts, "forward", extra=("msg",))
+    # A PAM failure before a success is the same attempt only for the same name: only those
+    # few PAM lines have their user read here.
+    before_success = pl.col("family").is_in(_PAM_LIKE) & (pl.col("partner_role") == "accepted")
+    doubtful = found.filter(before_success)
+    if doubtful.height == 0:
+        return found["row"]
+    pam_user = pl.when(pl.col("family").is_in(_PAM_LINES)).then(_pam_user(pl.col("msg")))
+    user = pl.coalesce("user", pam_user)
+    other_name = doubtful.filter((user != pl.col("partner_user")) & (user != ""))["row"]
+    return found.filter(~pl.col("row").is_in(other_name.implode()))["row"]
 
 
-def _partnered(frame: pl.DataFrame, partners: pl.DataFrame, direction: str) -> pl.DataFrame:
+def _partnered(
+    frame: pl.DataFrame, partners: pl.DataFrame, direction: str, extra: tuple[str, ...] = ()
+) -> pl.DataFrame:
     """Rows of `frame` with a partner line of the same connection next to them in the file
     (after them, or before), within the grace time: row, family, user, and the partner's."""
-    left = frame.select("row", "syshost", "pid", "ts", "family", "user").drop_nulls("pid")
+    left = frame.select("row", "conn", "ts", "family", "user", *extra).drop_nulls("conn")
     right = partners.select(
-        "syshost", "pid", partner="row", partner_ts="ts", partner_role="role",
-        partner_user="user",
-    ).drop_nulls("pid")  # fmt: skip
+        "conn", partner="row", partner_ts="ts", partner_role="role", partner_user="user",
+    ).drop_nulls("conn")  # fmt: skip
     if left.height == 0 or right.height == 0:
         return left.head(0).with_columns(
             partner_role=pl.lit(None, pl.String), partner_user=pl.lit(None, pl.String)
@@ -553,7 +618,7 @@ def _partnered(frame: pl.DataFrame, partners: pl.DataFrame, direction: str) -> p
         right.sort("partner"),
         left_on="row",
         right_on="partner",
-        by=["syshost", "pid"],
+        by="conn",
         strategy=direction,  # type: ignore[arg-type]
         allow_exact_matches=False,
         check_sortedness=False,
@@ -562,22 +627,22 @@ def _partnered(frame: pl.DataFrame, partners: pl.DataFrame, direction: str) -> p
     return joined.filter(pl.col("partner").is_not_null() & near.fill_null(True))
 
 
-def _lent_addresses(frame: pl.DataFrame) -> pl.DataFrame:
+def _lent_addresses(frame: pl.DataFrame, every: pl.DataFrame) -> pl.DataFrame:
     """Attempts whose line names no address take the one of the nearest line of their
-    connection (same host and pid, within the grace time) that does."""
+    connection (same host and pid, within the grace time) among `every` line that does."""
     missing = frame["addr"].is_null() & frame["role"].is_in(["forward", "backward"])
     if not missing.any():
         return frame
-    lenders = frame.filter(pl.col("addr").is_not_null() & pl.col("pid").is_not_null()).select(
-        "syshost", "pid", lender="row", lent="addr", lender_ts="ts"
+    lenders = every.filter(pl.col("addr").is_not_null() & pl.col("conn").is_not_null()).select(
+        "conn", lender="row", lent="addr", lender_ts="ts"
     )
-    asking = frame.filter(missing).select("row", "syshost", "pid", "ts").drop_nulls("pid")
+    asking = frame.filter(missing).select("row", "conn", "ts").drop_nulls("conn")
     if asking.height == 0 or lenders.height == 0:
         return frame
     found = (
         asking.sort("row")
         .join_asof(
-            lenders.sort("lender"), left_on="row", right_on="lender", by=["syshost", "pid"],
+            lenders.sort("lender"), left_on="row", right_on="lender", by="conn",
             strategy="nearest", check_sortedness=False,
         )
         .filter((pl.col("lender_ts") - pl.col("ts")).abs() <= _GRACE)
@@ -607,7 +672,9 @@ def _reason() -> pl.Expr:
 
 def _to_events(frame: pl.DataFrame) -> pl.DataFrame:
     # An IPv6 address with its zone (`fe80::1%eth0`) is the address.
-    addr = pl.col("addr").str.replace(r"^([0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*)%[\w.-]+$", "${1}")
+    addr = pl.col("addr")
+    if frame["addr"].str.contains("%", literal=True).any():
+        addr = addr.str.replace(r"^([0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*)%[\w.-]+$", "${1}")
     is_ip = addr.str.contains(_IP_LIKE) & addr.str.contains(r"[.:]")
     probe = pl.col("role").is_in(["probe", "probe_alone"])
     if frame["times"].gt(1).any():  # `message repeated N times`: N events of one line
