@@ -551,7 +551,7 @@ def _rolling_year(frame: pl.DataFrame, month: pl.Expr, context: ParseContext) ->
     return pl.lit(context.year) + pl.lit(wraps)
 
 
-_IDENTITY = ("invalid_user", "not_allowed", "root_refused")
+_IDENTITY = ("invalid_user", "not_allowed", "not_allowed_here", "root_refused")
 _PAM_LINES = ("pam", "pam_bare")
 _PAM_LIKE = ("pam", "pam_bare", "pam_error", "pam_unknown")
 

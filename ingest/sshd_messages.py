@@ -83,10 +83,20 @@ FAMILIES: tuple[Family, ...] = (
         r"(?P<invalid>illegal user )?(?P<u>.*) from (?P<ip>\S+)\s*$",
         "forward", "unknown_user",
     ),
+    # OpenSSH's reasons (auth.c, allowed_user) close the message, so the source is the
+    # address before the last ` not allowed because`: a name cannot move it.
     Family(
         "not_allowed", "User ",
-        r"^User (?P<u>.*?)(?: from (?P<ip>\S+))? not allowed because .*$", "forward",
-        "not_allowed",
+        r"^User (?P<u>.*) from (?P<ip>\S+) not allowed because (?:listed in DenyUsers"
+        r"|not listed in AllowUsers|not in any group|a group is listed in DenyGroups"
+        r"|none of user's groups are listed in AllowGroups)$",
+        "forward", "not_allowed",
+    ),
+    Family(
+        "not_allowed_here", "User ",
+        r"^User (?P<u>.*) not allowed because (?:account is locked|shell .* does not exist"
+        r"|shell .* is not executable|[^:]*)$",
+        "forward", "not_allowed",
     ),
     Family("root_refused", "ROOT LOGIN REFUSED FROM ",
            rf"^ROOT LOGIN REFUSED FROM (?P<ip>{_ADDR}){_PORT}{_PREAUTH}$", "forward",
@@ -115,14 +125,14 @@ FAMILIES: tuple[Family, ...] = (
     ),
     Family(
         "too_many_user", "Disconnecting ",
-        rf"^Disconnecting (?P<invalid>invalid|authenticating) user (?P<u>\S+) (?P<ip>{_ADDR})"
+        rf"^Disconnecting (?P<invalid>invalid|authenticating) user (?P<u>.*) (?P<ip>{_ADDR})"
         rf" port \d+: Too many authentication failures{_PREAUTH}$",
         "backward", "max_attempts",
     ),
     Family(
         "disconnecting_user", "Disconnecting ",
-        rf"^Disconnecting (?P<invalid>invalid|authenticating) user (?P<u>\S+) (?P<ip>{_ADDR})"
-        rf" port \d+(?:: .*?)?{_PREAUTH}$",
+        rf"^Disconnecting (?P<invalid>invalid|authenticating) user (?P<u>.*) (?P<ip>{_ADDR})"
+        rf" port \d+(?:: [A-Z][^:]*?)?{_PREAUTH}$",
         "backward", "preauth_disconnect",
     ),
     Family(
