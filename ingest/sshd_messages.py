@@ -83,20 +83,18 @@ FAMILIES: tuple[Family, ...] = (
         r"(?P<invalid>illegal user )?(?P<u>.*) from (?P<ip>\S+)\s*$",
         "forward", "unknown_user",
     ),
-    # OpenSSH's reasons (auth.c, allowed_user) close the message, so the source is the
-    # address before the last ` not allowed because`: a name cannot move it.
-    Family(
-        "not_allowed", "User ",
-        r"^User (?P<u>.*) from (?P<ip>\S+) not allowed because (?:listed in DenyUsers"
-        r"|not listed in AllowUsers|not in any group|a group is listed in DenyGroups"
-        r"|none of user's groups are listed in AllowGroups)$",
-        "forward", "not_allowed",
-    ),
+    # OpenSSH's reasons (auth.c, allowed_user) close the message. Those without a source
+    # first; then the source is the address before the last ` not allowed because`: the
+    # name comes before it, and a name holding `from H not allowed because` cannot move it.
     Family(
         "not_allowed_here", "User ",
         r"^User (?P<u>.*) not allowed because (?:account is locked|shell .* does not exist"
-        r"|shell .* is not executable|[^:]*)$",
+        r"|shell .* is not executable)$",
         "forward", "not_allowed",
+    ),
+    Family(
+        "not_allowed", "User ",
+        r"^User (?P<u>.*) from (?P<ip>\S+) not allowed because .*$", "forward", "not_allowed",
     ),
     Family("root_refused", "ROOT LOGIN REFUSED FROM ",
            rf"^ROOT LOGIN REFUSED FROM (?P<ip>{_ADDR}){_PORT}{_PREAUTH}$", "forward",
