@@ -119,7 +119,7 @@ FAMILIES: tuple[Family, ...] = (
         "user_change", "Disconnecting ",
         rf"^Disconnecting (?P<invalid>invalid|authenticating) user (?P<u>\S+) (?P<ip>{_ADDR})"
         rf"{_PORT}: Change of username or service not allowed: .*$",
-        "failed", "user_change",
+        "failed", "not_allowed",
     ),
     Family(
         "too_many_user", "Disconnecting ",

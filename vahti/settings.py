@@ -88,7 +88,7 @@ class AccessLogSettings(Section):
     user_param: str = ""  # query parameter carrying the user name, if the service logs one
     service: str = ""
     # Where the portal redirects a login (the `Location` header, when the log has it):
-    # prefixes of the path or of the whole URL. They outrank the status (docs/access-logs.md).
+    # prefixes of the path or of the whole URL. They outrank the status (README, "access").
     success_location: tuple[str, ...] = ()
     failure_location: tuple[str, ...] = ()
     # Proxies whose forwarded header names the client; empty: the peer is the client.
