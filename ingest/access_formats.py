@@ -30,8 +30,11 @@ _QUOTED = r'(?:[^"\\]|\\.)*'
 # Combined (nginx's and Apache's default), its common-log shorter form, and nginx's `main`
 # format with `"$http_x_forwarded_for"` after the user agent. Whatever else follows is kept
 # in the line, unread.
+_CLF_TIME = r"\d{2}/[A-Z][a-z]{2}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4}"
+# The remote user is the client's text (nginx fills it from any `Authorization: Basic`
+# header, spaces unescaped): it ends at the first ` [` that a time follows.
 COMBINED = (
-    r"^(?P<peer>\S+) \S+ (?P<ruser>\S+) \[(?P<time_clf>[^\]]+)\] "
+    rf"^(?P<peer>\S+) \S+ (?P<ruser>.*?) \[(?P<time_clf>{_CLF_TIME})\] "
     rf'"(?P<request>{_QUOTED})" (?P<status>\d{{3}}) \S+'
     rf'(?: "{_QUOTED}" "(?P<agent>{_QUOTED})"(?: "(?P<xff>{_QUOTED})")?)?(?:\s.*)?$'
 )
@@ -103,13 +106,13 @@ NGINX_ERROR = (
 APACHE_ERROR = (
     r"^\[(?P<stamp>\w{3} \w{3} \d\d \d\d:\d\d:\d\d(?:\.\d+)? \d{4})\] "
     r"\[(?:auth_basic:|auth_digest:)?error\] (?:\[pid [^\]]*\] )?"
-    r"\[client (?P<peer>[^\]\s]+?)(?::\d+)?\] (?:AH0161[78]: )?"
+    r"\[client (?P<peer>[^\]\s]+)\] (?:AH0161[78]: )?"
     r"user (?P<user>.+?)(?P<what>: authentication failure for \"[^\"]*\": Password Mismatch"
     r"| not found)(?::.*)?$"
 )
 _AUTH_ERRORS = (
-    (NGINX_ERROR, "%Y/%m/%d %H:%M:%S"),
-    (APACHE_ERROR, "%a %b %d %H:%M:%S%.f %Y"),
+    (NGINX_ERROR, "%Y/%m/%d %H:%M:%S", False),
+    (APACHE_ERROR, "%a %b %d %H:%M:%S%.f %Y", True),  # with the client's port
 )
 
 # `Sep 15 16:13:46 host nginx[2869]: <line>`, also without the host, with an RFC 3339
@@ -144,7 +147,7 @@ def read_auth_errors(lines: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(failed HTTP authentications of nginx's and Apache's error logs, with `FIELDS`,
     `reason`, `stamp` and `local` (its local time); the rest)."""
     parts, rest = [], lines
-    for pattern, stamp_format in _AUTH_ERRORS:
+    for pattern, stamp_format, with_port in _AUTH_ERRORS:
         found = rest.with_columns(f=pl.col("msg").str.extract_groups(pattern)).unnest("f")
         hit = found["peer"].is_not_null()
         read = found.filter(hit).with_columns(
@@ -153,9 +156,31 @@ def read_auth_errors(lines: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
             .otherwise(pl.lit("unknown_user")),
             local=pl.col("stamp").str.to_datetime(stamp_format, time_unit="us", strict=False),
         )
+        if with_port:
+            read = read.with_columns(peer=without_port(read["peer"]))
         parts.append(_fields(read, [*lines.columns, "reason", "stamp", "local"]))
         rest = rest.filter(~hit)
     return pl.concat(parts, how="diagonal_relaxed"), rest
+
+
+def _address_of(value: str) -> str:
+    """`1.2.3.4:5678` -> `1.2.3.4`; Apache 2.4 writes an IPv6 client and its port the same
+    way (`2001:db8::1:55812`): the port goes only where an address remains."""
+    import ipaddress
+
+    head, colon, port = value.rpartition(":")
+    if not colon or not port.isdigit():
+        return value
+    try:
+        ipaddress.ip_address(head.strip("[]"))
+    except ValueError:
+        return value
+    return head.strip("[]")
+
+
+def without_port(peers: pl.Series) -> pl.Series:
+    distinct = peers.drop_nulls().unique().to_list()
+    return peers.replace_strict({p: _address_of(p) for p in distinct}, default=None)
 
 
 def _fields(frame: pl.DataFrame, keep: list[str]) -> pl.DataFrame:

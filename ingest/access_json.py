@@ -2,13 +2,13 @@
 
 Their keys are whatever the operator chose, so each field has a list of the usual names
 (nginx's variable names, Caddy's nested `request` object, common aliases); `[access]
-json_fields` puts the operator's own first. A batch's first lines say which of the names
-occur, and DuckDB then reads only those paths, parsing each line once.
+json_fields` puts the operator's own first. DuckDB reads every one of those paths of a
+line at once, parsing it once: a key that only some records carry (Caddy's `Location` on
+redirects, `X-Forwarded-For` when a proxy sent it) is read wherever it is.
 """
 
 from __future__ import annotations
 
-import orjson
 import polars as pl
 
 from ingest.access_formats import FIELDS
@@ -33,41 +33,17 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "user": ("user", "username", "user_name", "user_id"),
 }  # fmt: skip
 
-_SAMPLE_LINES = 200
-
-
-def _paths_of(value: object, prefix: str = "") -> set[str]:
-    if not isinstance(value, dict):
-        return set()
-    found: set[str] = set()
-    for key, inner in value.items():
-        path = f"{prefix}{key}"
-        found.add(path)
-        found |= _paths_of(inner, path + ".")
-    return found
-
-
-def present_paths(raw: list[str]) -> set[str]:
-    """Every key path (`request.headers.User-Agent`) in a sample of lines."""
-    found: set[str] = set()
-    for line in raw:
-        try:
-            found |= _paths_of(orjson.loads(line))
-        except orjson.JSONDecodeError:
-            continue
-    return found
-
 
 def _json_path(path: str) -> str:
     return "$." + ".".join(f'"{part}"' for part in path.split("."))
 
 
-def chosen_paths(present: set[str], own: dict[str, str]) -> dict[str, list[str]]:
-    """For each field, the paths to try in order: the operator's, then the usual present."""
+def chosen_paths(own: dict[str, str]) -> dict[str, list[str]]:
+    """For each field, the paths to try in order: the operator's, then the usual ones."""
     chosen: dict[str, list[str]] = {}
     for name in FIELDS:
         options = [own[name]] if name in own else []
-        options += [p for p in ALIASES.get(name, ()) if p in present and p not in options]
+        options += [p for p in ALIASES.get(name, ()) if p not in options]
         chosen[name] = options
     return chosen
 
@@ -75,8 +51,7 @@ def chosen_paths(present: set[str], own: dict[str, str]) -> dict[str, list[str]]
 def read_json(lines: pl.DataFrame, context: ParseContext) -> tuple[pl.DataFrame, pl.DataFrame, int]:
     """(records with `FIELDS`, quarantine rows, lines skipped: JSON that is no request
     record, such as Caddy's other loggers)."""
-    present = present_paths(lines["msg"].head(_SAMPLE_LINES).to_list())
-    chosen = chosen_paths(present, dict(context.access.json_fields))
+    chosen = chosen_paths(dict(context.access.json_fields))
     flat = [(name, path) for name, paths in chosen.items() for path in paths]
     paths = ", ".join(f"'{_json_path(path)}'" for _, path in flat) or "'$.__none__'"
     engine = engine_of(context)

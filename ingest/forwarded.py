@@ -16,7 +16,7 @@ from functools import lru_cache
 
 import polars as pl
 
-_FOR = r'(?i)(?:^|;)\s*for="?([^";]*)"?'
+_HOP_SEPARATOR = "\x1f"  # between the hops of a parsed `Forwarded` header
 
 
 @lru_cache(maxsize=64)
@@ -55,12 +55,55 @@ def hop_address(hop: pl.Expr) -> pl.Expr:
     return pl.coalesce(bracketed, ipv4_port, bare)
 
 
-def _hops(header: pl.Expr, kind: str) -> pl.Expr:
+def _split_outside_quotes(text: str, separator: str) -> list[str]:
+    parts: list[str] = []
+    current: list[str] = []
+    quoted = escaped = False
+    for char in text:
+        if escaped:
+            escaped = False
+        elif char == "\\" and quoted:
+            escaped = True
+        elif char == '"':
+            quoted = not quoted
+        elif char == separator and not quoted:
+            parts.append("".join(current))
+            current = []
+            continue
+        current.append(char)
+    parts.append("".join(current))
+    return parts
+
+
+def forwarded_hops(value: str) -> list[str]:
+    """RFC 7239: each element's `for=`, unquoted; an element without one is an unknown hop.
+    Quoted values may hold `,`, `;` and `for=` of their own (a proxy may copy the client's
+    Host header into its element): they are text, not parameters."""
+    hops = []
+    for element in _split_outside_quotes(value, ","):
+        found = ""
+        for pair in _split_outside_quotes(element, ";"):
+            name, equals, text = pair.strip().partition("=")
+            if equals and name.strip().lower() == "for":
+                text = text.strip()
+                if len(text) >= 2 and text[0] == text[-1] == '"':
+                    text = text[1:-1].replace('\\"', '"')
+                found = text
+                break
+        hops.append(found)
+    return hops
+
+
+def _hops(frame: pl.DataFrame, kind: str) -> pl.Expr:
     """The header's hops, left to right, each an address as written (or garbage)."""
-    parts = header.str.split(",")
-    if kind == "forwarded":
-        parts = parts.list.eval(pl.element().str.extract(_FOR))
-    return parts.list.eval(hop_address(pl.element()))
+    header = pl.col("forwarded")
+    if kind != "forwarded":
+        return header.str.split(",").list.eval(hop_address(pl.element()))
+    # Parsed once per distinct header: quotes make it more than a split.
+    distinct = frame["forwarded"].drop_nulls().unique().to_list()
+    joined = {value: _HOP_SEPARATOR.join(forwarded_hops(value)) for value in distinct}
+    parsed = header.replace_strict(joined, default=None, return_dtype=pl.String)
+    return parsed.str.split(_HOP_SEPARATOR).list.eval(hop_address(pl.element()))
 
 
 def client_address(
@@ -70,6 +113,7 @@ def client_address(
     peer = frame["peer"]
     if not trusted or frame.height == 0:
         return peer.rename("client")
+    # No peer: nobody to believe a header from (the row has no source at all).
     distinct_peers = peer.drop_nulls().unique().to_list()
     if not _trusted_values(distinct_peers, trusted):
         return peer.rename("client")
@@ -77,7 +121,7 @@ def client_address(
         frame.select(
             pl.int_range(pl.len()).alias("row"),
             hops=pl.concat_list(
-                _hops(pl.col("forwarded"), kind).fill_null(pl.lit([], pl.List(pl.String))),
+                _hops(frame, kind).fill_null(pl.lit([], pl.List(pl.String))),
                 pl.concat_list("peer"),
             ),
         )
@@ -99,11 +143,17 @@ def client_address(
         .agg("hops", stop=pl.col("pos").filter("untrusted").first(), ok=pl.col("valid"))
     )
     at = pl.col("stop") - 1
-    return walked.select(
-        pl.when(pl.col("stop").is_null())
-        .then(pl.col("hops").list.last())
-        .when(pl.col("ok").list.get(at, null_on_oob=True) | (at == 0))
-        .then(pl.col("hops").list.get(at, null_on_oob=True))
-        .otherwise(pl.col("hops").list.get(at - 1, null_on_oob=True))
-        .alias("client")
-    ).to_series()
+    return (
+        walked.with_columns(peer=peer)
+        .select(
+            pl.when(pl.col("peer").is_null())
+            .then(None)
+            .when(pl.col("stop").is_null())
+            .then(pl.col("hops").list.last())
+            .when(pl.col("ok").list.get(at, null_on_oob=True) | (at == 0))
+            .then(pl.col("hops").list.get(at, null_on_oob=True))
+            .otherwise(pl.col("hops").list.get(at - 1, null_on_oob=True))
+            .alias("client")
+        )
+        .to_series()
+    )

@@ -45,7 +45,8 @@ def validate(parsed: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Parsed rows -> (valid events, quarantined lines). A line with any bad event is held whole."""
     tidy = parsed.with_columns(
         event=pl.col("event").str.strip_chars().str.to_lowercase(),
-        outcome=pl.col("outcome").str.strip_chars().str.to_lowercase(),
+        # ECS's `unknown` says there is none: fine for a logout, not for a login.
+        outcome=pl.col("outcome").str.strip_chars().str.to_lowercase().replace("unknown", None),
         ip=pl.col("ip").str.strip_chars(),
     )
     tidy = (

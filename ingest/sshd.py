@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+import orjson
 import polars as pl
 
 from ingest.canonical import conform, empty_quarantine
@@ -106,7 +107,7 @@ def _normalise(frame: pl.DataFrame, undated: str = "1970-01-01T00:00:00Z") -> pl
         pl.when(raw.str.starts_with("<"))
         .then(raw.str.replace(_RFC5424, "${1} ${2} ${3}[${4}]: ${5}"))
         .when(raw.str.starts_with("{"))
-        .then(_journal_json(raw))
+        .then(_journal_json(pl.lit(_journal_text(frame["raw"]))))
         .when(raw.str.contains(_TAGLESS))
         .then(raw.str.replace(_TAGLESS, "${1}T${2} - sshd: ${3}"))
         .when(raw.str.contains(r"^\d{4}-\d\d-\d\d "))
@@ -124,20 +125,40 @@ def _normalise(frame: pl.DataFrame, undated: str = "1970-01-01T00:00:00Z") -> pl
     )
 
 
+def _journal_text(raw: pl.Series) -> pl.Series:
+    """journald writes a message that is not UTF-8 (a user name of raw bytes, say) as an
+    array of its bytes: such lines (few) get the message as text, bad bytes replaced, so a
+    client cannot hide its failures by the bytes of its name."""
+    binary = raw.str.contains(r'"MESSAGE"\s*:\s*\[').fill_null(False)
+    if not binary.any():
+        return raw
+    fixed = {}
+    for line in raw.filter(binary).unique().to_list():
+        try:
+            record = orjson.loads(line)
+            record["MESSAGE"] = bytes(record["MESSAGE"]).decode("utf-8", errors="replace")
+            fixed[line] = orjson.dumps(record).decode()
+        except (orjson.JSONDecodeError, TypeError, ValueError):
+            continue
+    return raw.replace(fixed)
+
+
+_NOT_JOURNAL = "a journal JSON line needs a numeric __REALTIME_TIMESTAMP and a MESSAGE string"
+
+
 def _journal_json(raw: pl.Expr) -> pl.Expr:
     """`journalctl -o json`: stamp (microseconds), host, identifier[pid]: message."""
     field = raw.str.json_path_match
     micros = field("$.__REALTIME_TIMESTAMP").cast(pl.Int64, strict=False)
     stamp = pl.from_epoch(micros, time_unit="us").dt.strftime("%Y-%m-%dT%H:%M:%S%.6fZ")
     pid = pl.coalesce(field("$.SYSLOG_PID"), field("$._PID"))
-    return pl.format(
-        "{} {} {}[{}]: {}",
-        stamp,
-        field("$._HOSTNAME").fill_null("-"),
-        pl.coalesce(field("$.SYSLOG_IDENTIFIER"), field("$._COMM")).fill_null("-"),
-        pid.fill_null("-"),
-        field("$.MESSAGE"),
-    )
+    program = pl.coalesce(field("$.SYSLOG_IDENTIFIER"), field("$._COMM"))
+    # Another program's message that is no string (binary: an array of bytes) is skipped
+    # like its others; sshd's is quarantined.
+    ours = program.is_in(SSHD_PROGRAMS).fill_null(True)
+    message = pl.when(ours).then(field("$.MESSAGE")).otherwise(field("$.MESSAGE").fill_null(""))
+    tag = pl.coalesce(pl.format("{}[{}]", program, pid), program, pl.lit("-"))
+    return pl.format("{} {} {}: {}", stamp, field("$._HOSTNAME").fill_null("-"), tag, message)
 
 
 def parse(lines: pl.DataFrame, lookahead: pl.DataFrame, context: ParseContext) -> Parsed:
@@ -148,12 +169,18 @@ def parse(lines: pl.DataFrame, lookahead: pl.DataFrame, context: ParseContext) -
     both = _normalise(both, context.mtime.strftime("%Y-%m-%dT%H:%M:%SZ"))
     # Two cheap scans first; only lines that may be attempts are taken apart.
     checked = both.with_columns(
-        valid=pl.col("text").str.contains(_SYSLOG),
+        valid=pl.col("text").str.contains(_SYSLOG).fill_null(False),
         candidate=pl.col("text").str.contains(_CANDIDATE_LINE),
     )
     unparsed = checked.filter(~pl.col("valid") & ~pl.col("ahead"))
     quarantine = (
-        unparsed.select("line_no", "raw", pl.lit("not a syslog line").alias("reason"))
+        unparsed.select(
+            "line_no",
+            "raw",
+            reason=pl.when(pl.col("raw").str.starts_with("{"))
+            .then(pl.lit(_NOT_JOURNAL))
+            .otherwise(pl.lit("not a syslog line")),
+        )
         if unparsed.height
         else empty_quarantine()
     )
@@ -168,13 +195,22 @@ def parse(lines: pl.DataFrame, lookahead: pl.DataFrame, context: ParseContext) -
     classified = classified.with_columns(
         ts=_timestamps(classified, context), pid=pl.col("pid").cast(pl.Int64, strict=False)
     )
+    # `message repeated N times` is written by syslog, but anyone can write such a line
+    # (`logger -t 'sshd[1]'`): a count no syslog daemon reaches is held, not multiplied.
+    implausible = (pl.col("times") > _MOST_REPEATS) & ~pl.col("ahead")
+    if classified.select(implausible.any()).item():
+        held = classified.filter(implausible).select(
+            "line_no", "raw", reason=pl.format("message repeated {} times: implausible", "times")
+        )
+        quarantine = pl.concat([quarantine, held])
+        classified = classified.filter(~implausible)
     every = _with_earlier(classified, context)
     counted = _pair(every).filter(~pl.col("ahead") & (pl.col("role") != "carrier"))
     # PAM's user and host only for the PAM lines that stand for an attempt (few do).
     counted = _lent_addresses(_pam_details(counted), every)
     kept = counted.filter(pl.col("addr").is_not_null() & (pl.col("addr") != ""))
     events = _to_events(kept)
-    mine = lines.height - unparsed.height
+    mine = lines.height - quarantine.height
     return Parsed(events=events, quarantine=quarantine, skipped=mine - kept.height)
 
 
@@ -183,7 +219,9 @@ def parse(lines: pl.DataFrame, lookahead: pl.DataFrame, context: ParseContext) -
 # that connection's end, not an attempt). Kept in the parser's state, with the source.
 _RECENT = "recent_lines"
 _CARRIED = ("syshost", "pid", "ts", "role", "family", "user", "addr", "method", "invalid")
-_PER_CONNECTION = 3
+_PER_CONNECTION = 2
+_MOST_CARRIED = 20_000  # lines: a bounded state however busy the server
+_MOST_REPEATS = 10_000
 
 
 def _with_earlier(frame: pl.DataFrame, context: ParseContext) -> pl.DataFrame:
@@ -200,9 +238,13 @@ def _with_earlier(frame: pl.DataFrame, context: ParseContext) -> pl.DataFrame:
     own = frame.filter(~pl.col("ahead")).select(earlier.columns)
     context.state[_RECENT] = _recent_rows(pl.concat([earlier, own], how="vertical_relaxed"))
     every = pl.concat([earlier, frame], how="diagonal_relaxed") if carried else frame
-    # One key for a connection (host and pid) joins faster than the two; none without a pid.
-    connection = pl.struct("syshost", "pid").hash()
-    return every.with_columns(conn=pl.when(pl.col("pid").is_not_null()).then(connection))
+    # One key for a connection (host and pid) joins faster than the two. Dialects without
+    # a pid (svlogd, `[sshd]:`) key a connection by its source instead: the lines of one
+    # attempt still pair, though two connections of one address at once look like one.
+    by_pid = pl.concat_str(pl.col("syshost").fill_null(""), pl.lit("\x1fpid\x1f"), "pid")
+    by_source = pl.concat_str(pl.col("syshost").fill_null(""), pl.lit("\x1fsrc\x1f"), "addr")
+    key = pl.coalesce(by_pid, by_source)
+    return every.with_columns(conn=pl.when(key.is_not_null()).then(key.hash()))
 
 
 def _recent_rows(rows: pl.DataFrame) -> list[list[str | int | None]]:
@@ -218,6 +260,7 @@ def _recent_rows(rows: pl.DataFrame) -> list[list[str | int | None]]:
         .group_by("syshost", "pid", maintain_order=True)
         .tail(_PER_CONNECTION)
         .sort("row")
+        .tail(_MOST_CARRIED)
         .with_columns(pl.col("ts").dt.strftime("%Y-%m-%dT%H:%M:%S%.6f"))
     )
     return [list(r) for r in kept.select(_CARRIED).iter_rows()]
@@ -331,14 +374,7 @@ def _read(frame: pl.DataFrame) -> pl.DataFrame:
 # u`) tail, which may hold text the client chose.
 _SOURCE_ON = r"[^\s\[]\S*(?: port \d+)?(?: on \S+(?: port \d+)?)?(?: ssh\d?)?"
 _TAIL = rf"^{_SOURCE_ON}(?: \[preauth\])?$"
-# The `: ` tail comes only after the protocol (`ssh2: RSA ...`, `ssh1: ruser ...`).
-_TAIL_WITH_INFO = (
-    r"^[^\s\[]\S*(?: port \d+)?(?: on \S+(?: port \d+)?)? ssh\d?: .*$"
-    rf"|^{_SOURCE_ON}(?: \[preauth\])?$"
-)
 _FAST = {"attempt", "accepted", "invalid_user"}
-# A name holding ` from ` this many times is read no further (no real name does).
-_MOST_FROMS = 4
 
 
 def _source_first(family: Family) -> bool:
@@ -453,29 +489,19 @@ def _read_from(part: pl.DataFrame, family: Family) -> tuple[pl.DataFrame, pl.Dat
 def _source_tail(part: pl.DataFrame, family: Family) -> pl.Series:
     """The message from its source on, or null.
 
-    `Invalid user U from H port P` ends with its source: it is after the last ` from `.
-    `Failed|Accepted` lines may go on after it (`ssh2: RSA SHA256:...`), and both the name
-    before it and that tail are the client's text: the source is after the first ` from `
-    that is followed by what sshd writes there and then the end or `: `. A name holding
-    `from 10.0.0.1 port 1 ssh2` is followed by ` from`, not by the end or `: `, so it is
-    passed over; so is anything the client put in the tail, which comes later."""
+    The name before the source is the client's text; so is what follows a key's `: `
+    (hostbased's `client user "..."`, ssh1's `ruser`). OpenSSH cuts a user name at its
+    first `:` (auth2.c, the BSD auth style), so the first `: ` of a message is sshd's own:
+    the source is after the last ` from ` before it, followed only by what sshd writes
+    there (port, listen address, protocol). A name holding `from 10.0.0.1 port 1 ssh2`
+    comes before the real ` from ` and cannot move it."""
     col = pl.col
-    if family.name == "invalid_user":
-        tails = part.select(msg="msg", after=col("msg").str.replace(r"^.* from ", ""))
-        fits = (col("after") != col("msg")) & col("after").str.contains(_TAIL)
-        return tails.select(tail=pl.when(fits).then("after")).to_series()
-    steps = part.select(rest="msg", tail=pl.lit(None, pl.String))
-    for _ in range(_MOST_FROMS):
-        steps = steps.with_columns(after=col("rest").str.replace(r"^.*? from ", "")).with_columns(
-            moved=col("after") != col("rest")
-        )
-        fits = col("moved") & col("after").str.contains(_TAIL_WITH_INFO)
-        steps = steps.with_columns(tail=pl.coalesce("tail", pl.when(fits).then("after")))
-        open_rows = col("moved") & col("tail").is_null()
-        if not steps.select(open_rows.any()).item():
-            break
-        steps = steps.with_columns(rest=pl.when(open_rows).then("after").otherwise(pl.lit("")))
-    return steps["tail"]
+    split = col("msg").str.splitn(": ", 2)
+    steps = part.select(head=split.struct.field("field_0"), rest=split.struct.field("field_1"))
+    steps = steps.with_columns(after=col("head").str.replace(r"^.* from ", ""))
+    fits = (col("after") != col("head")) & col("after").str.contains(_TAIL)
+    info = pl.when(col("rest").is_not_null()).then(pl.lit(": ") + col("rest")).otherwise(pl.lit(""))
+    return steps.select(tail=pl.when(fits).then(col("after") + info)).to_series()
 
 
 def _pam_user(msg: pl.Expr) -> pl.Expr:
@@ -553,6 +579,7 @@ def _rolling_year(frame: pl.DataFrame, month: pl.Expr, context: ParseContext) ->
 
 _IDENTITY = ("invalid_user", "not_allowed", "not_allowed_here", "root_refused")
 _PAM_LINES = ("pam", "pam_bare")
+_REFUSALS = ("not_allowed", "not_allowed_here", "root_refused")
 _PAM_LIKE = ("pam", "pam_bare", "pam_error", "pam_unknown")
 
 
@@ -560,17 +587,14 @@ def _pair(frame: pl.DataFrame) -> pl.DataFrame:
     """The lines that stand for an attempt of their own (see ingest/sshd_messages.py)."""
     keyed = frame
     role, family = pl.col("role"), pl.col("family")
-    # A refused change of user is an attempt of its own, not the end of the one before.
-    attempts = keyed.filter(role.is_in(["failed", "accepted"]) & (family != "user_change"))
+    same = _same_attempt(keyed.filter(role == "forward"), _attempts(keyed))
     logins = keyed.filter(role.is_in(["failed", "accepted", "forward", "backward"]))
     identity = keyed.filter(family.is_in(_IDENTITY))
     accepted = keyed.filter(role == "accepted")
     forward = keyed.filter(role == "forward")
     drop = [
-        # A forward line whose attempt the connection logs next; a PAM failure before a
-        # success is the same attempt only for the same name (stacked PAM modules), not
-        # when another name then logs in (an intruder "forgetting" failures by a success).
-        _same_attempt(forward, attempts),
+        # A forward line whose attempt the connection logs next.
+        same["row"],
         # PAM's and the like after an `Invalid user` (or refusal) of the same attempt.
         _partnered(forward.filter(~family.is_in(_IDENTITY)), identity, "backward")["row"],
         # A connection's closing summary, or its end, after anything else of it.
@@ -584,21 +608,38 @@ def _pair(frame: pl.DataFrame) -> pl.DataFrame:
             "forward",
         )["row"],
     ]
-    return keyed.filter(~pl.col("row").is_in(pl.concat(drop).implode()))
+    # A refusal (`not allowed`, `ROOT LOGIN REFUSED`) says why the attempt after it failed
+    # better than its `invalid user`.
+    refused = (
+        same.filter(family.is_in(_REFUSALS))
+        .select(row="partner", refused=family)
+        .unique("row", keep="first")
+    )
+    kept = keyed.filter(~pl.col("row").is_in(pl.concat(drop).implode()))
+    return kept.join(refused, on="row", how="left")
 
 
-def _same_attempt(forward: pl.DataFrame, attempts: pl.DataFrame) -> pl.Series:
+def _attempts(frame: pl.DataFrame) -> pl.DataFrame:
+    # A refused change of user is an attempt of its own, not the end of the one before.
+    role, family = pl.col("role"), pl.col("family")
+    return frame.filter(role.is_in(["failed", "accepted"]) & (family != "user_change"))
+
+
+def _same_attempt(forward: pl.DataFrame, attempts: pl.DataFrame) -> pl.DataFrame:
+    """Forward lines whose attempt the connection logs next (row, partner, family). A PAM
+    failure before a success is the same attempt only for the same name (stacked PAM
+    modules), not when another name then logs in (an intruder "forgetting" failures)."""
     found = _partnered(forward, attempts, "forward", extra=("msg",))
     # A PAM failure before a success is the same attempt only for the same name: only those
     # few PAM lines have their user read here.
     before_success = pl.col("family").is_in(_PAM_LIKE) & (pl.col("partner_role") == "accepted")
     doubtful = found.filter(before_success)
     if doubtful.height == 0:
-        return found["row"]
+        return found
     pam_user = pl.when(pl.col("family").is_in(_PAM_LINES)).then(_pam_user(pl.col("msg")))
     user = pl.coalesce("user", pam_user)
     other_name = doubtful.filter((user != pl.col("partner_user")) & (user != ""))["row"]
-    return found.filter(~pl.col("row").is_in(other_name.implode()))["row"]
+    return found.filter(~pl.col("row").is_in(other_name.implode()))
 
 
 def _partnered(
@@ -612,7 +653,9 @@ def _partnered(
     ).drop_nulls("conn")  # fmt: skip
     if left.height == 0 or right.height == 0:
         return left.head(0).with_columns(
-            partner_role=pl.lit(None, pl.String), partner_user=pl.lit(None, pl.String)
+            partner=pl.lit(None, pl.Int64),
+            partner_role=pl.lit(None, pl.String),
+            partner_user=pl.lit(None, pl.String),
         )
     joined = left.sort("row").join_asof(
         right.sort("partner"),
@@ -658,10 +701,13 @@ def _lent_addresses(frame: pl.DataFrame, every: pl.DataFrame) -> pl.DataFrame:
 def _reason() -> pl.Expr:
     family, invalid, method = pl.col("family"), pl.col("invalid"), pl.col("method")
     unknown = invalid.is_in(["invalid user ", "illegal user ", "invalid"]).fill_null(False)
-    base = family.replace_strict({f.name: f.reason for f in FAMILIES}, default=None)
+    reasons = {f.name: f.reason for f in FAMILIES}
+    base = family.replace_strict(reasons, default=None)
     return (
         pl.when(pl.col("role") == "accepted")
         .then(None)
+        .when(pl.col("refused").is_not_null())
+        .then(pl.col("refused").replace_strict(reasons, default=None))
         .when(unknown)
         .then(pl.lit("unknown_user"))
         .when((family == "attempt") & method.is_in(["publickey", "hostbased"]))

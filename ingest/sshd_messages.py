@@ -118,7 +118,7 @@ FAMILIES: tuple[Family, ...] = (
     Family(
         "user_change", "Disconnecting ",
         rf"^Disconnecting (?P<invalid>invalid|authenticating) user (?P<u>\S+) (?P<ip>{_ADDR})"
-        rf"{_PORT}: Change of username or service not allowed: .*$",
+        rf" port \d+: Change of username or service not allowed: .*$",
         "failed", "not_allowed",
     ),
     Family(

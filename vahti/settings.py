@@ -117,6 +117,9 @@ class AccessLogSettings(Section):
         unknown = sorted(set(value) - set(FIELDS))
         if unknown:
             raise ValueError(f"unknown fields {unknown}: use {', '.join(FIELDS)}")
+        for field, path in value.items():
+            if not re.fullmatch(r"[\w@$-]+(?:\.[\w@$-]+)*", path):
+                raise ValueError(f"{field}: a key path is names joined by dots, not {path!r}")
         return value
 
     @field_validator("trusted_proxies", mode="before")

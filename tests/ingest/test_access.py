@@ -57,6 +57,20 @@ def test_combined_and_nginx_main_with_the_forwarded_address() -> None:
     assert (quarantined, skipped) == ([], 1)  # a TLS handshake on the HTTP port: no login
 
 
+def test_what_a_client_writes_cannot_hide_its_attempt() -> None:
+    """nginx fills `$remote_user` from any `Authorization: Basic` header, spaces and all;
+    `//login`, `/./login`, `/%6Cogin`, `/login;x=1` and `/login/` reach the login handler."""
+    line = '198.51.100.7 - {user} [06/Mar/2026:16:14:13 +0200] "POST {path} HTTP/1.1" 401 0 "-" "x"'
+    users = ["a b", "a [b", "-"]
+    paths = ["/login", "//login", "/./login", "/%6Cogin", "/login;jsessionid=1", "/login/"]
+    text = "\n".join(line.format(user=u, path=p) for u in users for p in paths)
+    events, quarantined, _ = parse(text)
+    assert quarantined == []
+    assert len(events) == len(users) * len(paths)
+    assert {e["ip"] for e in events} == {"198.51.100.7"}
+    assert {e["user"] for e in events} == {"a b", "a [b", "-"}
+
+
 def test_without_trusted_proxies_the_header_is_never_read() -> None:
     line = (
         '10.0.0.5 - - [06/Mar/2026:16:14:13 +0000] "POST /login HTTP/1.1" 401 0 "-" "x" '
@@ -77,10 +91,15 @@ def test_forwarded_rfc7239_with_ipv6_and_ports() -> None:
         {**base, "http_forwarded": "for=192.0.2.60;proto=https;by=10.0.0.5"},
         {**base, "http_forwarded": 'for="[2001:db8:cafe::17]:4711", for=10.0.0.9'},
         {**base, "http_forwarded": "for=unknown, for=10.0.0.9"},
+        # A proxy that copies the client's Host into its element: quoted text, not a `for`.
+        {**base, "http_forwarded": 'for=198.51.100.7;host="a,for=6.6.6.6";proto=https'},
+        {**base, "http_forwarded": 'host="a;for=6.6.6.6";for=198.51.100.8'},
     ]
     text = "\n".join(json.dumps(line) for line in lines)
     events, _, _ = parse(text, trusted_proxies=(PROXY,), forwarded_header="forwarded")
-    assert [e["ip"] for e in events] == ["192.0.2.60", "2001:db8:cafe::17", "10.0.0.9"]
+    assert [e["ip"] for e in events] == [
+        "192.0.2.60", "2001:db8:cafe::17", "10.0.0.9", "198.51.100.7", "198.51.100.8",
+    ]  # fmt: skip
     assert events[0]["ts"] == datetime(2026, 3, 6, 14, 14, 13)
 
 
@@ -137,6 +156,33 @@ def test_caddy_json_decided_by_the_redirect() -> None:
     assert events[0]["ts"] == datetime(2026, 3, 6, 14, 14, 13, 524102)
     assert json.loads(events[0]["extra"]) == {"http_status": 302, "location": "/login?error=1"}
     assert (quarantined, skipped) == ([], 2)  # the TLS logger's line, the GET
+
+
+def test_keys_only_some_records_carry_are_read_wherever_they_are() -> None:
+    """Caddy writes `Location` only on redirects and `X-Forwarded-For` only when a proxy
+    sent it: a login after 300 plain requests is read as fully as the first line."""
+    plain = {"ts": 1772806450, "request": {"remote_ip": "10.0.0.5", "method": "GET", "uri": "/"}}
+    lines = [json.dumps({**plain, "status": 200})] * 300 + [json.dumps(CADDY[0])]
+    events, _, skipped = parse(
+        "\n".join(lines), trusted_proxies=(PROXY,), failure_location=("/login",)
+    )
+    assert [(e["outcome"], e["ip"]) for e in events] == [("failure", "198.51.100.7")]
+    assert skipped == 300
+
+
+def test_a_record_without_a_peer_is_believed_nothing() -> None:
+    lines = [
+        json.dumps({"time_iso8601": "2026-03-06T16:14:13Z", "remote_addr": "10.0.0.5",
+                    "request": "POST /login HTTP/1.1", "status": 401}),
+        json.dumps({"time_iso8601": "2026-03-06T16:14:13Z", "request": "POST /login HTTP/1.1",
+                    "status": 401, "http_x_forwarded_for": "6.6.6.6"}),
+    ]  # fmt: skip
+    frame = pl.DataFrame({"line_no": [1, 2], "raw": lines})
+    context = ParseContext(
+        format="access", mtime=datetime(2026, 1, 1), access=AccessRules(trusted_proxies=(PROXY,))
+    )
+    _, bad = validate(access.parse(frame, frame.head(0), context).events)
+    assert bad.select("line_no", "reason").rows() == [(2, "missing ip (or host)")]
 
 
 def test_nginx_escape_json_with_the_operators_own_keys() -> None:
@@ -225,6 +271,9 @@ def test_http_auth_failures_of_nginx_and_apache_error_logs() -> None:
         "[Fri Mar 06 16:14:17 2026] [error] [client 192.0.2.3] user root not found: /private\n"
         "[Fri Mar 06 16:14:18.5 2026] [core:error] [pid 4711] [client 192.0.2.3:1] AH00037: "
         "Symbolic link not allowed\n"
+        "[Fri Mar 06 16:14:19 2026] [error] [client 2001:db8::7] user eve not found: /private\n"
+        '2026/03/06 16:14:20 [error] 18#18: *20 user "a"b" was not found in "/x", client: '
+        '192.0.2.9, server: _, request: "GET / HTTP/1.1"\n'
     )
     events, quarantined, skipped = parse(text, service="portal")
     assert [(e["user"], e["ip"], e["reason"]) for e in events] == [
@@ -232,10 +281,15 @@ def test_http_auth_failures_of_nginx_and_apache_error_logs() -> None:
         ("matti", "192.0.2.1", "bad_password"),
         ("anna", "192.0.2.2", "bad_password"),
         ("root", "192.0.2.3", "unknown_user"),
+        ("eve", "2001:db8::7", "unknown_user"),  # Apache 2.2 writes IPv6 without a port
     ]
     assert {e["outcome"] for e in events} == {"failure"}
     assert events[2]["ts"] == datetime(2026, 3, 6, 16, 14, 16, 123456)
-    assert (quarantined, skipped) == ([], 2)  # the prompt for a password, the symlink
+    # nginx does not escape a quote in the name: the client field could be the name's text.
+    assert quarantined == [
+        "an HTTP auth failure with a quote in its user name: its client is ambiguous"
+    ]
+    assert skipped == 2  # the prompt for a password, the symlink
 
 
 @settings(max_examples=60, deadline=None)

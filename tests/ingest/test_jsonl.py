@@ -297,7 +297,7 @@ ECS_LINES: list[tuple[dict[str, object], str, str | None]] = [
     # No action: category and type alone.
     ({"event": {"category": ["authentication"], "type": ["start"], "outcome": "failure"}},
      "login", "failure"),
-    ({"event": {"category": ["session"], "type": ["end"]}}, "logout", None),
+    ({"event": {"category": ["session"], "type": ["end"], "outcome": "unknown"}}, "logout", None),
     # Other systems' own words in the canonical field.
     ({"event": "authentication_failure"}, "login", "failure"),
     ({"event": "Password-Changed"}, "password_change", None),

@@ -3,6 +3,7 @@ real-looking line each, and the exact event it must become (or that it becomes n
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from pathlib import Path
 
@@ -255,6 +256,70 @@ def test_journalctl_json(tmp_path: Path) -> None:
     assert ts == datetime(2023, 11, 29, 5, 9, 27, 123456)
 
 
+def test_without_a_pid_one_attempt_is_still_one(tmp_path: Path) -> None:
+    """svlogd writes no pid: the lines of one attempt pair by their source."""
+    lines = [
+        "2015-05-27T04:31:21.46667 auth.info: Invalid user x from 192.0.2.4 port 5",
+        "2015-05-27T04:31:22.46667 auth.info: Failed password for invalid user x from "
+        "192.0.2.4 port 5 ssh2",
+        "2015-05-27T04:31:23.46667 auth.info: Connection closed by invalid user x 192.0.2.4 "
+        "port 5 [preauth]",
+    ]
+    assert _events(tmp_path, "\n".join(lines)) == [
+        ("login", "failure", "x", "192.0.2.4", "unknown_user")
+    ]
+
+
+def test_an_implausible_repeat_count_is_held(tmp_path: Path) -> None:
+    line = "sshd[5]: message repeated 5000000 times: [ Failed password for root from 192.0.2.1"
+    log = tmp_path / "auth.log"
+    log.write_text(B + line + " port 5 ssh2]\n")
+    db = tmp_path / "v.duckdb"
+    (report,) = load(db, log, year=2026, format="sshd")
+    assert (report.loaded, report.quarantined, report.skipped) == (0, 1, 0)
+    assert query(db, "SELECT reason FROM quarantine") == [
+        ("message repeated 5000000 times: implausible",)
+    ]
+
+
+def test_a_refusal_names_the_reason_of_the_attempt_after_it(tmp_path: Path) -> None:
+    """OpenSSH logs a refused account's password as `invalid user`: one attempt, refused."""
+    lines = [
+        "sshd[5]: User root from 192.0.2.1 not allowed because not listed in AllowUsers",
+        "sshd[5]: Failed password for invalid user root from 192.0.2.1 port 5 ssh2",
+        "sshd[6]: ROOT LOGIN REFUSED FROM 192.0.2.2 port 6",
+        "sshd[6]: Failed password for root from 192.0.2.2 port 6 ssh2",
+    ]
+    assert _events(tmp_path, "\n".join(B + line for line in lines)) == [
+        ("login", "failure", "root", "192.0.2.1", "not_allowed"),
+        ("login", "failure", "root", "192.0.2.2", "root_refused"),
+    ]
+
+
+def test_journal_json_that_is_odd(tmp_path: Path) -> None:
+    """A message journald could not keep as text (a name of raw bytes) is an array of its
+    bytes: read, not skipped. A line without a stamp or a message is quarantined, not lost;
+    another program's binary message is skipped like its others."""
+    name = b"\xff\xfeadmin"
+    message = list(b"Failed password for invalid user " + name + b" from 198.51.100.3 port 5 ssh2")
+    base = {"_HOSTNAME": "web1", "SYSLOG_IDENTIFIER": "sshd", "_PID": "7"}
+    lines = [
+        {**base, "__REALTIME_TIMESTAMP": "1701234567123456", "MESSAGE": message},
+        {**base, "MESSAGE": FAILURE},
+        {"__REALTIME_TIMESTAMP": "1701234567123456", "SYSLOG_IDENTIFIER": "kernel",
+         "MESSAGE": [1, 2, 3]},
+    ]  # fmt: skip
+    log = tmp_path / "journal.json"
+    log.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
+    db = tmp_path / "v.duckdb"
+    (report,) = load(db, log, format="sshd")
+    assert (report.loaded, report.quarantined, report.skipped) == (1, 1, 1)
+    assert query(db, 'SELECT "user", ip FROM events') == [("\ufffd\ufffdadmin", "198.51.100.3")]
+    assert query(db, "SELECT line_no, reason FROM quarantine") == [
+        (2, "a journal JSON line needs a numeric __REALTIME_TIMESTAMP and a MESSAGE string")
+    ]
+
+
 def test_one_attempt_whatever_sshd_writes_about_it(tmp_path: Path) -> None:
     """An unknown name as OpenSSH with PAM logs it (five lines), and keys offered in turn
     before a success: one failure, one success."""
@@ -399,9 +464,19 @@ FORGED = (
 )
 FRAGMENTS = (
     " from 10.10.1.2", " port 55555", " ssh2", " 10.10.1.2 port 1", " [preauth]",
-    " rhost=10.10.1.2", "  user=x", " not allowed because listed in DenyUsers", ": RSA x",
-    " via 10.10.1.2", " on 10.10.1.2 port 22",
+    " rhost=10.10.1.2", "  user=x", " not allowed because listed in DenyUsers", " RSA x",
+    " via 10.10.1.2", " on 10.10.1.2 port 22", " from", "from ",
 )  # fmt: skip
+
+
+def test_names_full_of_from_still_count_every_attempt(tmp_path: Path) -> None:
+    names = ["a from", "x  from", "from a from b from c from d from e", "from"]
+    lines = [
+        f"sshd[{40 + i}]: Failed password for invalid user {name} from 203.0.113.{i} port 4 ssh2"
+        for i, name in enumerate(names)
+    ]
+    events = _events(tmp_path, "\n".join(B + line for line in lines))
+    assert [(e[2], e[3]) for e in events] == [(n, f"203.0.113.{i}") for i, n in enumerate(names)]
 
 
 @pytest.mark.parametrize("shape", INJECTIONS)
@@ -425,7 +500,8 @@ def test_a_forged_source_in_the_message_is_not_the_source(shape: str, tmp_path: 
         max_size=5,
     )
     .map("".join)
-    .filter(lambda n: n.strip() == n and "]" not in n),
+    # OpenSSH cuts a user name at its first `:` (auth2.c): no name it logs holds one.
+    .filter(lambda n: n.strip() == n and "]" not in n and ":" not in n),
     shape=st.sampled_from(sorted(INJECTIONS)),
 )
 def test_a_random_name_never_changes_the_source(name: str, shape: str, tmp_path_factory) -> None:
