@@ -241,10 +241,16 @@ def _with_earlier(frame: pl.DataFrame, context: ParseContext) -> pl.DataFrame:
     # One key for a connection (host and pid) joins faster than the two. Dialects without
     # a pid (svlogd, `[sshd]:`) key a connection by its source instead: the lines of one
     # attempt still pair, though two connections of one address at once look like one.
-    by_pid = pl.concat_str(pl.col("syshost").fill_null(""), pl.lit("\x1fpid\x1f"), "pid")
-    by_source = pl.concat_str(pl.col("syshost").fill_null(""), pl.lit("\x1fsrc\x1f"), "addr")
-    key = pl.coalesce(by_pid, by_source)
-    return every.with_columns(conn=pl.when(key.is_not_null()).then(key.hash()))
+    by_pid = pl.struct("syshost", "pid").hash()
+    if every["pid"].is_not_null().all():
+        return every.with_columns(conn=by_pid)
+    by_source = pl.struct("syshost", "addr").hash(seed=1)
+    return every.with_columns(
+        conn=pl.when(pl.col("pid").is_not_null())
+        .then(by_pid)
+        .when(pl.col("addr").is_not_null())
+        .then(by_source)
+    )
 
 
 def _recent_rows(rows: pl.DataFrame) -> list[list[str | int | None]]:
@@ -616,6 +622,8 @@ def _pair(frame: pl.DataFrame) -> pl.DataFrame:
         .unique("row", keep="first")
     )
     kept = keyed.filter(~pl.col("row").is_in(pl.concat(drop).implode()))
+    if refused.height == 0:
+        return kept.with_columns(refused=pl.lit(None, pl.String))
     return kept.join(refused, on="row", how="left")
 
 
@@ -629,7 +637,7 @@ def _same_attempt(forward: pl.DataFrame, attempts: pl.DataFrame) -> pl.DataFrame
     """Forward lines whose attempt the connection logs next (row, partner, family). A PAM
     failure before a success is the same attempt only for the same name (stacked PAM
     modules), not when another name then logs in (an intruder "forgetting" failures)."""
-    found = _partnered(forward, attempts, "forward", extra=("msg",))
+    found = _partnered(forward, attempts, "forward", extra=("msg",), partner_extra=("role", "user"))
     # A PAM failure before a success is the same attempt only for the same name: only those
     # few PAM lines have their user read here.
     before_success = pl.col("family").is_in(_PAM_LIKE) & (pl.col("partner_role") == "accepted")
@@ -643,19 +651,23 @@ def _same_attempt(forward: pl.DataFrame, attempts: pl.DataFrame) -> pl.DataFrame
 
 
 def _partnered(
-    frame: pl.DataFrame, partners: pl.DataFrame, direction: str, extra: tuple[str, ...] = ()
+    frame: pl.DataFrame,
+    partners: pl.DataFrame,
+    direction: str,
+    extra: tuple[str, ...] = (),
+    partner_extra: tuple[str, ...] = (),
 ) -> pl.DataFrame:
     """Rows of `frame` with a partner line of the same connection next to them in the file
-    (after them, or before), within the grace time: row, family, user, and the partner's."""
+    (after them, or before), within the grace time: row, family, user, the partner's row
+    and time, and `extra` / `partner_extra` (as `partner_<name>`) where asked for."""
     left = frame.select("row", "conn", "ts", "family", "user", *extra).drop_nulls("conn")
     right = partners.select(
-        "conn", partner="row", partner_ts="ts", partner_role="role", partner_user="user",
-    ).drop_nulls("conn")  # fmt: skip
+        "conn", partner="row", partner_ts="ts", **{f"partner_{c}": c for c in partner_extra}
+    ).drop_nulls("conn")
     if left.height == 0 or right.height == 0:
         return left.head(0).with_columns(
             partner=pl.lit(None, pl.Int64),
-            partner_role=pl.lit(None, pl.String),
-            partner_user=pl.lit(None, pl.String),
+            **{f"partner_{c}": pl.lit(None, pl.String) for c in partner_extra},
         )
     joined = left.sort("row").join_asof(
         right.sort("partner"),
