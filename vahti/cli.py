@@ -16,7 +16,7 @@ from store import open_store
 from store.compaction import encrypt_file
 from store.encryption import read_key
 from store.stats import stats
-from vahti.detection_cli import alerts_app, detect_command, print_detection, rules_of
+from vahti.detection_cli import alerts_app, detect_command, print_detection
 from vahti.extract_cli import extract_app
 from vahti.ingesting import ingest_options, run_ingest
 from vahti.privacy_cli import (
@@ -27,6 +27,7 @@ from vahti.privacy_cli import (
     subject_app,
 )
 from vahti.quarantine_cli import quarantine_app
+from vahti.rules_cli import rules_app, rules_of
 from vahti.service_cli import events_command, serve_command, token_app
 from vahti.settings import load_settings
 from vahti.shell import (
@@ -175,6 +176,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(subject_app, name="subject")
 app.add_typer(extract_app, name="extract")
 app.add_typer(quarantine_app, name="quarantine")
+app.add_typer(rules_app, name="rules")
 app.command("register")(register_command)
 
 

@@ -10,7 +10,6 @@ import orjson
 import typer
 from rich.table import Table
 
-from analytics.rules import Rule, default_rules_dir, load_rules
 from analytics.run import RunReport, Window, run_detection
 from store import Store, StoreBusyError
 from store.alerts import (
@@ -24,6 +23,7 @@ from store.alerts import (
     set_status,
 )
 from vahti.remote import through_server
+from vahti.rules_cli import SkipBrokenOption, rules_of, skipping_broken
 from vahti.settings import Settings, load_settings
 from vahti.shell import (
     DEFAULT_DB,
@@ -45,24 +45,12 @@ alerts_app = typer.Typer(
 )
 
 
-def rules_of(settings: Settings) -> list[Rule]:
-    """The enabled rules; a broken rule file is named on stderr and the others still run."""
-    folder = (
-        Path(settings.detection.rules_dir) if settings.detection.rules_dir else default_rules_dir()
-    )
-    if not folder.is_dir():
-        raise UsageError(f"rules folder {folder} does not exist (detection.rules_dir)")
-    rules, errors = load_rules(folder)
-    for error in errors:
-        say(f"vahti: rule file {error.file} skipped: {error.message}", error=True)
-    return rules
-
-
 def detect(store: Store, settings: Settings, window: Window | None = None) -> RunReport:
     return run_detection(store, rules_of(settings), window)
 
 
 def detect_command(
+    skip_broken: SkipBrokenOption = False,
     since: Annotated[
         str | None, typer.Option("--from", help="replay from this time (RFC 3339)")
     ] = None,
@@ -72,7 +60,7 @@ def detect_command(
 ) -> None:
     """Run every enabled rule over what is new since its last run (or replay --from/--to)."""
     with failures():
-        settings = load_settings(config)
+        settings = skipping_broken(load_settings(config), skip_broken)
         start, end = parse_time(since, "--from"), parse_time(until, "--to")
         window = None
         if start is not None or end is not None:

@@ -32,10 +32,10 @@ from ingest.push import BatchConflict, PushError, push_batch
 from privacy.purge import purge
 from store import Store
 from store.audit import AuditTrail
-from vahti.detection_cli import rules_of
 from vahti.ingesting import ingest_options, open_enricher, run_ingest
 from vahti.jobs import JobBoard, Stopping
 from vahti.privacy_cli import policy_of
+from vahti.rules_cli import rules_of
 from vahti.settings import Settings
 from vahti.shell import now_utc
 

@@ -17,6 +17,7 @@ from store.audit import AuditTrail
 from store.events import MAX_LIMIT, EventQuery, search_events
 from store.tokens import ROLES, TokenError, create_token, list_tokens, revoke_token
 from vahti.remote import through_server
+from vahti.rules_cli import SkipBrokenOption, rules_of, skipping_broken
 from vahti.settings import load_settings
 from vahti.shell import (
     DEFAULT_DB,
@@ -40,6 +41,7 @@ def serve_command(
     port: Annotated[int, typer.Option(help="TCP port", min=1, max=65535)] = 8000,
     tls_cert: Annotated[str | None, typer.Option(help="TLS certificate (PEM)")] = None,
     tls_key: Annotated[str | None, typer.Option(help="TLS private key (PEM)")] = None,
+    skip_broken: SkipBrokenOption = False,
     db: DbOption = DEFAULT_DB,
     config: ConfigOption = None,
 ) -> None:
@@ -49,9 +51,10 @@ def serve_command(
     from vahti.service import build_app, describe_holder, holder_note, open_service, scheduler_for
 
     with failures():
-        settings = load_settings(config)
+        settings = skipping_broken(load_settings(config), skip_broken)
         if (tls_cert is None) != (tls_key is None):
             raise UsageError("TLS needs both --tls-cert and --tls-key")
+        rules_of(settings)  # a broken rule file: refuse to start, not detect nothing later
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
         logging.getLogger("apscheduler").setLevel(logging.WARNING)
         _warn_exposure(host, tls_cert is not None)

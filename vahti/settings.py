@@ -185,6 +185,9 @@ class ServiceSettings(Section):
 
 class DetectionSettings(Section):
     rules_dir: str = ""  # empty: the rules shipped with vahti
+    # A rule file that does not load stops detection (exit 1; `serve` refuses to start)
+    # unless this is set (or `--skip-broken` given): then the others run and it is named.
+    skip_broken: bool = False
 
 
 class Settings(BaseSettings):

@@ -41,6 +41,10 @@ class NotFound(Exception):
     """An id that names nothing (exit code 1)."""
 
 
+class BrokenRules(Exception):
+    """A rule file that does not load: detection does not run without it (exit code 1)."""
+
+
 @contextmanager
 def failures() -> Iterator[None]:
     """Map what went wrong to the contract's exit codes, with the message on stderr."""
@@ -49,7 +53,7 @@ def failures() -> Iterator[None]:
     except (InputError, ConfigError, GeoIPError, UsageError, EncryptionError) as exc:
         say(f"vahti: {exc}", error=True)
         raise typer.Exit(2) from exc
-    except (StoreError, NotFound) as exc:
+    except (StoreError, NotFound, BrokenRules) as exc:
         say(f"vahti: {exc}", error=True)
         raise typer.Exit(1) from exc
 

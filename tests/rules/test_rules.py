@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import datetime
 from pathlib import Path
 
-import polars as pl
 import pytest
 
 from analytics.cases import check_case
@@ -15,13 +13,11 @@ from analytics.rules import (
     Case,
     Rule,
     default_rules_dir,
-    expand_case,
     load_model,
     load_rules,
 )
-from ingest.context import ParseContext
 from ingest.enrich import Enricher
-from ingest.records import parse_records
+from vahti.rules_cli import case_events
 
 RULES, ERRORS = load_rules(default_rules_dir())
 CASES = [(rule, case) for rule in RULES for case in rule.tests]
@@ -30,13 +26,6 @@ CASES = [(rule, case) for rule in RULES for case in rule.tests]
 @pytest.fixture(scope="module")
 def enricher() -> Enricher:
     return Enricher.open("", "", ())
-
-
-def case_events(case: Case, enricher: Enricher) -> pl.DataFrame:
-    context = ParseContext(format="jsonl", mtime=datetime.datetime(2026, 11, 1))
-    events, rejected = parse_records(expand_case(case), enricher, context)
-    assert rejected.height == 0, rejected.to_dicts()
-    return events.with_columns(event_id=pl.int_range(1, events.height + 1, dtype=pl.Int64))
 
 
 @pytest.mark.parametrize(("rule", "case"), CASES, ids=[f"{r.id}: {c.name}" for r, c in CASES])
