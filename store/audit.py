@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 import orjson
+import rfc8785
 
 if TYPE_CHECKING:
     from store.db import Store
@@ -55,7 +56,9 @@ class ChainCheck:
 
 
 def _canonical(detail: dict[str, Any]) -> str:
-    return orjson.dumps(detail, option=orjson.OPT_SORT_KEYS).decode()
+    """RFC 8785 (JSON Canonicalization Scheme): anyone can check a stored entry's hash with
+    their own JCS tool. Times and the like become JSON text first (orjson's forms)."""
+    return rfc8785.dumps(orjson.loads(orjson.dumps(detail))).decode()
 
 
 def entry_hash(

@@ -6,31 +6,19 @@ import re
 import tomllib
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-_DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+from analytics.detectors.common import Duration, duration
 
 
 class ConfigError(ValueError):
     """A configuration file or variable is unusable; the message names the key."""
 
 
-def parse_duration(value: object) -> timedelta:
-    """`90d`, `12h`, `30m`, `45s`, `2w` -> timedelta."""
-    if isinstance(value, timedelta):
-        return value
-    match = _DURATION.match(str(value))
-    if match is None:
-        raise ValueError(f"bad duration {value!r}: write a number and a unit, e.g. 90d, 12h, 30m")
-    amount, unit = match.groups()
-    return timedelta(**{_UNITS[unit]: int(amount)})
-
-
-Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+parse_duration = duration  # one reader of `90d` for the rules and the configuration
 
 
 class Section(BaseModel):

@@ -11,18 +11,20 @@ from typing import Annotated, Literal
 import polars as pl
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-_DURATION = re.compile(r"^(\d+)([smhdw])$")
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
 def duration(value: object) -> timedelta:
-    """`10m`, `1h`, `30d` -> timedelta (how rules write time)."""
+    """`90d`, `12h`, `30m`, `45s`, `2w` -> timedelta: how rules and the configuration
+    write time (vahti/settings.py reads its durations with this too)."""
     if isinstance(value, timedelta):
         return value
-    match = _DURATION.match(str(value).strip())
+    match = _DURATION.match(str(value))
     if match is None:
-        raise ValueError(f"bad duration {value!r}: write e.g. 10m, 1h, 30d")
-    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+        raise ValueError(f"bad duration {value!r}: write a number and a unit, e.g. 90d, 12h, 30m")
+    amount, unit = match.groups()
+    return timedelta(**{_UNITS[unit]: int(amount)})
 
 
 Duration = Annotated[timedelta, BeforeValidator(duration)]

@@ -4,12 +4,14 @@ from TopoJSON into one SVG path, equirectangular, plus the places of an alert.""
 from __future__ import annotations
 
 import itertools
-import math
 from functools import cache
 from importlib.resources import files
 from typing import Any
 
 import orjson
+import polars as pl
+
+from analytics.detectors.geo import haversine_km
 
 WIDTH, HEIGHT = 720, 360
 
@@ -54,12 +56,9 @@ def land_path() -> str:
 
 
 def distance_km(a: tuple[float, float], b: tuple[float, float]) -> float:
-    (lat1, lon1), (lat2, lon2) = (map(math.radians, p) for p in (a, b))
-    h = (
-        math.sin((lat2 - lat1) / 2) ** 2
-        + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
-    )
-    return 2 * 6371 * math.asin(math.sqrt(h))
+    """The distance impossible_travel measures (one haversine, one earth radius)."""
+    km = pl.select(haversine_km(*(pl.lit(float(x)) for x in (*a, *b)))).item()
+    return float(km)
 
 
 def legs(places: list[dict[str, Any]]) -> list[dict[str, Any]]:

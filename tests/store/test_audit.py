@@ -64,3 +64,28 @@ def test_concurrent_records_keep_one_chain(db: Path) -> None:
             thread.join()
         check = verify(store.con)
     assert check.first_broken is None and check.entries == 100
+
+
+def test_a_third_party_recomputes_the_chain_with_its_own_jcs_tool(db: Path) -> None:
+    """Entries are hashed over RFC 8785 canonical JSON: anyone with a JCS library and the
+    documented material (prev hash, seq, time, actor, action, detail) gets the same hashes."""
+    import hashlib
+    import json
+
+    import rfc8785
+
+    with open_store(db) as store:
+        AuditTrail(store).record(
+            "dpo:liisa", "subject.report",
+            {"z": 1, "a": {"ä": "Väinö", "n": [3, 1.5, None]}, "purpose": "Art. 15"},
+        )  # fmt: skip
+        rows = store.con.execute(
+            "SELECT seq, logged_at, actor, action, detail, prev_hash, hash FROM audit ORDER BY seq"
+        ).fetchall()
+    for seq, at, actor, action, detail, prev, digest in rows:
+        canonical = rfc8785.dumps(json.loads(detail)).decode()
+        assert detail == canonical
+        material = "\x1f".join(
+            [prev, str(seq), at.isoformat(timespec="microseconds"), actor, action]
+        )
+        assert hashlib.sha256((material + "\x1f" + canonical).encode()).hexdigest() == digest
