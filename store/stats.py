@@ -21,16 +21,28 @@ def stats(store: Store) -> dict[str, Any]:
     assert row is not None
     events, failures, successes, users, addresses, first, last = row
     quarantined = _one(con, "SELECT count(*) FROM quarantine")
-    sources, skipped = con.execute(
-        "SELECT count(*), coalesce(sum(skipped), 0) FROM sources"
-    ).fetchone() or (0, 0)
+    sources, files, skipped = con.execute(
+        """SELECT count(*), count(*) FILTER (WHERE kind = 'file'), coalesce(sum(skipped), 0)
+           FROM sources"""
+    ).fetchone() or (0, 0, 0)
+    # Events that are neither a failed nor a successful login, by kind: the counts add up.
+    other = dict(
+        con.execute(
+            """SELECT event, count(*) FROM events WHERE outcome IS NULL
+                  OR outcome NOT IN ('failure', 'success') GROUP BY event ORDER BY event"""
+        ).fetchall()
+    )
     alerts = _one(con, "SELECT count(*) FROM alerts")
     return {
         "events": events,
         "failures": failures,
         "successes": successes,
+        "other_events": sum(other.values()),
+        "other_kinds": other,
         "quarantined": quarantined,
-        "sources": sources,
+        "sources": sources,  # files and pushed batches (the contract's name)
+        "files": files,
+        "pushed_batches": sources - files,
         "alerts": alerts,
         "skipped_lines": int(skipped),
         "users": users,

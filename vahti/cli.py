@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import orjson
 import typer
@@ -41,11 +41,47 @@ from vahti.shell import (
     out,
 )
 
+
+def _flags_as_flags() -> None:
+    """Typer 0.29 writes every option's type in --help, flags too (`--json <bool>`): a flag
+    takes no value, so it shows none, as click, git and every other tool show theirs."""
+    from typer.core import TyperOption
+
+    shown = TyperOption.display_type_rich
+
+    def display_type_rich(self: TyperOption, ctx: Any) -> str | None:
+        return None if self.is_flag else shown(self, ctx)
+
+    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+
+
+_flags_as_flags()
+
 app = typer.Typer(
     help="vahti: login security monitoring, retention and lawful extracts.",
     no_args_is_help=True,
     add_completion=False,
 )
+
+
+def _print_version(wanted: bool) -> None:
+    if wanted:
+        from importlib.metadata import version
+
+        out.print(f"vahti {version('vahti')}", markup=False, highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version", help="print vahti's version", is_eager=True, callback=_print_version
+        ),
+    ] = False,
+) -> None:
+    """vahti: login security monitoring, retention and lawful extracts."""
 
 
 COUNTS = ("read", "loaded", "skipped", "quarantined", "already")
@@ -119,7 +155,7 @@ def ingest_command(
 
 @app.command("stats")
 def stats_command(
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
     db: DbOption = DEFAULT_DB,
     config: ConfigOption = None,
 ) -> None:
@@ -131,8 +167,12 @@ def stats_command(
         if as_json:
             sys.stdout.write(orjson.dumps(figures).decode() + "\n")
             return
-        for key, value in figures.items():
-            out.print(f"{key:>16}: {value}", markup=False, highlight=False)
+        shown = {k: v for k, v in figures.items() if k not in ("sources", "other_kinds")}
+        kinds = ", ".join(f"{n} {kind}" for kind, n in figures["other_kinds"].items())
+        for key, value in shown.items():
+            label = key.replace("_", " ")
+            text = f"{value} ({kinds})" if key == "other_events" and kinds else value
+            out.print(f"{label:>16}: {text}", markup=False, highlight=False)
 
 
 @app.command("demo")

@@ -10,16 +10,18 @@ import orjson
 import typer
 from rich.table import Table
 
+from analytics.categories import SEVERITIES
 from analytics.run import RunReport, Window, run_detection
 from store import Store, StoreBusyError
 from store.alerts import (
     STATUSES,
     Alert,
+    AlertFilter,
     alert_from_json,
     evidence_rows,
     get_alert,
     history,
-    list_alerts,
+    page_alerts,
     set_status,
 )
 from vahti.remote import through_server
@@ -38,6 +40,7 @@ from vahti.shell import (
     out,
     parse_time,
     say,
+    utc_text,
 )
 
 alerts_app = typer.Typer(
@@ -51,6 +54,7 @@ def detect(store: Store, settings: Settings, window: Window | None = None) -> Ru
 
 def detect_command(
     skip_broken: SkipBrokenOption = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print the run as JSON")] = False,
     since: Annotated[
         str | None, typer.Option("--from", help="replay from this time (RFC 3339)")
     ] = None,
@@ -69,7 +73,24 @@ def detect_command(
             window = Window(start, end)
         with open_db(db, settings) as store:
             report = detect(store, settings, window)
-        print_detection(report)
+        if as_json:
+            sys.stdout.write(orjson.dumps(report_json(report)).decode() + "\n")
+        else:
+            print_detection(report)
+
+
+def report_json(report: RunReport) -> dict[str, object]:
+    return {
+        "events": report.events,
+        "scored": report.scored,
+        "new": report.new,
+        "updated": report.updated,
+        "rules": [
+            {"rule": r.rule_id, "findings": r.findings, "events": r.events, "new": r.new,
+             "updated": r.updated, "seconds": round(r.seconds, 3)}
+            for r in report.rules
+        ],
+    }  # fmt: skip
 
 
 def print_detection(report: RunReport, to_stderr: bool = False) -> None:
@@ -102,7 +123,7 @@ def alert_table(alerts: list[Alert], title: str = "alerts") -> Table:
         table.add_column(name, overflow="fold")
     for a in alerts:
         table.add_row(
-            a.alert_id, a.severity, a.category, a.entity, a.last_seen.isoformat(timespec="seconds"),
+            a.alert_id, a.severity, a.category, a.entity, utc_text(a.last_seen),
             str(a.event_count), a.status, a.summary,
         )  # fmt: skip
     return table
@@ -116,25 +137,36 @@ def alerts_command(
         str | None, typer.Option(help="open, acknowledged, closed, false_positive")
     ] = None,
     category: Annotated[str | None, typer.Option(help="e.g. brute_force")] = None,
+    severity: Annotated[str | None, typer.Option(help="low, medium, high, critical")] = None,
+    since: Annotated[
+        str | None, typer.Option("--since", help="alerts active since (RFC 3339 or a date)")
+    ] = None,
+    entity: Annotated[str | None, typer.Option(help="an address, account or session")] = None,
+    limit: Annotated[int, typer.Option(help="at most this many", min=1)] = 1000,
     db: DbOption = DEFAULT_DB,
     config: ConfigOption = None,
 ) -> None:
-    """List alerts, newest first."""
+    """List alerts, newest activity first."""
     if context.invoked_subcommand is not None:
         return
     with failures():
         settings = load_settings(config)
         if status is not None and status not in STATUSES:
             raise UsageError(f"unknown status {status!r}: one of {', '.join(STATUSES)}")
+        if severity is not None and severity not in SEVERITIES:
+            raise UsageError(f"unknown severity {severity!r}: one of {', '.join(SEVERITIES)}")
+        where = AlertFilter(status, category, severity, entity, parse_time(since, "--since"))
         try:
             with open_db(db, settings) as store:
-                alerts = list_alerts(store.con, status, category)
+                alerts = page_alerts(store.con, where, None, limit)
         except StoreBusyError as busy:
             remote = through_server(db, busy)
             found = remote.pages(
-                "/api/v1/alerts", "alerts", "cursor", status=status, category=category, limit=500
-            )
-            alerts = [alert_from_json(body) for body in found]
+                "/api/v1/alerts", "alerts", "cursor", status=status, category=category,
+                severity=severity, entity=entity, limit=min(limit, 500),
+                **({"from": since} if since else {}),
+            )  # fmt: skip
+            alerts = [alert_from_json(body) for body in found][:limit]
         if as_json:
             sys.stdout.write(orjson.dumps([a.as_json() for a in alerts]).decode() + "\n")
         else:
@@ -173,8 +205,7 @@ def _print_alert(alert: Alert, events: list[dict], changes: list[dict]) -> None:
     say(f"{alert.summary}.")
     say(
         f"{alert.entity_type} {alert.entity}; {alert.event_count} events from "
-        f"{alert.first_seen.isoformat(timespec='seconds')}Z to "
-        f"{alert.last_seen.isoformat(timespec='seconds')}Z; status {alert.status}; "
+        f"{utc_text(alert.first_seen)} to {utc_text(alert.last_seen)}; status {alert.status}; "
         f"ATT&CK {', '.join(alert.mitre)}"
     )
     if alert.risk is not None:

@@ -33,6 +33,7 @@ from vahti.shell import (
     out,
     parse_time,
     say,
+    utc_text,
 )
 
 extract_app = typer.Typer(help="Lawful extracts for authorities.", no_args_is_help=True)
@@ -73,8 +74,9 @@ def extract_create(
                 )
             except ExtractError as exc:
                 raise UsageError(str(exc)) from exc
-        say(f"extract request {extract.extract_id} recorded, due {extract.deadline:%Y-%m-%d %H:%M} "
-            f"UTC; its scope matches {matching} events now")  # fmt: skip
+        due = utc_text(extract.deadline, "minutes")
+        say(f"extract request {extract.extract_id} recorded, due {due}; its scope matches "
+            f"{matching} events now")  # fmt: skip
         if matching == 0:
             say("note: the scope matches no stored event", error=True)
 
@@ -97,7 +99,9 @@ def extract_list(
         for column in ("id", "authority", "reference", "order", "state", "due", "requested by"):
             table.add_column(column)
         for e in extracts:
-            due = f"{e.deadline:%Y-%m-%d %H:%M}" + (" OVERDUE" if e.as_json(now)["overdue"] else "")
+            due = utc_text(e.deadline, "minutes") + (
+                " OVERDUE" if e.as_json(now)["overdue"] else ""
+            )
             table.add_row(str(e.extract_id), e.authority, e.reference, e.order_type, e.state,
                           due, e.requested_by)  # fmt: skip
         out.print(table)

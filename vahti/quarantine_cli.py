@@ -27,7 +27,17 @@ from store.quarantine import (
 )
 from vahti.ingesting import ingest_options, open_enricher
 from vahti.settings import Settings, load_settings
-from vahti.shell import DEFAULT_DB, ConfigOption, DbOption, cli_actor, failures, open_db, out, say
+from vahti.shell import (
+    DEFAULT_DB,
+    ConfigOption,
+    DbOption,
+    cli_actor,
+    failures,
+    open_db,
+    out,
+    say,
+    utc_text,
+)
 
 quarantine_app = typer.Typer(
     help="Lines ingest could not read: list them with their reasons, or parse them again.",
@@ -64,14 +74,10 @@ def quarantine_list(
             touched = {"source": source, "reason": reason, "lines": len(lines)}
             AuditTrail(store).record(cli_actor(), "quarantine.list", touched)
     if as_json:
-        rows = [{**row, "quarantined_at": _iso(row["quarantined_at"])} for row in lines]
+        rows = [{**row, "quarantined_at": utc_text(row["quarantined_at"])} for row in lines]
         sys.stdout.write(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode() + "\n")
         return
     _print_lines(lines, total, reasons)
-
-
-def _iso(moment: datetime) -> str:
-    return moment.replace(tzinfo=UTC).isoformat().replace("+00:00", "Z")
 
 
 def _print_lines(lines: list[dict[str, Any]], total: int, reasons: list[tuple[str, int]]) -> None:

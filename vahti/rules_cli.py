@@ -26,7 +26,7 @@ from store import Store, open_store
 from store.alerts import list_alerts
 from vahti.ingesting import ingest_options, open_enricher, run_ingest
 from vahti.settings import Settings, load_settings
-from vahti.shell import BrokenRules, ConfigOption, UsageError, failures, out, say
+from vahti.shell import BrokenRules, ConfigOption, UsageError, failures, out, say, utc_text
 
 rules_app = typer.Typer(help="The rules in rules/: list, validate, test their cases, explain.")
 
@@ -310,8 +310,8 @@ def _alert_json(alert: Any) -> dict[str, Any]:
         "entity": alert.entity,
         "category": alert.category,
         "severity": alert.severity,
-        "first_seen": alert.first_seen.isoformat(),
-        "last_seen": alert.last_seen.isoformat(),
+        "first_seen": utc_text(alert.first_seen),
+        "last_seen": utc_text(alert.last_seen),
         "event_count": alert.event_count,
         "summary": alert.summary,
     }

@@ -31,6 +31,7 @@ from vahti.shell import (
     out,
     parse_time,
     say,
+    utc_text,
 )
 
 token_app = typer.Typer(help="API tokens: create (shown once), list, revoke.", no_args_is_help=True)
@@ -145,8 +146,7 @@ def token_list(
         for column in ("name", "role", "created", "revoked"):
             table.add_column(column)
         for t in tokens:
-            revoked = t.revoked_at.isoformat(timespec="seconds") if t.revoked_at else ""
-            table.add_row(t.name, t.role, t.created_at.isoformat(timespec="seconds"), revoked)
+            table.add_row(t.name, t.role, utc_text(t.created_at), utc_text(t.revoked_at))
         out.print(table)
 
 

@@ -69,6 +69,13 @@ def open_db(db: Path, settings: Settings) -> Store:
     )
 
 
+def utc_text(moment: datetime | None, timespec: str = "seconds") -> str:
+    """A stored (naive UTC) time as people and scripts read it, with its zone: `...Z`."""
+    if moment is None:
+        return ""
+    return moment.replace(tzinfo=None).isoformat(timespec=timespec) + "Z"
+
+
 def say(text: str, error: bool = False) -> None:
     (err if error else out).print(text, markup=False, highlight=False)
 
