@@ -20,6 +20,7 @@ from api.console import pages as console_pages
 from api.console.pages import SignIn, templates
 from api.console.sessions import COOKIE, Sessions
 from api.context import ApiContext, Rejected
+from api.metrics import ServiceMetrics
 from api.middleware import BodyLimit, DatabaseGate, SecurityHeaders
 from api.routes import alerts, audit, events, extracts, retention, subjects, system, tokens
 
@@ -96,6 +97,9 @@ def create_app(ctx: ApiContext, lifespan: Lifespan | None = None, tls: bool = Fa
     )
     app.state.ctx = ctx
     app.state.limiter = FailureLimiter(ctx.limits.auth_failures, ctx.limits.auth_window_seconds)
+    if ctx.metrics is None:
+        ctx.metrics = ServiceMetrics(ctx.store)
+    ctx.metrics.watch_auth_failures(lambda: app.state.limiter.total_failures)
     app.state.tokens = TokenCache(ctx)
     routers = (system, alerts, events, tokens, audit, retention, subjects, extracts)
     for module in routers:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from api.metrics import ServiceMetrics
 from privacy.retention import Policy
 from store import Store
 from store.audit import AuditTrail
@@ -58,3 +59,4 @@ class ApiContext:
     queue_purge: Callable[[str], None] = _no_scheduler  # run the retention job now, for actor
     config_view: dict[str, Any] = field(default_factory=dict)
     clock: Callable[[], datetime] = _utc_now
+    metrics: ServiceMetrics | None = None  # the service's; an app without one makes its own

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 log = logging.getLogger("vahti.jobs")
 
@@ -32,14 +32,32 @@ class JobRecord:
     failures: int = 0
 
 
+class JobObserver(Protocol):
+    """Told of every job (the metrics): that it exists, and how each run ended."""
+
+    def job_known(self, job: str) -> None: ...
+
+    def job_finished(self, job: str, outcome: str, seconds: float, ended: datetime) -> None: ...
+
+
+class _Unobserved:
+    def job_known(self, job: str) -> None:
+        pass
+
+    def job_finished(self, job: str, outcome: str, seconds: float, ended: datetime) -> None:
+        pass
+
+
 class JobBoard:
-    def __init__(self) -> None:
+    def __init__(self, observer: JobObserver | None = None) -> None:
         self._lock = threading.Lock()
         self._records: dict[str, JobRecord] = {}
+        self.observer: JobObserver = observer or _Unobserved()
 
     def register(self, name: str, schedule: str) -> None:
         with self._lock:
             self._records[name] = JobRecord(name, schedule)
+        self.observer.job_known(name)
 
     def run(self, name: str, work: Callable[[], str]) -> None:
         """Run `work` (which returns a one-line summary) and record how it went."""
@@ -54,12 +72,14 @@ class JobBoard:
         except Exception as exc:
             outcome, message = "failed", f"{type(exc).__name__}: {exc}"
             log.error("job %s failed: %s", name, type(exc).__name__)
+        duration = time.perf_counter() - started
         with self._lock:
-            record.duration = time.perf_counter() - started
+            record.duration = duration
             record.outcome, record.message = outcome, message[:500]
             record.runs += 1
             record.failures += outcome == "failed"
-        log.info("job %s: %s in %.2f s", name, outcome, record.duration)
+        self.observer.job_finished(name, outcome, duration, datetime.now(UTC))
+        log.info("job %s: %s in %.2f s", name, outcome, duration)
 
     def snapshot(self, next_runs: dict[str, datetime | None]) -> list[dict[str, Any]]:
         with self._lock:

@@ -25,6 +25,7 @@ from fastapi import FastAPI
 from analytics.run import run_detection
 from api.app import create_app
 from api.context import ApiContext, ApiLimits, Rejected
+from api.metrics import ServiceMetrics
 from ingest.context import ParseContext
 from ingest.enrich import Enricher
 from ingest.pipeline import InputError
@@ -51,6 +52,7 @@ class Service:
     settings: Settings
     enricher: Enricher
     audit: AuditTrail
+    metrics: ServiceMetrics
     board: JobBoard = field(default_factory=JobBoard)
     stop: threading.Event = field(default_factory=threading.Event)
     event_writer: threading.Lock = field(default_factory=threading.Lock)
@@ -65,7 +67,10 @@ class Service:
 
 
 def open_service(store: Store, settings: Settings) -> Service:
-    return Service(store, settings, open_enricher(settings), AuditTrail(store))
+    metrics = ServiceMetrics(store)
+    return Service(
+        store, settings, open_enricher(settings), AuditTrail(store), metrics, JobBoard(metrics)
+    )
 
 
 def spool_files(folder: Path) -> list[Path]:
@@ -211,6 +216,7 @@ def build_app(service: Service, scheduler: BackgroundScheduler | None = None) ->
         ),
         config_view=config_view(service.settings),
         policy=policy_of(service.settings),
+        metrics=service.metrics,
     )
     if scheduler is None:
         return create_app(context)
