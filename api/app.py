@@ -20,6 +20,7 @@ from api.console import pages as console_pages
 from api.console.pages import SignIn, templates
 from api.console.sessions import COOKIE, Sessions
 from api.context import ApiContext, Rejected
+from api.docs import install_docs
 from api.metrics import ServiceMetrics
 from api.middleware import BodyLimit, DatabaseGate, SecurityHeaders
 from api.routes import alerts, audit, events, extracts, retention, subjects, system, tokens
@@ -38,7 +39,7 @@ def _problems(exc: RequestValidationError) -> list[dict[str, Any]]:
 
 def _is_console(request: Request) -> bool:
     path = request.url.path
-    return not path.startswith(("/api/", "/metrics", "/healthz", "/openapi", "/docs"))
+    return not path.startswith(("/api/", "/metrics", "/healthz", "/openapi", "/docs", "/redoc"))
 
 
 def _install_handlers(app: FastAPI) -> None:
@@ -92,7 +93,7 @@ def create_app(ctx: ApiContext, lifespan: Lifespan | None = None, tls: bool = Fa
         summary="Login security monitoring: alerts, events, retention, audit, lawful extracts.",
         lifespan=lifespan,
         openapi_url="/openapi.json",
-        docs_url="/docs",
+        docs_url=None,  # served from the package below, not from a CDN
         redoc_url=None,
     )
     app.state.ctx = ctx
@@ -107,6 +108,7 @@ def create_app(ctx: ApiContext, lifespan: Lifespan | None = None, tls: bool = Fa
     app.state.sessions = Sessions()
     app.include_router(console_pages.router)
     app.mount("/static", StaticFiles(directory=Path(console_pages.__file__).parent / "static"))
+    install_docs(app)
     _install_handlers(app)
     if ctx.limits.cors_origins:
         app.add_middleware(

@@ -11,6 +11,7 @@ from typing import Any
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.docs import DOC_PATHS
 from store.db import Gate
 
 log = logging.getLogger("vahti.api")
@@ -30,11 +31,11 @@ _CSP_CONSOLE = (
     b"connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 )
 _API_PREFIXES = ("/api/", "/metrics", "/healthz", "/openapi.json")
-# /docs loads Swagger UI from its CDN (FastAPI's default); nothing else may load anything.
+# /docs and /redoc: their scripts and styles from vahti itself (api/docs.py); FastAPI's
+# pages start them with an inline script, and ReDoc runs a worker from a blob.
 _CSP_DOCS = (
-    b"default-src 'none'; script-src 'self' https://cdn.jsdelivr.net 'unsafe-inline'; "
-    b"style-src 'self' https://cdn.jsdelivr.net 'unsafe-inline'; img-src 'self' data: "
-    b"https://fastapi.tiangolo.com; connect-src 'self'; frame-ancestors 'none'"
+    b"default-src 'none'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    b"img-src 'self' data:; worker-src blob:; connect-src 'self'; frame-ancestors 'none'"
 )
 
 
@@ -111,7 +112,7 @@ class SecurityHeaders:
         started = time.perf_counter()
         status = 0
         path = scope["path"]
-        is_docs = path in ("/docs", "/redoc", "/docs/oauth2-redirect")
+        is_docs = path in DOC_PATHS
         policy = (
             _CSP_DOCS if is_docs else _CSP_API if path.startswith(_API_PREFIXES) else _CSP_CONSOLE
         )
