@@ -23,7 +23,17 @@ from api.context import ApiContext, Rejected
 from api.docs import install_docs
 from api.metrics import ServiceMetrics
 from api.middleware import BodyLimit, DatabaseGate, SecurityHeaders
-from api.routes import alerts, audit, events, extracts, retention, subjects, system, tokens
+from api.routes import (
+    alerts,
+    audit,
+    events,
+    extracts,
+    operations,
+    retention,
+    subjects,
+    system,
+    tokens,
+)
 
 log = logging.getLogger("vahti.api")
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
@@ -102,7 +112,7 @@ def create_app(ctx: ApiContext, lifespan: Lifespan | None = None, tls: bool = Fa
         ctx.metrics = ServiceMetrics(ctx.store)
     ctx.metrics.watch_auth_failures(lambda: app.state.limiter.total_failures)
     app.state.tokens = TokenCache(ctx)
-    routers = (system, alerts, events, tokens, audit, retention, subjects, extracts)
+    routers = (system, alerts, events, tokens, audit, retention, subjects, extracts, operations)
     for module in routers:
         app.include_router(module.router)
     app.state.sessions = Sessions()

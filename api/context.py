@@ -48,6 +48,28 @@ def _no_scheduler(actor: str) -> None:
     raise Rejected(503, "no scheduler runs in this process: use `vahti retention purge`")
 
 
+@dataclass(frozen=True)
+class DetectRequest:
+    since: str | None = None  # RFC 3339: replay from/to; both or neither
+    until: str | None = None
+
+
+@dataclass(frozen=True)
+class IngestRequest:
+    paths: tuple[str, ...]
+    format: str = "auto"
+    year: int | None = None
+    tz: str | None = None
+
+
+def _no_detection(request: DetectRequest) -> dict[str, Any]:
+    raise Rejected(503, "this process runs no detection: use `vahti detect`")
+
+
+def _no_ingest(request: IngestRequest) -> list[dict[str, Any]]:
+    raise Rejected(503, "this process loads no files: use `vahti ingest`")
+
+
 @dataclass
 class ApiContext:
     store: Store
@@ -60,3 +82,5 @@ class ApiContext:
     config_view: dict[str, Any] = field(default_factory=dict)
     clock: Callable[[], datetime] = _utc_now
     metrics: ServiceMetrics | None = None  # the service's; an app without one makes its own
+    detect: Callable[[DetectRequest], dict[str, Any]] = _no_detection  # run the rules now
+    ingest: Callable[[IngestRequest], list[dict[str, Any]]] = _no_ingest  # load server files

@@ -178,6 +178,7 @@ class AuditPage(BaseModel):
 class ChainOut(BaseModel):
     ok: bool
     entries: int
+    head_seq: int
     head_hash: str
     first_broken: int | None
     problem: str

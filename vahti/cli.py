@@ -12,13 +12,19 @@ import typer
 
 from analytics.run import run_detection
 from ingest.pipeline import FileReport, plan
-from store import open_store
+from store import StoreBusyError, open_store
 from store.compaction import encrypt_file
 from store.encryption import read_key
 from store.stats import stats
-from vahti.detection_cli import alerts_app, detect_command, print_detection
+from vahti.detection_cli import alerts_app, detect_command, print_detection, run_from_json
 from vahti.extract_cli import extract_app
-from vahti.ingesting import ingest_options, run_ingest
+from vahti.ingesting import (
+    REPORT_COUNTS,
+    file_report_from_json,
+    file_report_json,
+    ingest_options,
+    run_ingest,
+)
 from vahti.privacy_cli import (
     audit_app,
     hold_app,
@@ -27,6 +33,7 @@ from vahti.privacy_cli import (
     subject_app,
 )
 from vahti.quarantine_cli import quarantine_app
+from vahti.remote import through_server
 from vahti.rules_cli import rules_app, rules_of
 from vahti.service_cli import events_command, serve_command, token_app
 from vahti.settings import load_settings
@@ -84,7 +91,7 @@ def _options(
     """vahti: login security monitoring, retention and lawful extracts."""
 
 
-COUNTS = ("read", "loaded", "skipped", "quarantined", "already")
+COUNTS = REPORT_COUNTS
 
 
 def _counts_line(counts: dict[str, int]) -> str:
@@ -97,16 +104,7 @@ def _counts_line(counts: dict[str, int]) -> str:
 
 def print_reports(reports: list[FileReport], as_json: bool) -> None:
     if as_json:
-        rows = [
-            {
-                "file": str(r.path),
-                "format": r.format,
-                **{k: getattr(r, k) for k in COUNTS},
-                "notes": r.notes,
-                "quarantine_reasons": dict(r.top_reasons(10)),
-            }
-            for r in reports
-        ]
+        rows = [file_report_json(r) for r in reports]
         sys.stdout.write(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode() + "\n")
         return
     for r in reports:
@@ -146,11 +144,21 @@ def ingest_command(
         options = ingest_options(settings, fmt, year, tz)
         plan(files, options)  # every file checked before the database is touched
         rules = rules_of(settings) if then_detect else []  # a broken folder stops before loading
-        with open_db(db, settings) as store:
-            reports = run_ingest(store, settings, files, options, verbose)
-            print_reports(reports, as_json)
+        try:
+            with open_db(db, settings) as store:
+                reports = run_ingest(store, settings, files, options, verbose)
+                print_reports(reports, as_json)
+                if then_detect:
+                    print_detection(run_detection(store, rules), to_stderr=as_json)
+        except StoreBusyError as busy:  # the server reads the files itself
+            remote = through_server(db, busy)
+            body = {"paths": [str(p.resolve()) for p in files], "format": fmt, "year": year,
+                    "tz": tz}  # fmt: skip
+            found = remote.post("/api/v1/ingest", body)["files"]
+            print_reports([file_report_from_json(row) for row in found], as_json)
             if then_detect:
-                print_detection(run_detection(store, rules), to_stderr=as_json)
+                report = run_from_json(remote.post("/api/v1/detect"))
+                print_detection(report, to_stderr=as_json)
 
 
 @app.command("stats")
@@ -162,8 +170,11 @@ def stats_command(
     """Counts of what the store holds."""
     with failures():
         settings = load_settings(config)
-        with open_db(db, settings) as store:
-            figures = stats(store)
+        try:
+            with open_db(db, settings) as store:
+                figures = stats(store)
+        except StoreBusyError as busy:
+            figures = through_server(db, busy).get("/api/v1/stats")
         if as_json:
             sys.stdout.write(orjson.dumps(figures).decode() + "\n")
             return

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import orjson
 import typer
 from rich.table import Table
 
 from analytics.categories import SEVERITIES
-from analytics.run import RunReport, Window, run_detection
+from analytics.run import RuleReport, RunReport, Window, run_detection
 from store import Store, StoreBusyError
 from store.alerts import (
     STATUSES,
@@ -65,21 +65,37 @@ def detect_command(
     """Run every enabled rule over what is new since its last run (or replay --from/--to)."""
     with failures():
         settings = skipping_broken(load_settings(config), skip_broken)
-        start, end = parse_time(since, "--from"), parse_time(until, "--to")
-        window = None
-        if start is not None or end is not None:
-            if start is None or end is None or start >= end:
-                raise UsageError("a replay needs both --from and --to, --from before --to")
-            window = Window(start, end)
-        with open_db(db, settings) as store:
-            report = detect(store, settings, window)
+        window = replay_window(since, until)
+        try:
+            with open_db(db, settings) as store:
+                report = detect(store, settings, window)
+        except StoreBusyError as busy:
+            body = {"from": since, "to": until} if window else None
+            report = run_from_json(through_server(db, busy).post("/api/v1/detect", body))
         if as_json:
-            sys.stdout.write(orjson.dumps(report_json(report)).decode() + "\n")
+            sys.stdout.write(orjson.dumps(run_json(report)).decode() + "\n")
         else:
             print_detection(report)
 
 
-def report_json(report: RunReport) -> dict[str, object]:
+def replay_window(since: str | None, until: str | None) -> Window | None:
+    start, end = parse_time(since, "--from"), parse_time(until, "--to")
+    if start is None and end is None:
+        return None
+    if start is None or end is None or start >= end:
+        raise UsageError("a replay needs both --from and --to, --from before --to")
+    return Window(start, end)
+
+
+def run_from_json(body: dict[str, Any]) -> RunReport:
+    rules = [
+        RuleReport(r["rule"], r["findings"], r["events"], r["new"], r["updated"], r["seconds"])
+        for r in body["rules"]
+    ]
+    return RunReport(body["events"], body["scored"], rules)
+
+
+def run_json(report: RunReport) -> dict[str, Any]:
     return {
         "events": report.events,
         "scored": report.scored,
@@ -234,11 +250,15 @@ def _print_alert(alert: Alert, events: list[dict], changes: list[dict]) -> None:
 def _triage(status: str, alert_id: str, note: str | None, db: Path, config: Path | None) -> None:
     with failures():
         settings = load_settings(config)
-        with open_db(db, settings) as store, store.transaction():
-            now = now_utc()
-            alert = set_status(store.con, alert_id, status, "cli", note, now)
-        if alert is None:
-            raise NotFound(f"no alert {alert_id}")
+        try:
+            with open_db(db, settings) as store, store.transaction():
+                now = now_utc()
+                alert = set_status(store.con, alert_id, status, "cli", note, now)
+            if alert is None:
+                raise NotFound(f"no alert {alert_id}")
+        except StoreBusyError as busy:  # the server records who changed it
+            change = {"status": status, **({"note": note} if note else {})}
+            through_server(db, busy).patch(f"/api/v1/alerts/{alert_id}", change)
         say(f"{alert_id}: {status}")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 
@@ -81,3 +82,24 @@ def _ingest_with_bar(
             offsets[report.path] = done
 
         return ingest(store, plans, options, enricher, advance)
+
+
+REPORT_COUNTS = ("read", "loaded", "skipped", "quarantined", "already")
+
+
+def file_report_json(report: FileReport) -> dict[str, Any]:
+    """One file's ingest, as `vahti ingest --json` prints it and the API returns it."""
+    return {
+        "file": str(report.path),
+        "format": report.format,
+        **{k: getattr(report, k) for k in REPORT_COUNTS},
+        "notes": report.notes,
+        "quarantine_reasons": dict(report.top_reasons(10)),
+    }
+
+
+def file_report_from_json(row: dict[str, Any]) -> FileReport:
+    return FileReport(
+        path=Path(row["file"]), format=row["format"], notes=list(row["notes"]),
+        reasons=dict(row["quarantine_reasons"]), **{k: row[k] for k in REPORT_COUNTS},
+    )  # fmt: skip

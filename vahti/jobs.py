@@ -11,9 +11,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 log = logging.getLogger("vahti.jobs")
+_R = TypeVar("_R")
 
 
 class Stopping(Exception):
@@ -58,6 +59,27 @@ class JobBoard:
         with self._lock:
             self._records[name] = JobRecord(name, schedule)
         self.observer.job_known(name)
+
+    def run_returning(self, name: str, work: Callable[[], _R]) -> _R:
+        """Run work asked for by a request: recorded and measured like the job `name` (which
+        need not be scheduled), its result (or its exception) handed back."""
+        result: list[_R] = []
+        failure: list[BaseException] = []
+
+        def kept() -> str:
+            try:
+                result.append(work())
+            except Exception as exc:
+                failure.append(exc)
+                raise
+            return "asked for"
+
+        if name not in self._records:
+            self.register(name, "on request")
+        self.run(name, kept)
+        if failure:
+            raise failure[0]
+        return result[0]
 
     def run(self, name: str, work: Callable[[], str]) -> None:
         """Run `work` (which returns a one-line summary) and record how it went."""

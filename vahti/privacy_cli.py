@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,8 +16,9 @@ from privacy.purge import dry_run, purge
 from privacy.register import describe, render_register
 from privacy.retention import Policy, status
 from privacy.subject import Subject, audited_subject_report
-from store import Store
+from store import Store, StoreBusyError
 from store.audit import AuditTrail, head, verify
+from vahti.remote import through_server
 from vahti.settings import Settings, load_settings
 from vahti.shell import (
     DEFAULT_DB,
@@ -62,8 +62,11 @@ def retention_status(
     """Per kind of data: policy, rows, oldest, due now, held back by holds, last purge."""
     with failures():
         settings = load_settings(config)
-        with open_db(db, settings) as store:
-            report = status(store.con, policy_of(settings), now_utc())
+        try:
+            with open_db(db, settings) as store:
+                report = status(store.con, policy_of(settings), now_utc())
+        except StoreBusyError as busy:  # the server's own policy, and it audits the read
+            report = through_server(db, busy).get("/api/v1/retention")
         if as_json:
             _print_json(report)
             return
@@ -135,9 +138,19 @@ def hold_add(
             since=parse_time(since, "--from"), until_ts=parse_time(until, "--to"),
             case_ref=case, kind=kind, expires=parse_time(expires, "--until"),
         )  # fmt: skip
-        with open_db(db, load_settings(config)) as store:
-            hold, covered = create_hold(store, request, cli_actor())
-        say(f"hold {hold.hold_id} added: covers {covered} events now")
+        try:
+            with open_db(db, load_settings(config)) as store:
+                hold, covered = create_hold(store, request, cli_actor())
+            hold_id = hold.hold_id
+        except StoreBusyError as busy:
+            body = {"reason": reason, "user": user, "customer_id": customer_id, "ip": ip,
+                    "from": since, "to": until, "case": case, "kind": kind,
+                    "until": expires}  # fmt: skip
+            made = through_server(db, busy).post(
+                "/api/v1/holds", {k: v for k, v in body.items() if v is not None}
+            )
+            hold_id, covered = made["id"], made["covered_events"]
+        say(f"hold {hold_id} added: covers {covered} events now")
         if covered == 0:
             say("note: the hold matches no stored event yet (it will cover matching events "
                 "that arrive later)", error=True)  # fmt: skip
@@ -156,30 +169,33 @@ def hold_list(
 ) -> None:
     """Holds, active and released."""
     with failures():
-        with open_db(db, load_settings(config)) as store:
-            holds = list_holds(store.con)
-        now = now_utc()
+        try:
+            with open_db(db, load_settings(config)) as store:
+                now = now_utc()
+                holds = [h.as_json(now) for h in list_holds(store.con)]
+        except StoreBusyError as busy:
+            holds = through_server(db, busy).get("/api/v1/holds")
         if as_json:
-            _print_json([h.as_json(now) for h in holds])
+            _print_json(holds)
             return
         table = Table(title="legal holds")
         for column in ("id", "covers", "range", "kind", "case", "reason", "until", "state"):
             table.add_column(column)
         for h in holds:
             covers = " ".join(
-                f"{k}={v}"
-                for k, v in (("user", h.user), ("customer", h.customer_id), ("ip", h.ip))
-                if v
+                f"{k}={h[field]}"
+                for k, field in (("user", "user"), ("customer", "customer_id"), ("ip", "ip"))
+                if h[field]
             )
-            span = f"{_day(h.from_ts)}..{_day(h.to_ts)}"
-            state = "active" if h.active(now) else "released" if h.released_at else "expired"
-            table.add_row(str(h.hold_id), covers, span, h.kind, h.case_ref or "", h.reason,
-                          _day(h.until), state)  # fmt: skip
+            span = f"{_day(h['from'])}..{_day(h['to'])}"
+            state = "active" if h["active"] else "released" if h["released_at"] else "expired"
+            table.add_row(str(h["id"]), covers, span, h["kind"], h["case"] or "", h["reason"],
+                          _day(h["until"]), state)  # fmt: skip
         out.print(table)
 
 
-def _day(value: datetime | None) -> str:
-    return value.date().isoformat() if value else ""
+def _day(value: str | None) -> str:
+    return value[:10] if value else ""
 
 
 @hold_app.command("release")
@@ -190,11 +206,14 @@ def hold_release(
 ) -> None:
     """End a hold: what it kept becomes due again under the retention policy."""
     with failures():
-        with open_db(db, load_settings(config)) as store:
-            try:
-                audited_release(AuditTrail(store), hold_id, cli_actor(), now_utc())
-            except HoldError as exc:
-                raise UsageError(str(exc)) from exc
+        try:
+            with open_db(db, load_settings(config)) as store:
+                try:
+                    audited_release(AuditTrail(store), hold_id, cli_actor(), now_utc())
+                except HoldError as exc:
+                    raise UsageError(str(exc)) from exc
+        except StoreBusyError as busy:
+            through_server(db, busy).post(f"/api/v1/holds/{hold_id}/release")
         say(f"hold {hold_id} released")
 
 
@@ -202,23 +221,31 @@ def hold_release(
 def audit_verify(db: DbOption = DEFAULT_DB, config: ConfigOption = None) -> None:
     """Check the hash chain end to end; exit 1 naming the first broken entry."""
     with failures():
-        with open_db(db, load_settings(config)) as store:
-            check = verify(store.con)
-        if check.first_broken is not None:
-            say(
-                f"vahti: audit chain broken at entry {check.first_broken}: {check.problem}",
-                error=True,
-            )
+        try:
+            with open_db(db, load_settings(config)) as store:
+                check = verify(store.con)
+            broken, problem = check.first_broken, check.problem
+            entries, head_hash = check.entries, check.head_hash
+        except StoreBusyError as busy:
+            body = through_server(db, busy).get("/api/v1/audit/verify")
+            broken, problem = body["first_broken"], body["problem"]
+            entries, head_hash = body["entries"], body["head_hash"]
+        if broken is not None:
+            say(f"vahti: audit chain broken at entry {broken}: {problem}", error=True)
             raise typer.Exit(1)
-        say(f"audit chain intact: {check.entries} entries, head {check.head_hash}")
+        say(f"audit chain intact: {entries} entries, head {head_hash}")
 
 
 @audit_app.command("head")
 def audit_head(db: DbOption = DEFAULT_DB, config: ConfigOption = None) -> None:
     """Print the latest entry's number and hash, to keep outside the system."""
     with failures():
-        with open_db(db, load_settings(config)) as store:
-            seq, digest = head(store.con)
+        try:
+            with open_db(db, load_settings(config)) as store:
+                seq, digest = head(store.con)
+        except StoreBusyError as busy:
+            body = through_server(db, busy).get("/api/v1/audit/verify")
+            seq, digest = body["head_seq"], body["head_hash"]
         sys.stdout.write(f"{seq} {digest}\n")
 
 

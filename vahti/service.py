@@ -10,7 +10,9 @@ import getpass
 import logging
 import os
 import threading
+import uuid
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import Future
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -24,21 +26,24 @@ from fastapi import FastAPI
 
 from analytics.run import run_detection
 from api.app import create_app
-from api.context import ApiContext, ApiLimits, Rejected
+from api.context import ApiContext, ApiLimits, DetectRequest, IngestRequest, Rejected
 from api.metrics import ServiceMetrics
 from ingest.context import ParseContext
 from ingest.enrich import Enricher
-from ingest.pipeline import InputError
+from ingest.pipeline import InputError, plan
 from ingest.push import BatchConflict, PushError, push_batch
 from privacy.purge import purge
 from store import Store
 from store.audit import AuditTrail
-from vahti.ingesting import ingest_options, open_enricher, run_ingest
+from store.tokens import create_token, list_tokens, revoke_token
+from vahti.detection_cli import replay_window, run_json
+from vahti.ingesting import file_report_json, ingest_options, open_enricher, run_ingest
 from vahti.jobs import JobBoard, Stopping
 from vahti.privacy_cli import policy_of
+from vahti.remote import holder_note, token_file, write_token_file
 from vahti.rules_cli import rules_of
 from vahti.settings import Settings
-from vahti.shell import now_utc
+from vahti.shell import UsageError, now_utc
 
 log = logging.getLogger("vahti.serve")
 _PARTIAL = (".tmp", ".part", ".partial", ".swp")
@@ -193,6 +198,80 @@ def purge_queue(service: Service, scheduler: BackgroundScheduler) -> Callable[[s
     return queue
 
 
+def worker_runner(scheduler: BackgroundScheduler | None) -> Callable[[Callable[[], Any]], Any]:
+    """Run work for a request on the scheduler's one worker (after the job it is on), and
+    wait for its result; without a scheduler (tests, tools), right here, one at a time."""
+    alone = threading.Lock()
+
+    def run(work: Callable[[], Any]) -> Any:
+        if scheduler is None:
+            with alone:
+                return work()
+        done: Future[Any] = Future()
+
+        def job() -> None:
+            try:
+                done.set_result(work())
+            except BaseException as exc:  # handed to the waiting request as it is
+                done.set_exception(exc)
+
+        scheduler.add_job(job, id=f"request-{uuid.uuid4().hex}", next_run_time=datetime.now(UTC))
+        return done.result(timeout=REQUEST_WORK_SECONDS)
+
+    return run
+
+
+REQUEST_WORK_SECONDS = 4 * 3600
+
+
+Runner = Callable[[Callable[[], Any]], Any]
+
+
+def detect_on_request(service: Service, run: Runner) -> Callable[[DetectRequest], dict[str, Any]]:
+    def detect(request: DetectRequest) -> dict[str, Any]:
+        try:
+            window = replay_window(request.since, request.until)
+        except UsageError as exc:
+            raise Rejected(422, str(exc), ("body",)) from exc
+
+        def work() -> dict[str, Any]:
+            store = service.own_store()
+            try:
+                rules = rules_of(service.settings)
+                return run_json(run_detection(store, rules, window, service.checkpoint))
+            finally:
+                store.close()
+
+        return run(lambda: service.board.run_returning("detect", work))
+
+    return detect
+
+
+def ingest_on_request(
+    service: Service, run: Runner
+) -> Callable[[IngestRequest], list[dict[str, Any]]]:
+    def ingest(request: IngestRequest) -> list[dict[str, Any]]:
+        try:
+            options = ingest_options(service.settings, request.format, request.year, request.tz)
+            files = [Path(p) for p in request.paths]
+            plan(files, options)  # every file checked before anything is written
+        except InputError as exc:
+            raise Rejected(422, str(exc), ("body",)) from exc
+
+        def work() -> list[dict[str, Any]]:
+            store = service.own_store()
+            try:
+                with service.event_writer:
+                    reports = run_ingest(store, service.settings, files, options)
+                return [file_report_json(r) for r in reports]
+            finally:
+                store.close()
+
+        return run(lambda: service.board.run_returning("ingest", work))
+
+    return ingest
+
+
 def _bound(work: Callable[[Service], str], service: Service) -> Callable[[], str]:
     return lambda: work(service)
 
@@ -218,6 +297,9 @@ def build_app(service: Service, scheduler: BackgroundScheduler | None = None) ->
         policy=policy_of(service.settings),
         metrics=service.metrics,
     )
+    run = worker_runner(scheduler)
+    context.detect = detect_on_request(service, run)
+    context.ingest = ingest_on_request(service, run)
     if scheduler is None:
         return create_app(context)
     context.jobs = lambda: job_snapshot(service, scheduler)
@@ -235,8 +317,29 @@ def build_app(service: Service, scheduler: BackgroundScheduler | None = None) ->
     return create_app(context, lifespan)
 
 
-def holder_note(db: Path) -> Path:
-    return db.with_name(db.name + ".holder")
+LOCAL_TOKEN = "local-cli"  # a token's name, not a secret  # noqa: S105
+
+
+def open_local_token(service: Service, db: Path) -> str:
+    """An admin token for this machine's operator, in an owner-only file beside the database,
+    so every command works beside the server (vahti/remote.py). A token left by a server
+    that was killed is revoked first. Returns the token's name."""
+    now = now_utc()
+    user = getpass.getuser()
+    with service.audit.change("serve", "tokens.local", {"user": user}) as con:
+        for token in list_tokens(con):
+            if token.name.startswith(LOCAL_TOKEN) and token.revoked_at is None:
+                revoke_token(con, token.name, now)
+        name = f"{LOCAL_TOKEN} {user} {now:%Y%m%dT%H%M%S}"[:64]
+        _, secret = create_token(con, name, "admin", now)
+    write_token_file(db, secret)
+    return name
+
+
+def close_local_token(service: Service, db: Path, name: str) -> None:
+    token_file(db).unlink(missing_ok=True)
+    with service.audit.change("serve", "tokens.revoke", {"token": name}) as con:
+        revoke_token(con, name, now_utc())
 
 
 def describe_holder(db: Path, url: str) -> None:

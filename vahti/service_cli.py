@@ -31,7 +31,6 @@ from vahti.shell import (
     out,
     parse_time,
     say,
-    utc_text,
 )
 
 token_app = typer.Typer(help="API tokens: create (shown once), list, revoke.", no_args_is_help=True)
@@ -49,7 +48,15 @@ def serve_command(
     """Run the API and the scheduler (spool ingest, detection) in one process."""
     import uvicorn
 
-    from vahti.service import build_app, describe_holder, holder_note, open_service, scheduler_for
+    from vahti.remote import holder_note
+    from vahti.service import (
+        build_app,
+        close_local_token,
+        describe_holder,
+        open_local_token,
+        open_service,
+        scheduler_for,
+    )
 
     with failures():
         settings = skipping_broken(load_settings(config), skip_broken)
@@ -62,13 +69,14 @@ def serve_command(
         with open_db(db, settings) as store:
             if not any(t.revoked_at is None for t in list_tokens(store.con)):
                 say(
-                    "vahti: no API tokens yet, so every request will be refused: stop the "
-                    "server and run `vahti token create --name NAME --role admin`",
+                    "vahti: no API tokens for people yet: create them with `vahti token "
+                    "create --name NAME --role ROLE` (it works beside the server)",
                     error=True,
                 )
             service = open_service(store, settings)
             scheme = "https" if tls_cert else "http"
             describe_holder(db, f"{scheme}://{host}:{port}")
+            local = open_local_token(service, db)
             _stop_quietly_on_signals()
             try:
                 uvicorn.run(
@@ -82,6 +90,7 @@ def serve_command(
                     log_level="info",
                 )
             finally:
+                close_local_token(service, db, local)
                 service.enricher.close()
                 holder_note(db).unlink(missing_ok=True)
 
@@ -118,14 +127,18 @@ def token_create(
         if role not in ROLES:
             raise UsageError(f"--role: one of {', '.join(ROLES)}")
         settings = load_settings(config)
-        with open_db(db, settings) as store:
-            detail = {"role": role, "token": name, "purpose": "access management"}
-            try:
-                with AuditTrail(store).change(cli_actor(), "tokens.create", detail) as con:
-                    info, secret = create_token(con, name, role, now_utc())
-            except TokenError as exc:
-                raise UsageError(str(exc)) from exc
-        say(f"token {info.name!r} ({info.role}) created; it is shown only now:", error=True)
+        try:
+            with open_db(db, settings) as store:
+                detail = {"role": role, "token": name, "purpose": "access management"}
+                try:
+                    with AuditTrail(store).change(cli_actor(), "tokens.create", detail) as con:
+                        _, secret = create_token(con, name, role, now_utc())
+                except TokenError as exc:
+                    raise UsageError(str(exc)) from exc
+        except StoreBusyError as busy:
+            made = through_server(db, busy).post("/api/v1/tokens", {"name": name, "role": role})
+            secret = made["token"]
+        say(f"token {name.strip()!r} ({role}) created; it is shown only now:", error=True)
         sys.stdout.write(secret + "\n")
 
 
@@ -137,16 +150,21 @@ def token_list(
 ) -> None:
     """Tokens by name and role (their secrets are not stored, so cannot be shown)."""
     with failures():
-        with open_db(db, load_settings(config)) as store:
-            tokens = list_tokens(store.con)
+        try:
+            with open_db(db, load_settings(config)) as store:
+                tokens = [t.as_json() for t in list_tokens(store.con)]
+        except StoreBusyError as busy:
+            tokens = through_server(db, busy).get("/api/v1/tokens")
         if as_json:
-            sys.stdout.write(orjson.dumps([t.as_json() for t in tokens]).decode() + "\n")
+            sys.stdout.write(orjson.dumps(tokens).decode() + "\n")
             return
         table = Table(title="API tokens")
         for column in ("name", "role", "created", "revoked"):
             table.add_column(column)
         for t in tokens:
-            table.add_row(t.name, t.role, utc_text(t.created_at), utc_text(t.revoked_at))
+            created, revoked = t["created_at"], t["revoked_at"]
+            table.add_row(t["name"], t["role"], created[:19] + "Z",
+                          revoked[:19] + "Z" if revoked else "")  # fmt: skip
         out.print(table)
 
 
@@ -158,14 +176,17 @@ def token_revoke(
 ) -> None:
     """Revoke a token: it stops working at once."""
     with failures():
-        with open_db(db, load_settings(config)) as store:
-            detail = {"token": name, "purpose": "access management"}
-            try:
-                with AuditTrail(store).change(cli_actor(), "tokens.revoke", detail) as con:
-                    info = revoke_token(con, name, now_utc())
-            except TokenError as exc:
-                raise UsageError(str(exc)) from exc
-        say(f"token {info.name!r} revoked")
+        try:
+            with open_db(db, load_settings(config)) as store:
+                detail = {"token": name, "purpose": "access management"}
+                try:
+                    with AuditTrail(store).change(cli_actor(), "tokens.revoke", detail) as con:
+                        revoke_token(con, name, now_utc())
+                except TokenError as exc:
+                    raise UsageError(str(exc)) from exc
+        except StoreBusyError as busy:
+            through_server(db, busy).delete(f"/api/v1/tokens/{name}")
+        say(f"token {name!r} revoked")
 
 
 def events_command(

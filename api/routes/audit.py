@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request
 from api.auth import Dpo
 from api.models import AuditPage, ChainOut
 from api.routes.common import Ctx, Reader, who
-from store.audit import entries, verify
+from store.audit import entries, head, verify
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
 
@@ -44,6 +44,7 @@ def verify_chain(principal: Dpo, con: Reader) -> dict:
     return {
         "ok": check.first_broken is None,
         "entries": check.entries,
+        "head_seq": head(con)[0],
         "head_hash": check.head_hash,
         "first_broken": check.first_broken,
         "problem": check.problem,

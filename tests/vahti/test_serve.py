@@ -116,26 +116,32 @@ def test_serve_runs_jobs_guards_the_database_and_stops_cleanly(tmp_path: Path) -
         status, body = _get(f"{base}/api/v1/events?user=spooled&purpose=test", token)
         assert status == 200 and [e["ts"][:4] for e in body["events"]] == [recent[:4]]
 
-        refused = run_cli("ingest", str(spool / "batch.jsonl"), "--db", str(db))
-        assert refused.returncode == 1
-        assert "held by a running vahti server" in refused.stderr
-        assert f"127.0.0.1:{port}" in refused.stderr
-        # Read-only commands read through the server's API with a token...
+        # Commands work beside the server, through its API: with VAHTI_TOKEN...
         listed = run_cli("events", "--user", "spooled", "--json", "--db", str(db),
                          env={"VAHTI_TOKEN": token})  # fmt: skip
         assert listed.returncode == 0, listed.stderr
         assert [e["user"] for e in json.loads(listed.stdout)] == ["spooled"]
-        alerts = run_cli("alerts", "--json", "--db", str(db), env={"VAHTI_TOKEN": token})
+        # ...or with the token the server left for its operator, owner-only.
+        local = tmp_path / "vahti.duckdb.token"
+        assert local.stat().st_mode & 0o777 == 0o600
+        alerts = run_cli("alerts", "--json", "--db", str(db))
         assert alerts.returncode == 0 and json.loads(alerts.stdout) == []
-        # ...and without one they say how.
-        hint = run_cli("alerts", "--db", str(db))
-        assert hint.returncode == 1 and "VAHTI_TOKEN" in hint.stderr
+        again = run_cli("ingest", str(spool / "batch.jsonl"), "--db", str(db))
+        assert again.returncode == 0, again.stderr
+        assert "loaded 0 events" in again.stdout  # the spool job loaded that file already
+        local.chmod(0o644)  # a token file others could read is refused, not used
+        exposed = run_cli("alerts", "--db", str(db))
+        assert exposed.returncode == 1 and "readable by others" in exposed.stderr
+        local.chmod(0o600)
     finally:
         server.send_signal(signal.SIGTERM)
         _, stderr = server.communicate(timeout=60)
     assert server.returncode == 0, stderr
     assert "spooled" not in stderr and "192.0.2.9" not in stderr  # no personal data logged
     assert not (tmp_path / "vahti.duckdb.holder").exists()
+    assert not (tmp_path / "vahti.duckdb.token").exists()  # and its token is revoked:
+    tokens = json.loads(run_cli("token", "list", "--json", "--db", str(db)).stdout)
+    assert all(t["revoked_at"] for t in tokens if t["name"].startswith("local-cli"))
     with open_store(db) as store:
         ((count,),) = store.con.execute(
             "SELECT count(*) FROM events WHERE \"user\" = 'spooled'"

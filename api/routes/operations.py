@@ -1,0 +1,57 @@
+"""Running the service's own work on request: counts, a detection run, loading files the
+server can read. What `vahti stats`, `vahti detect` and `vahti ingest` do when a server
+holds the database; the work runs on the scheduler's one worker, after the job it is on."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.auth import Admin, Analyst, Monitor
+from api.context import DetectRequest, IngestRequest, Rejected
+from api.routes.common import Ctx, who
+from store import Store
+from store.stats import stats
+
+router = APIRouter(prefix="/api/v1", tags=["operations"])
+
+
+@router.get("/stats", summary="Counts of what the store holds (no personal data)")
+def store_stats(principal: Monitor, ctx: Ctx) -> dict[str, Any]:
+    return stats(Store(ctx.store.path, ctx.store.cursor()))
+
+
+class DetectIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    since: Annotated[str | None, Field(alias="from", max_length=40)] = None
+    until: Annotated[str | None, Field(alias="to", max_length=40)] = None
+
+
+@router.post("/detect", summary="Run every enabled rule now (or replay from/to)")
+def detect_now(principal: Analyst, ctx: Ctx, body: DetectIn | None = None) -> dict[str, Any]:
+    wanted = body or DetectIn()
+    return ctx.detect(DetectRequest(wanted.since, wanted.until))
+
+
+class IngestIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    paths: list[Annotated[str, Field(min_length=1, max_length=4096)]] = Field(
+        min_length=1, max_length=1000
+    )
+    format: Annotated[str, Field(max_length=10)] = "auto"
+    year: Annotated[int | None, Field(ge=1970, le=2099)] = None
+    tz: Annotated[str | None, Field(max_length=64)] = None
+
+
+@router.post("/ingest", summary="Load files the server can read (absolute paths; admin)")
+def ingest_files(request: Request, principal: Admin, ctx: Ctx, body: IngestIn) -> dict[str, Any]:
+    if not all(path.startswith("/") for path in body.paths):
+        raise Rejected(422, "paths must be absolute: the server reads them", ("body", "paths"))
+    ctx.audit.record(
+        principal.name, "ingest.files",
+        who(principal, request, "information security", files=body.paths),
+    )  # fmt: skip
+    reports = ctx.ingest(IngestRequest(tuple(body.paths), body.format, body.year, body.tz))
+    return {"files": reports}
