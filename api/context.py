@@ -70,6 +70,10 @@ def _no_ingest(request: IngestRequest) -> list[dict[str, Any]]:
     raise Rejected(503, "this process loads no files: use `vahti ingest`")
 
 
+def _no_retry(source: str | None, reason: str | None, actor: str) -> list[dict[str, Any]]:
+    raise Rejected(503, "this process parses no quarantine: use `vahti quarantine retry`")
+
+
 @dataclass
 class ApiContext:
     store: Store
@@ -84,3 +88,5 @@ class ApiContext:
     metrics: ServiceMetrics | None = None  # the service's; an app without one makes its own
     detect: Callable[[DetectRequest], dict[str, Any]] = _no_detection  # run the rules now
     ingest: Callable[[IngestRequest], list[dict[str, Any]]] = _no_ingest  # load server files
+    # Parse quarantined lines again (source, reason, actor) -> per source what came of it.
+    retry_quarantine: Callable[[str | None, str | None, str], list[dict[str, Any]]] = _no_retry

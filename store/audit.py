@@ -57,8 +57,22 @@ class ChainCheck:
 
 def _canonical(detail: dict[str, Any]) -> str:
     """RFC 8785 (JSON Canonicalization Scheme): anyone can check a stored entry's hash with
-    their own JCS tool. Times and the like become JSON text first (orjson's forms)."""
-    return rfc8785.dumps(orjson.loads(orjson.dumps(detail))).decode()
+    their own JCS tool. Times and the like become JSON text first (orjson's forms), and an
+    integer JSON numbers cannot hold exactly (past 2**53, say from a request) its digits."""
+    return rfc8785.dumps(orjson.loads(orjson.dumps(_exact(detail)))).decode()
+
+
+_SAFE_INTEGER = 2**53 - 1
+
+
+def _exact(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _exact(inner) for key, inner in value.items()}
+    if isinstance(value, list | tuple):
+        return [_exact(inner) for inner in value]
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > _SAFE_INTEGER:
+        return str(value)
+    return value
 
 
 def entry_hash(

@@ -11,7 +11,7 @@ import orjson
 import typer
 
 from analytics.run import run_detection
-from ingest.pipeline import FileReport, plan
+from ingest.pipeline import FileReport, expand, plan
 from store import StoreBusyError, open_store
 from store.compaction import encrypt_file
 from store.encryption import read_key
@@ -152,8 +152,8 @@ def ingest_command(
                     print_detection(run_detection(store, rules), to_stderr=as_json)
         except StoreBusyError as busy:  # the server reads the files itself
             remote = through_server(db, busy)
-            body = {"paths": [str(p.resolve()) for p in files], "format": fmt, "year": year,
-                    "tz": tz}  # fmt: skip
+            paths = [str(p.resolve()) for p in expand(files)]  # a folder: its files
+            body = {"paths": paths, "format": fmt, "year": year, "tz": tz}
             found = remote.post("/api/v1/ingest", body)["files"]
             print_reports([file_report_from_json(row) for row in found], as_json)
             if then_detect:

@@ -19,7 +19,9 @@ from privacy.extracts import (
     list_extracts,
 )
 from privacy.package import make_package, verify_package
+from store import StoreBusyError
 from store.audit import AuditTrail
+from vahti.remote import through_server
 from vahti.settings import load_settings
 from vahti.shell import (
     DEFAULT_DB,
@@ -89,34 +91,44 @@ def extract_list(
 ) -> None:
     """Requests with their state and what is due when."""
     with failures():
-        with open_db(db, load_settings(config)) as store:
-            extracts = list_extracts(store.con)
-        now = now_utc()
+        try:
+            with open_db(db, load_settings(config)) as store:
+                now = now_utc()
+                extracts = [e.as_json(now) for e in list_extracts(store.con)]
+        except StoreBusyError as busy:
+            extracts = through_server(db, busy).get("/api/v1/extracts")
         if as_json:
-            sys.stdout.write(orjson.dumps([e.as_json(now) for e in extracts]).decode() + "\n")
+            sys.stdout.write(orjson.dumps(extracts).decode() + "\n")
             return
         table = Table(title="extract requests")
         for column in ("id", "authority", "reference", "order", "state", "due", "requested by"):
             table.add_column(column)
         for e in extracts:
-            due = utc_text(e.deadline, "minutes") + (
-                " OVERDUE" if e.as_json(now)["overdue"] else ""
-            )
-            table.add_row(str(e.extract_id), e.authority, e.reference, e.order_type, e.state,
-                          due, e.requested_by)  # fmt: skip
+            due = e["deadline"][:16] + "Z" + (" OVERDUE" if e["overdue"] else "")
+            table.add_row(str(e["id"]), e["authority"], e["reference"], e["order_type"],
+                          e["state"], due, e["requested_by"])  # fmt: skip
         out.print(table)
 
 
 def _decide(extract_id: int, db: Path, config: Path | None, refusal: str | None) -> None:
-    with open_db(db, load_settings(config)) as store:
-        try:
-            decided = audited_decision(
-                AuditTrail(store), extract_id, cli_actor(), now_utc(), refusal
-            )
-        except ExtractError as exc:
-            raise UsageError(str(exc)) from exc
-    held = ", ".join(map(str, decided.holds))
-    say(f"extract request {extract_id} {decided.state}" + (f" (holds {held})" if held else ""))
+    try:
+        with open_db(db, load_settings(config)) as store:
+            try:
+                decided = audited_decision(
+                    AuditTrail(store), extract_id, cli_actor(), now_utc(), refusal
+                )
+            except ExtractError as exc:
+                raise UsageError(str(exc)) from exc
+        state, holds = decided.state, list(decided.holds)
+    except StoreBusyError as busy:
+        remote = through_server(db, busy)
+        if refusal is None:
+            body = remote.post(f"/api/v1/extracts/{extract_id}/approve")
+        else:
+            body = remote.post(f"/api/v1/extracts/{extract_id}/refuse", {"reason": refusal})
+        state, holds = body["state"], body["holds"]
+    held = ", ".join(map(str, holds))
+    say(f"extract request {extract_id} {state}" + (f" (holds {held})" if held else ""))
 
 
 @extract_app.command("approve")

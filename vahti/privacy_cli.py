@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import quote
 
 import orjson
 import typer
@@ -16,9 +18,9 @@ from privacy.purge import dry_run, purge
 from privacy.register import describe, render_register
 from privacy.retention import Policy, status
 from privacy.subject import Subject, audited_subject_report
-from store import Store, StoreBusyError
+from store import Store, StoreBusyError, StoreError
 from store.audit import AuditTrail, head, verify
-from vahti.remote import through_server
+from vahti.remote import Remote, through_server
 from vahti.settings import Settings, load_settings
 from vahti.shell import (
     DEFAULT_DB,
@@ -94,8 +96,22 @@ def retention_purge(
     """Delete what is due (holds honoured), pseudonymise old events, compact the file."""
     with failures():
         settings = load_settings(config)
-        with open_db(db, settings) as store:
-            report = run_purge(store, settings, cli_actor(), dry)
+        try:
+            with open_db(db, settings) as store:
+                report = run_purge(store, settings, cli_actor(), dry)
+        except StoreBusyError as busy:  # the server's retention job, run now
+            remote = through_server(db, busy)
+            if not dry:
+                outcome = run_server_purge(remote)
+                if as_json:
+                    _print_json(outcome)
+                else:
+                    say(f"the server's retention job ran: {outcome['outcome']}, "
+                        f"{outcome['message']}")  # fmt: skip
+                if outcome["outcome"] != "ok":
+                    raise typer.Exit(1) from None
+                return
+            report = remote.post("/api/v1/retention/purge", dry_run="true")
         if as_json:
             _print_json(report)
             return
@@ -109,6 +125,25 @@ def retention_purge(
             if report["compacted"]:
                 c = report["compacted"]
                 say(f"compacted: {c['bytes_before']} -> {c['bytes_after']} bytes")
+
+
+def run_server_purge(remote: Remote, seconds: float = 4 * 3600) -> dict[str, Any]:
+    """Queue the server's retention job and wait for it (it compacts the file under the
+    server, so it cannot answer the request that asked for it): its outcome and summary."""
+
+    def retention() -> dict[str, Any]:
+        jobs = {job["name"]: job for job in remote.get("/api/v1/jobs")}
+        return jobs["retention"]
+
+    before = retention()["runs"]
+    remote.post("/api/v1/retention/purge")
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        job = retention()
+        if job["runs"] > before and job["outcome"] != "running":
+            return {"outcome": job["outcome"], "message": job["message"], "at": job["last_run"]}
+        time.sleep(0.5)
+    raise StoreError("the server's retention job did not finish in time: see /api/v1/jobs")
 
 
 def run_purge(store: Store, settings: Settings, who: str, dry: bool) -> dict[str, Any]:
@@ -274,8 +309,17 @@ def subject_report_command(
         if lang not in ("fi", "en"):
             raise UsageError("--lang: fi or en")
         settings = load_settings(config)
-        with open_db(db, settings) as store:
-            report = make_subject_report(store, settings, Subject(user, customer_id), cli_actor())
+        try:
+            with open_db(db, settings) as store:
+                subject = Subject(user, customer_id)
+                report = make_subject_report(store, settings, subject, cli_actor())
+        except StoreBusyError as busy:  # the server's policy; it audits the report itself
+            if user is None:
+                raise UsageError(
+                    "through a running server, give --user (and --customer-id)"
+                ) from None
+            path = f"/api/v1/subjects/{quote(user, safe='')}"
+            report = through_server(db, busy).get(path, customer_id=customer_id)
         if out_dir is not None:
             written = write_subject_report(report, out_dir)
             say("wrote " + ", ".join(str(p) for p in written))

@@ -14,7 +14,7 @@ from rich.table import Table
 
 from ingest.pipeline import parse_context
 from ingest.retry import reparse
-from store import Store
+from store import Store, StoreBusyError
 from store.audit import AuditTrail
 from store.loading import event_rows, insert_events, next_event_id, numbered
 from store.quarantine import (
@@ -26,6 +26,7 @@ from store.quarantine import (
     sources_to_retry,
 )
 from vahti.ingesting import ingest_options, open_enricher
+from vahti.remote import through_server
 from vahti.settings import Settings, load_settings
 from vahti.shell import (
     DEFAULT_DB,
@@ -67,17 +68,23 @@ def quarantine_list(
         return
     with failures():
         query = QuarantineQuery(source, reason, limit)
-        with open_db(db, load_settings(config)) as store:
-            lines = quarantined_lines(store, query)
-            total, reasons = quarantine_summary(store, query)
-            # Quarantined text may name people: reading it is recorded like an event search.
-            touched = {"source": source, "reason": reason, "lines": len(lines)}
-            AuditTrail(store).record(cli_actor(), "quarantine.list", touched)
+        try:
+            with open_db(db, load_settings(config)) as store:
+                lines = quarantined_lines(store, query)
+                total, reasons = quarantine_summary(store, query)
+                # Quarantined text may name people: reading it is recorded like a search.
+                touched = {"source": source, "reason": reason, "lines": len(lines)}
+                AuditTrail(store).record(cli_actor(), "quarantine.list", touched)
+            rows = [{**row, "quarantined_at": utc_text(row["quarantined_at"])} for row in lines]
+        except StoreBusyError as busy:  # the server audits the read itself
+            params = {"source": source, "reason": reason, "limit": limit}
+            body = through_server(db, busy).get("/api/v1/quarantine", **params)
+            rows, total = body["lines"], body["total"]
+            reasons = [(text, count) for text, count in body["reasons"]]
     if as_json:
-        rows = [{**row, "quarantined_at": utc_text(row["quarantined_at"])} for row in lines]
         sys.stdout.write(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode() + "\n")
         return
-    _print_lines(lines, total, reasons)
+    _print_lines(rows, total, reasons)
 
 
 def _print_lines(lines: list[dict[str, Any]], total: int, reasons: list[tuple[str, int]]) -> None:
@@ -108,11 +115,12 @@ def quarantine_retry(
     the others stay with today's reason. Run `vahti detect` afterwards."""
     with failures():
         settings = load_settings(config)
-        with open_db(db, settings) as store:
-            results = [
-                _retry_source(store, settings, found)
-                for found in sources_to_retry(store, QuarantineQuery(source, reason))
-            ]
+        try:
+            with open_db(db, settings) as store:
+                results = retry_quarantined(store, settings, source, reason, cli_actor())
+        except StoreBusyError as busy:
+            body = {"source": source, "reason": reason}
+            results = through_server(db, busy).post("/api/v1/quarantine/retry", body)["sources"]
     if as_json:
         sys.stdout.write(orjson.dumps(results, option=orjson.OPT_INDENT_2).decode() + "\n")
         return
@@ -125,7 +133,18 @@ def quarantine_retry(
         )
 
 
-def _retry_source(store: Store, settings: Settings, found: QuarantinedSource) -> dict[str, Any]:
+def retry_quarantined(
+    store: Store, settings: Settings, source: str | None, reason: str | None, actor: str
+) -> list[dict[str, Any]]:
+    query = QuarantineQuery(source, reason)
+    return [
+        _retry_source(store, settings, found, actor) for found in sources_to_retry(store, query)
+    ]
+
+
+def _retry_source(
+    store: Store, settings: Settings, found: QuarantinedSource, actor: str
+) -> dict[str, Any]:
     """One input's quarantined lines parsed again and stored in one audited transaction."""
     options = ingest_options(settings, found.format, None, None)
     # The first line's year and zone, not the position-dependent rollover state.
@@ -143,7 +162,7 @@ def _retry_source(store: Store, settings: Settings, found: QuarantinedSource) ->
         "events": counts.events, "skipped": counts.skipped, "still": counts.still.height,
     }  # fmt: skip
     trail = AuditTrail(store)
-    with trail.change(cli_actor(), "quarantine.retry", dict(result)) as con:
+    with trail.change(actor, "quarantine.retry", dict(result)) as con:
         now = datetime.now(UTC).replace(tzinfo=None)
         rows = numbered(events, next_event_id(store), found.source_id, now)
         if rows.height:

@@ -40,6 +40,7 @@ from vahti.detection_cli import replay_window, run_json
 from vahti.ingesting import file_report_json, ingest_options, open_enricher, run_ingest
 from vahti.jobs import JobBoard, Stopping
 from vahti.privacy_cli import policy_of
+from vahti.quarantine_cli import retry_quarantined
 from vahti.remote import holder_note, token_file, write_token_file
 from vahti.rules_cli import rules_of
 from vahti.settings import Settings
@@ -272,6 +273,23 @@ def ingest_on_request(
     return ingest
 
 
+def retry_on_request(
+    service: Service, run: Runner
+) -> Callable[[str | None, str | None, str], list[dict[str, Any]]]:
+    def retry(source: str | None, reason: str | None, actor: str) -> list[dict[str, Any]]:
+        def work() -> list[dict[str, Any]]:
+            store = service.own_store()
+            try:
+                with service.event_writer:
+                    return retry_quarantined(store, service.settings, source, reason, actor)
+            finally:
+                store.close()
+
+        return run(lambda: service.board.run_returning("quarantine", work))
+
+    return retry
+
+
 def _bound(work: Callable[[Service], str], service: Service) -> Callable[[], str]:
     return lambda: work(service)
 
@@ -300,6 +318,7 @@ def build_app(service: Service, scheduler: BackgroundScheduler | None = None) ->
     run = worker_runner(scheduler)
     context.detect = detect_on_request(service, run)
     context.ingest = ingest_on_request(service, run)
+    context.retry_quarantine = retry_on_request(service, run)
     if scheduler is None:
         return create_app(context)
     context.jobs = lambda: job_snapshot(service, scheduler)

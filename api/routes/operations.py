@@ -4,15 +4,17 @@ holds the database; the work runs on the scheduler's one worker, after the job i
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import Admin, Analyst, Monitor
 from api.context import DetectRequest, IngestRequest, Rejected
 from api.routes.common import Ctx, who
 from store import Store
+from store.quarantine import QuarantineQuery, quarantine_summary, quarantined_lines
 from store.stats import stats
 
 router = APIRouter(prefix="/api/v1", tags=["operations"])
@@ -49,9 +51,51 @@ class IngestIn(BaseModel):
 def ingest_files(request: Request, principal: Admin, ctx: Ctx, body: IngestIn) -> dict[str, Any]:
     if not all(path.startswith("/") for path in body.paths):
         raise Rejected(422, "paths must be absolute: the server reads them", ("body", "paths"))
+    if not all(Path(path).is_file() for path in body.paths):
+        raise Rejected(422, "every path must be a file the server can see", ("body", "paths"))
     ctx.audit.record(
         principal.name, "ingest.files",
         who(principal, request, "information security", files=body.paths),
     )  # fmt: skip
     reports = ctx.ingest(IngestRequest(tuple(body.paths), body.format, body.year, body.tz))
     return {"files": reports}
+
+
+QuarantineText = Annotated[str | None, Query(max_length=200)]
+
+
+@router.get("/quarantine", summary="Quarantined lines with file, line and reason (audited)")
+def quarantine(
+    request: Request,
+    principal: Analyst,
+    ctx: Ctx,
+    source: QuarantineText = None,
+    reason: QuarantineText = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
+) -> dict[str, Any]:
+    store = Store(ctx.store.path, ctx.store.cursor())
+    query = QuarantineQuery(source, reason, limit)
+    lines = quarantined_lines(store, query)
+    total, reasons = quarantine_summary(store, query)
+    # Quarantined text may name people: reading it is recorded like an event search.
+    touched = {"source": source, "reason": reason, "lines": len(lines)}
+    ctx.audit.record(principal.name, "quarantine.list",
+                     who(principal, request, "information security", **touched))  # fmt: skip
+    shown = [{**row, "quarantined_at": _utc_text(row["quarantined_at"])} for row in lines]
+    return {"lines": shown, "total": total, "reasons": [list(r) for r in reasons]}
+
+
+def _utc_text(moment: Any) -> str | None:
+    return moment.isoformat() + "Z" if moment is not None else None
+
+
+class RetryIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    source: Annotated[str | None, Field(max_length=200)] = None
+    reason: Annotated[str | None, Field(max_length=200)] = None
+
+
+@router.post("/quarantine/retry", summary="Parse quarantined lines again (admin)")
+def quarantine_retry(principal: Admin, ctx: Ctx, body: RetryIn | None = None) -> dict[str, Any]:
+    wanted = body or RetryIn()
+    return {"sources": ctx.retry_quarantine(wanted.source, wanted.reason, principal.name)}

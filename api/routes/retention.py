@@ -57,6 +57,7 @@ def retention(request: Request, principal: Dpo, ctx: Ctx, con: Reader) -> dict[s
 def purge(principal: Dpo, ctx: Ctx, dry: Annotated[bool, Query(alias="dry_run")] = False) -> Any:
     if dry:
         return dry_run(ctx.store, ctx.audit, ctx.policy, ctx.clock(), principal.name).as_json()
+    # Queued, not awaited: compaction waits for every request to end, this one too.
     ctx.queue_purge(principal.name)
     return JSONResponse({"queued": True, "job": "retention"}, status_code=202)
 

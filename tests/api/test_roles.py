@@ -39,6 +39,13 @@ def _new_hold(world: World) -> int:
     return int(response.json()["id"])
 
 
+def _log_file(world: World) -> str:
+    path = world.store.path.parent / f"pushed-{next(_names)}.jsonl"
+    path.write_text('{"ts": "2026-11-01T00:00:00Z", "outcome": "failure", "user": "u", '
+                    '"ip": "192.0.2.1"}\n')  # fmt: skip
+    return str(path)
+
+
 EXTRACT = {
     "authority": "Poliisi",
     "legal_basis": "Pakkokeinolaki 10 luku",
@@ -63,6 +70,11 @@ TABLE: dict[tuple[str, str], tuple[set[str | None], Request]] = {
     ("GET", "/metrics"): (EVERYONE, lambda w: {}),
     ("GET", "/api/v1/jobs"): (EVERYONE, lambda w: {}),
     ("GET", "/api/v1/config"): ({"admin"}, lambda w: {}),
+    ("GET", "/api/v1/stats"): (EVERYONE, lambda w: {}),
+    ("POST", "/api/v1/detect"): ({"analyst", "admin"}, lambda w: {}),
+    ("POST", "/api/v1/ingest"): ({"admin"}, lambda w: {"json": {"paths": [_log_file(w)]}}),
+    ("GET", "/api/v1/quarantine"): ({"analyst", "admin"}, lambda w: {}),
+    ("POST", "/api/v1/quarantine/retry"): ({"admin"}, lambda w: {}),
     ("GET", "/api/v1/overview"): (EVERYONE, lambda w: {}),
     ("GET", "/api/v1/alerts/{alert_id}/timeline"): (
         {"analyst", "admin"},

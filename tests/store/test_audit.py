@@ -89,3 +89,11 @@ def test_a_third_party_recomputes_the_chain_with_its_own_jcs_tool(db: Path) -> N
             [prev, str(seq), at.isoformat(timespec="microseconds"), actor, action]
         )
         assert hashlib.sha256((material + "\x1f" + canonical).encode()).hexdigest() == digest
+
+
+def test_a_number_json_cannot_hold_is_kept_as_its_digits(db: Path) -> None:
+    with open_store(db) as store:
+        AuditTrail(store).record("api", "alerts.read", {"limit": 2**60, "big": [2**80], "ok": 5})
+        (entry,) = entries(store.con)
+        assert entry.detail == {"limit": str(2**60), "big": [str(2**80)], "ok": 5}
+        assert verify(store.con).first_broken is None

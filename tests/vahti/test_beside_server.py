@@ -74,5 +74,15 @@ def test_the_daily_commands_go_through_the_server(served: Path) -> None:
     names = {t["name"] for t in json.loads(_ok("token", "list", "--json", *db))}
     assert "liisa" in names
     assert "revoked" in _ok("token", "revoke", "liisa", *db)
+    dry = json.loads(_ok("retention", "purge", "--dry-run", "--json", *db))
+    assert {k["kind"] for k in dry["kinds"]} >= {"events", "quarantine"}
+    assert "no quarantined lines" in _ok("quarantine", *db)
+    assert json.loads(_ok("quarantine", "retry", "--json", *db)) == []
+    report = json.loads(_ok("subject", "report", "--user", "fztu", "--json", *db))
+    assert [e["user"] for e in report["events"]] == ["fztu"]
+    assert json.loads(_ok("extract", "list", "--json", *db)) == []
     missing = run_cli("alerts", "ack", "a-0000000000000000", *db)
     assert missing.returncode == 1 and "no alert" in missing.stderr
+    # Last: the purge deletes the 2016 excerpt (older than 180 days), then compacts.
+    purged = json.loads(_ok("retention", "purge", "--json", *db))  # the server's job, awaited
+    assert purged["outcome"] == "ok" and "deleted events" in purged["message"]
