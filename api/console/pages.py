@@ -29,6 +29,17 @@ from store.audit import head as audit_head
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+
+
+def days_text(days: float) -> str:
+    """A retention period as people write it: `180 days`, `1 day`, `12 hours`."""
+    if days >= 1 and float(days).is_integer():
+        return f"{int(days)} day" + ("" if days == 1 else "s")
+    hours = days * 24
+    return f"{hours:g} hour" + ("" if hours == 1 else "s")
+
+
+templates.env.filters["days"] = days_text
 MAP_CATEGORIES = {"impossible_travel", "new_country", "session_hijack"}
 Field = Annotated[str, Form()]
 Optional = Annotated[str | None, Form()]

@@ -196,6 +196,8 @@ def test_dpo_adds_and_releases_a_hold_and_checks_the_chain(
     sign_in(browser, console, "dpo")
     assert nav(browser) == ["Overview", "Data protection"]
     browser.get(f"{console.url}/dpo")
+    retention = browser.find_element(By.TAG_NAME, "table").text
+    assert "180 days" in retention and "180.0" not in retention
     submit(browser, "form[action='/dpo/audit/verify'] button")
     assert "Audit chain intact" in browser.find_element(By.CSS_SELECTOR, ".result").text
     form = browser.find_element(By.CSS_SELECTOR, "form[action='/dpo/holds']")
