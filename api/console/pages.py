@@ -15,7 +15,7 @@ from fastapi.templating import Jinja2Templates
 from api.auth import FailureLimiter, Principal, TokenCache, context
 from api.console.charts import Bar, bars
 from api.console.sessions import COOKIE, Session, Sessions, csrf_ok
-from api.console.worldmap import HEIGHT, WIDTH, land_path, legs, project
+from api.console.worldmap import HEIGHT, WIDTH, label_spots, land_path, legs, project
 from api.context import Rejected
 from api.models import AlertPatch
 from api.routes import alerts as alert_routes
@@ -209,6 +209,8 @@ def _map(alert: dict[str, Any]) -> dict[str, Any] | None:
                            "x": round(x, 1), "y": round(y, 1)})  # fmt: skip
     if not places:
         return None
+    for place, (x, y) in zip(places, label_spots(places), strict=True):
+        place["label_x"], place["label_y"] = round(x, 1), round(y, 1)
     return {"land": land_path(), "places": places, "legs": legs(places), "w": WIDTH, "h": HEIGHT}
 
 
