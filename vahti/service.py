@@ -116,11 +116,8 @@ def spool_job(service: Service) -> str:
 
 
 def detect_job(service: Service) -> str:
-    store = service.own_store()
-    try:
+    with service.own_store() as store:
         report = run_detection(store, rules_of(service.settings), None, service.checkpoint)
-    finally:
-        store.close()
     return f"read {report.events} events: {report.new} new alerts, {report.updated} updated"
 
 
@@ -236,12 +233,9 @@ def detect_on_request(service: Service, run: Runner) -> Callable[[DetectRequest]
             raise Rejected(422, str(exc), ("body",)) from exc
 
         def work() -> dict[str, Any]:
-            store = service.own_store()
-            try:
+            with service.own_store() as store:
                 rules = rules_of(service.settings)
                 return run_json(run_detection(store, rules, window, service.checkpoint))
-            finally:
-                store.close()
 
         return run(lambda: service.board.run_returning("detect", work))
 
@@ -260,13 +254,10 @@ def ingest_on_request(
             raise Rejected(422, str(exc), ("body",)) from exc
 
         def work() -> list[dict[str, Any]]:
-            store = service.own_store()
-            try:
+            with service.own_store() as store:
                 with service.event_writer:
                     reports = run_ingest(store, service.settings, files, options)
                 return [file_report_json(r) for r in reports]
-            finally:
-                store.close()
 
         return run(lambda: service.board.run_returning("ingest", work))
 
@@ -278,12 +269,8 @@ def retry_on_request(
 ) -> Callable[[str | None, str | None, str], list[dict[str, Any]]]:
     def retry(source: str | None, reason: str | None, actor: str) -> list[dict[str, Any]]:
         def work() -> list[dict[str, Any]]:
-            store = service.own_store()
-            try:
-                with service.event_writer:
-                    return retry_quarantined(store, service.settings, source, reason, actor)
-            finally:
-                store.close()
+            with service.own_store() as store, service.event_writer:
+                return retry_quarantined(store, service.settings, source, reason, actor)
 
         return run(lambda: service.board.run_returning("quarantine", work))
 
