@@ -3,7 +3,7 @@ same audit entries); a page only adds the session, CSRF and the rendering."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -136,15 +136,17 @@ def logout(request: Request, session: Any_, csrf: Optional = None) -> Response:
 def overview(request: Request, session: Any_, con: Reader) -> HTMLResponse:
     data = system_routes.overview(session.principal, context(request), con, days=3)
     hourly = [
-        Bar(h["hour"][5:13].replace("T", " "), (h["events"] - h["failures"], h["failures"]))
+        Bar(h["hour"][5:13].replace("T", " "), (h["events"] - h["failures"], h["failures"]),
+            _hours(h["hour"]))
         for h in data["hours"]
-    ]
+    ]  # fmt: skip
     per_day: dict[str, dict[str, int]] = {}
     for row in data["alerts_per_day"]:
         per_day.setdefault(row["day"][:10], {})[row["category"]] = row["alerts"]
     return page(
         request, "overview.html", session,
-        events_chart=bars(hourly, ("successes", "failures")), alerts_per_day=per_day,
+        events_chart=bars(hourly, ("successes", "failures"), tick=_hour_tick),
+        alerts_per_day=per_day,
     )  # fmt: skip
 
 
@@ -224,10 +226,12 @@ def alert_page(request: Request, session: Analyst, con: Reader, alert_id: str) -
             Bar(
                 h["hour"][5:13].replace("T", " "),
                 (h["evidence"], h["successes"] + h["failures"] - h["evidence"]),
+                _hours(h["hour"]),
             )
             for h in timeline
         ],
         ("evidence", "other"),
+        tick=_hour_tick,
     )
     return page(request, "alert.html", session, alert=alert, chart=chart, map=_map(alert))
 
@@ -255,12 +259,21 @@ def _age_chart(con: duckdb.DuckDBPyConnection, keep_days: float) -> dict[str, An
         """SELECT (date_diff('day', ts, now()::TIMESTAMP) // 15) * 15 AS age, count(*)
            FROM events GROUP BY age ORDER BY age"""
     ).fetchall()
-    series = [Bar(f"{int(age)}-{int(age) + 14} d", (int(n),)) for age, n in rows]
-    chart = bars(series, ("events",))
-    buckets = [int(age) for age, _ in rows]
-    policy_at = next((i for i, age in enumerate(buckets) if age >= keep_days), len(buckets))
-    chart["policy_x"] = round(policy_at * chart["step"], 1)
-    return chart
+    series = [Bar(f"{int(age)}-{int(age) + 14} d", (int(n),), float(age)) for age, n in rows]
+    oldest = max((b.at for b in series), default=0.0) + 14
+    return bars(
+        series, ("events",), span=14, tick=lambda at: f"{at:.0f} d",
+        domain=(0.0, max(oldest, keep_days + 14)), marks={"policy": keep_days},
+    )  # fmt: skip
+
+
+def _hours(stamp: str) -> float:
+    """An hour's bucket (RFC 3339) as hours since the epoch: the charts' time axis."""
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp() / 3600
+
+
+def _hour_tick(at: float) -> str:
+    return datetime.fromtimestamp(at * 3600, UTC).strftime("%d.%m. %H:00")
 
 
 @router.get("/dpo", response_class=HTMLResponse)
