@@ -263,3 +263,27 @@ def test_api_docs_render_without_the_internet(browser: WebDriver, console: Conso
         lambda b: b.find_elements(By.CSS_SELECTOR, ".api-info h1")
     )
     assert "vahti" in heading[0].text
+
+
+def test_every_page_reflows_at_400_px(browser: WebDriver, console: Console) -> None:
+    """On a phone's width no page is wider than the screen: the alert queue becomes one
+    card per alert, wide tables scroll inside their card."""
+    sign_in(browser, console, "admin")
+    browser.set_window_size(400, 800)
+    try:
+        for page in ("/", "/alerts", "/dpo", "/liaison", "/alerts?category=impossible_travel"):
+            browser.get(console.url + page)
+            wide = browser.execute_script(
+                "return document.documentElement.scrollWidth - window.innerWidth"
+            )
+            assert wide <= 1, f"{page} is {wide} px wider than the window"
+            shot(browser, "400-" + (page.strip("/").split("?")[0] or "overview"))
+        browser.get(console.url + "/alerts?category=impossible_travel")
+        submit(browser, "#rows a")
+        wide = browser.execute_script(
+            "return document.documentElement.scrollWidth - window.innerWidth"
+        )
+        assert wide <= 1, f"the alert page is {wide} px wider than the window"
+        shot(browser, "400-alert")
+    finally:
+        browser.set_window_size(1366, 900)
