@@ -60,6 +60,7 @@ class IngestRequest:
     format: str = "auto"
     year: int | None = None
     tz: str | None = None
+    live: bool = False
 
 
 def _no_detection(request: DetectRequest) -> dict[str, Any]:

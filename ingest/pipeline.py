@@ -63,6 +63,9 @@ class IngestOptions:
     commit_rows: int = 122_880
     commit_batches: int = 4  # ... or this many chunks, and stores all their events
     access: AccessRules = field(default_factory=AccessRules)
+    # A followed file (the spool, `ingest --live`) may be caught mid-line: its unfinished last
+    # line waits. A file named once is read as it is (a copied log often lacks the newline).
+    live: bool = False
 
 
 @dataclass(frozen=True)
@@ -210,7 +213,7 @@ def _ingest_file(run: _Run, plan: FilePlan) -> FileReport:
         progress = found or _new_source(run.store, plan)
         report.format = progress.format
         report.already = progress.lines_done
-        end = settled_end(fd, size, progress.bytes_done)
+        end = settled_end(fd, size, progress.bytes_done) if run.options.live else size
         if end < size:
             report.notes.append(
                 f"the last line has no newline yet and the file changed less than "

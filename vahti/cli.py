@@ -132,6 +132,14 @@ def ingest_command(
     tz: Annotated[str | None, typer.Option(help="syslog: time zone of the stamps")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the counts as JSON")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="log each batch")] = False,
+    live: Annotated[
+        bool,
+        typer.Option(
+            "--live",
+            help="the files are still being written: a last line without its newline waits "
+            "for the next run (until the file has been still for 60 s)",
+        ),
+    ] = False,
     then_detect: Annotated[
         bool, typer.Option("--detect", help="then run the rules, as `vahti detect` would")
     ] = False,
@@ -141,7 +149,7 @@ def ingest_command(
     """Load log files; print read / loaded / skipped / quarantined / already-loaded counts."""
     with failures():
         settings = load_settings(config)
-        options = ingest_options(settings, fmt, year, tz)
+        options = ingest_options(settings, fmt, year, tz, live)
         plan(files, options)  # every file checked before the database is touched
         rules = rules_of(settings) if then_detect else []  # a broken folder stops before loading
         try:
@@ -153,7 +161,7 @@ def ingest_command(
         except StoreBusyError as busy:  # the server reads the files itself
             remote = through_server(db, busy)
             paths = [str(p.resolve()) for p in expand(files)]  # a folder: its files
-            body = {"paths": paths, "format": fmt, "year": year, "tz": tz}
+            body = {"paths": paths, "format": fmt, "year": year, "tz": tz, "live": live}
             found = remote.post("/api/v1/ingest", body)["files"]
             print_reports([file_report_from_json(row) for row in found], as_json)
             if then_detect:

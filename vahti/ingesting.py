@@ -14,7 +14,9 @@ from vahti.settings import Settings
 from vahti.shell import err
 
 
-def ingest_options(settings: Settings, fmt: str, year: int | None, tz: str | None) -> IngestOptions:
+def ingest_options(
+    settings: Settings, fmt: str, year: int | None, tz: str | None, live: bool = False
+) -> IngestOptions:
     access = settings.access
     return IngestOptions(
         format=fmt,
@@ -26,6 +28,7 @@ def ingest_options(settings: Settings, fmt: str, year: int | None, tz: str | Non
             methods=tuple(m.upper() for m in access.methods),
             json_fields=tuple(access.json_fields.items()),
         ),
+        live=live,
     )
 
 

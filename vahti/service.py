@@ -91,7 +91,7 @@ def spool_files(folder: Path) -> list[Path]:
 def spool_job(service: Service) -> str:
     folder = Path(service.settings.ingest.spool_dir)
     folder.mkdir(parents=True, exist_ok=True)
-    options = ingest_options(service.settings, "auto", None, None)
+    options = ingest_options(service.settings, "auto", None, None, live=True)
     loaded = quarantined = 0
     problems = []
 
@@ -247,7 +247,9 @@ def ingest_on_request(
 ) -> Callable[[IngestRequest], list[dict[str, Any]]]:
     def ingest(request: IngestRequest) -> list[dict[str, Any]]:
         try:
-            options = ingest_options(service.settings, request.format, request.year, request.tz)
+            options = ingest_options(
+                service.settings, request.format, request.year, request.tz, request.live
+            )
             files = [Path(p) for p in request.paths]
             plan(files, options)  # every file checked before anything is written
         except InputError as exc:

@@ -45,6 +45,7 @@ class IngestIn(BaseModel):
     format: Annotated[str, Field(max_length=10)] = "auto"
     year: Annotated[int | None, Field(ge=1970, le=2099)] = None
     tz: Annotated[str | None, Field(max_length=64)] = None
+    live: bool = False  # a last line without its newline waits (the file is being written)
 
 
 @router.post("/ingest", summary="Load files the server can read (absolute paths; admin)")
@@ -57,7 +58,8 @@ def ingest_files(request: Request, principal: Admin, ctx: Ctx, body: IngestIn) -
         principal.name, "ingest.files",
         who(principal, request, "information security", files=body.paths),
     )  # fmt: skip
-    reports = ctx.ingest(IngestRequest(tuple(body.paths), body.format, body.year, body.tz))
+    wanted = IngestRequest(tuple(body.paths), body.format, body.year, body.tz, body.live)
+    reports = ctx.ingest(wanted)
     return {"files": reports}
 
 

@@ -123,12 +123,12 @@ def test_a_line_being_written_waits_for_its_newline(tmp_path: Path, db: Path) ->
     source = tmp_path / "events.jsonl"
     whole = b"".join(_line(i) for i in range(10))
     source.write_bytes(whole[:-20])  # the writer is 20 bytes short of line 10's newline
-    (first,) = load(db, source)
+    (first,) = load(db, source, live=True)
     assert (first.read, first.loaded) == (9, 9)
     assert any("no newline yet" in note for note in first.notes)
     with source.open("ab") as handle:
         handle.write(whole[-20:] + _line(10))
-    (second,) = load(db, source)
+    (second,) = load(db, source, live=True)
     assert (second.read, second.loaded, second.quarantined) == (2, 2, 0)
     assert query(db, "SELECT count(*), count(DISTINCT line_no), max(line_no) FROM events") == [
         (11, 11, 11)
@@ -142,5 +142,14 @@ def test_a_finished_file_without_a_final_newline_loads_its_last_line(
     source.write_bytes(b"".join(_line(i) for i in range(5)).rstrip(b"\n"))
     settled = time.time() - SETTLE_SECONDS - 1
     os.utime(source, (settled, settled))
+    (report,) = load(db, source, live=True)
+    assert (report.read, report.loaded) == (5, 5) and not report.notes
+
+
+def test_a_file_named_once_is_read_to_its_end(tmp_path: Path, db: Path) -> None:
+    """A log just copied (mtime now) whose last line has no newline, as many test logs
+    are: without --live it is read as it is, last line included."""
+    source = tmp_path / "events.jsonl"
+    source.write_bytes(b"".join(_line(i) for i in range(5)).rstrip(b"\n"))
     (report,) = load(db, source)
     assert (report.read, report.loaded) == (5, 5) and not report.notes
