@@ -16,7 +16,9 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.auth import FailureLimiter, TokenCache
+from api.console import investigate as console_investigate
 from api.console import pages as console_pages
+from api.console import records as console_records
 from api.console.pages import SignIn, templates
 from api.console.sessions import COOKIE, Sessions
 from api.context import ApiContext, Rejected
@@ -26,6 +28,7 @@ from api.middleware import BodyLimit, DatabaseGate, SecurityHeaders
 from api.routes import (
     alerts,
     audit,
+    entities,
     events,
     extracts,
     operations,
@@ -112,11 +115,24 @@ def create_app(ctx: ApiContext, lifespan: Lifespan | None = None, tls: bool = Fa
         ctx.metrics = ServiceMetrics(ctx.store)
     ctx.metrics.watch_auth_failures(lambda: app.state.limiter.total_failures)
     app.state.tokens = TokenCache(ctx)
-    routers = (system, alerts, events, tokens, audit, retention, subjects, extracts, operations)
+    routers = (
+        system,
+        alerts,
+        events,
+        entities,
+        tokens,
+        audit,
+        retention,
+        subjects,
+        extracts,
+        operations,
+    )
     for module in routers:
         app.include_router(module.router)
     app.state.sessions = Sessions()
     app.include_router(console_pages.router)
+    app.include_router(console_investigate.router)
+    app.include_router(console_records.router)
     app.mount("/static", StaticFiles(directory=Path(console_pages.__file__).parent / "static"))
     install_docs(app)
     _install_handlers(app)

@@ -144,3 +144,23 @@ def make_package(
         record_disclosures(con, extract, digest, subjects, now)
         detail.update(sha256=digest, rows=manifest["rows"], subjects=len(subjects))
     return data, digest, manifest
+
+
+def disclosure_register(con: duckdb.DuckDBPyConnection, limit: int = 1000) -> list[dict[str, Any]]:
+    """Every disclosure to an authority, newest first: whose data, how many events, in which
+    package (its hash), to whom, on what legal basis, who requested and who approved."""
+    rows = con.execute(
+        """SELECT d.disclosed_at, d.extract_id, x.authority, x.legal_basis, x.reference,
+                  x.order_type, x.requested_by, x.decided_by, d.subject, d.customer_id,
+                  d.events, d.package_sha256
+           FROM disclosures d JOIN extracts x USING (extract_id)
+           ORDER BY d.disclosed_at DESC, d.extract_id DESC, d.subject LIMIT ?""",
+        [limit],
+    ).fetchall()
+    names = ("disclosed_at", "extract_id", "authority", "legal_basis", "reference",
+             "order_type", "requested_by", "approved_by", "subject", "customer_id", "events",
+             "package_sha256")  # fmt: skip
+    found = [dict(zip(names, row, strict=True)) for row in rows]
+    for row in found:
+        row["disclosed_at"] = row["disclosed_at"].isoformat() + "Z"
+    return found

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -318,13 +319,51 @@ class AlertFilter:
     until: datetime | None = None  # alerts whose evidence starts before this time
 
 
+SEVERITY_RANK = {"low": 1, "medium": 2, "high": 3, "critical": 4}
+# What the queue can be sorted by, as SQL over the alerts table and as a value of an Alert
+# (the cursor of a page keeps the last row's value, so the next page starts after it).
+SORT_KEYS: dict[str, tuple[str, Callable[[Alert], Any]]] = {
+    "last_seen": ("last_seen", lambda a: a.last_seen),
+    "first_seen": ("first_seen", lambda a: a.first_seen),
+    "severity": (
+        "CASE severity WHEN 'critical' THEN 4 WHEN 'high' THEN 3 WHEN 'medium' THEN 2 "
+        "WHEN 'low' THEN 1 ELSE 0 END",
+        lambda a: SEVERITY_RANK.get(a.severity, 0),
+    ),
+    "events": ("event_count", lambda a: a.event_count),
+}
+
+
+@dataclass(frozen=True)
+class AlertOrder:
+    key: str = "last_seen"
+    descending: bool = True
+
+    @classmethod
+    def parse(cls, text: str) -> AlertOrder:
+        """`events` (ascending) or `-events` (descending), a key of SORT_KEYS."""
+        key = text.removeprefix("-")
+        if key not in SORT_KEYS:
+            raise ValueError(f"cannot sort by {key!r}: one of {', '.join(SORT_KEYS)}")
+        return cls(key, text.startswith("-"))
+
+    @property
+    def text(self) -> str:
+        return ("-" if self.descending else "") + self.key
+
+    def value(self, alert: Alert) -> Any:
+        return SORT_KEYS[self.key][1](alert)
+
+
 def page_alerts(
     con: duckdb.DuckDBPyConnection,
     where: AlertFilter,
-    after: tuple[datetime, str] | None,
+    after: tuple[Any, str] | None,
     limit: int,
+    order: AlertOrder = AlertOrder(),
 ) -> list[Alert]:
-    """Newest activity first; `after` is the (last_seen, id) of the previous page's last row."""
+    """In `order` (newest activity first by default), ties by id; `after` is the (sort
+    value, id) of the previous page's last row."""
     clauses, values = [], []
     for column in ("status", "category", "severity", "entity"):
         value = getattr(where, column)
@@ -337,12 +376,16 @@ def page_alerts(
     if where.until is not None:
         clauses.append("first_seen < ?")
         values.append(where.until)
+    expr = SORT_KEYS[order.key][0]
     if after is not None:
-        clauses.append("(last_seen < ? OR (last_seen = ? AND alert_id > ?))")
+        beyond = "<" if order.descending else ">"
+        clauses.append(f"(({expr}) {beyond} ? OR (({expr}) = ? AND alert_id > ?))")
         values += [after[0], after[0], after[1]]
     condition = (" WHERE " + " AND ".join(clauses)) if clauses else ""
+    direction = "DESC" if order.descending else "ASC"
     rows = con.execute(
-        _SELECT + condition + " ORDER BY last_seen DESC, alert_id LIMIT ?", [*values, limit]
+        _SELECT + condition + f" ORDER BY ({expr}) {direction}, alert_id LIMIT ?",
+        [*values, limit],
     ).fetchall()
     return [Alert(*row) for row in rows]
 

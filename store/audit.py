@@ -118,19 +118,34 @@ def entries(
     limit: int = 100,
     actor: str | None = None,
     action: str | None = None,
+    *,
+    touching: str | None = None,
+    newest_first: bool = False,
+    before_seq: int | None = None,
 ) -> list[AuditEntry]:
+    """Entries in chain order (or newest first), filtered: `action` may end in `*` (a
+    prefix: `retention.*`), `touching` is text anywhere in the detail (a name, an address)."""
     clauses: list[str] = ["seq > ?"]
     values: list[object] = [after_seq]
+    if before_seq is not None:
+        clauses.append("seq < ?")
+        values.append(before_seq)
     if actor is not None:
         clauses.append("actor = ?")
         values.append(actor)
-    if action is not None:
+    if action is not None and action.endswith("*"):
+        clauses.append("starts_with(action, ?)")
+        values.append(action[:-1])
+    elif action is not None:
         clauses.append("action = ?")
         values.append(action)
+    if touching is not None:
+        clauses.append("contains(lower(CAST(detail AS VARCHAR)), lower(?))")
+        values.append(touching)
     rows = con.execute(
         "SELECT seq, logged_at, actor, action, detail, prev_hash, hash FROM audit WHERE "
         + " AND ".join(clauses)
-        + " ORDER BY seq LIMIT ?",
+        + f" ORDER BY seq {'DESC' if newest_first else 'ASC'} LIMIT ?",
         [*values, limit],
     ).fetchall()
     return [

@@ -46,7 +46,7 @@ class EventQuery:
         }
 
 
-def _conditions(query: EventQuery) -> tuple[list[str], list[Any]]:
+def event_conditions(query: EventQuery) -> tuple[list[str], list[Any]]:
     clauses: list[str] = ["e.event_id > ?"]
     values: list[Any] = [query.after_event_id]
     for column, value in (
@@ -73,7 +73,7 @@ def _conditions(query: EventQuery) -> tuple[list[str], list[Any]]:
 
 def search_events(con: duckdb.DuckDBPyConnection, query: EventQuery) -> list[dict[str, Any]]:
     """Matching events in the order they were stored, at most `limit` of them."""
-    clauses, values = _conditions(query)
+    clauses, values = event_conditions(query)
     names = ", ".join(_SOURCE.get(name, f'e."{name}"') for name in EVENT_FIELDS)
     rows = con.execute(
         f"""SELECT {names} FROM events e LEFT JOIN login_risk r USING (event_id)

@@ -17,6 +17,7 @@ from store.alerts import (
     STATUSES,
     Alert,
     AlertFilter,
+    AlertOrder,
     alert_from_json,
     evidence_rows,
     get_alert,
@@ -159,10 +160,14 @@ def alerts_command(
     ] = None,
     entity: Annotated[str | None, typer.Option(help="an address, account or session")] = None,
     limit: Annotated[int, typer.Option(help="at most this many", min=1)] = 1000,
+    sort: Annotated[
+        str,
+        typer.Option(help="last_seen, first_seen, severity or events; a leading - for descending"),
+    ] = "-last_seen",
     db: DbOption = DEFAULT_DB,
     config: ConfigOption = None,
 ) -> None:
-    """List alerts, newest activity first."""
+    """List alerts, newest activity first (or --sort)."""
     if context.invoked_subcommand is not None:
         return
     with failures():
@@ -171,15 +176,19 @@ def alerts_command(
             raise UsageError(f"unknown status {status!r}: one of {', '.join(STATUSES)}")
         if severity is not None and severity not in SEVERITIES:
             raise UsageError(f"unknown severity {severity!r}: one of {', '.join(SEVERITIES)}")
+        try:
+            order = AlertOrder.parse(sort)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
         where = AlertFilter(status, category, severity, entity, parse_time(since, "--since"))
         try:
             with open_db(db, settings) as store:
-                alerts = page_alerts(store.con, where, None, limit)
+                alerts = page_alerts(store.con, where, None, limit, order)
         except StoreBusyError as busy:
             remote = through_server(db, busy)
             found = remote.pages(
                 "/api/v1/alerts", "alerts", "cursor", status=status, category=category,
-                severity=severity, entity=entity, limit=min(limit, 500),
+                severity=severity, entity=entity, limit=min(limit, 500), sort=sort,
                 **({"from": since} if since else {}),
             )  # fmt: skip
             alerts = [alert_from_json(body) for body in found][:limit]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlencode
 
 import duckdb
 from fastapi import APIRouter, Depends, Form, Request
@@ -153,9 +154,20 @@ def overview(request: Request, session: Any_, con: Reader) -> HTMLResponse:
 # --- security team ----------------------------------------------------------------------
 
 
+SORTS = {
+    "-last_seen": "newest activity", "last_seen": "oldest activity",
+    "-first_seen": "newest start", "first_seen": "oldest start",
+    "-severity": "most severe", "severity": "least severe",
+    "-events": "most events", "events": "fewest events",
+}  # fmt: skip
+
+
 def _alert_filters(request: Request) -> dict[str, Any]:
     q = request.query_params
-    keep: dict[str, Any] = {k: q.get(k) or None for k in ("status", "category", "severity")}
+    keep: dict[str, Any] = {
+        k: q.get(k) or None for k in ("status", "category", "severity", "entity", "cursor")
+    }
+    keep["sort"] = q.get("sort") or "-last_seen"
     for name in ("from", "to"):
         if q.get(name):
             keep[name] = datetime.fromisoformat(q[name])
@@ -166,9 +178,17 @@ def _alert_list(request: Request, session: Session, con: duckdb.DuckDBPyConnecti
     f = _alert_filters(request)
     return alert_routes.list_alerts(
         request, session.principal, context(request), con, status=f.get("status"),
-        category=f.get("category"), severity=f.get("severity"), entity=None,
-        since=f.get("from"), until=f.get("to"), limit=200, cursor=None,
+        category=f.get("category"), severity=f.get("severity"), entity=f.get("entity"),
+        since=f.get("from"), until=f.get("to"), limit=100, cursor=f.get("cursor"),
+        sort=f["sort"],
     )  # fmt: skip
+
+
+def _with(query: Any, **changes: str | None) -> str:
+    """The queue's query string with some parameters changed (None: removed)."""
+    kept = {k: v for k, v in query.items() if k not in changes and v}
+    kept.update({k: v for k, v in changes.items() if v})
+    return urlencode(kept)
 
 
 @router.get("/alerts", response_class=HTMLResponse)
@@ -181,9 +201,21 @@ def alert_queue(request: Request, session: Analyst, con: Reader) -> HTMLResponse
         "SELECT category, count(*) FILTER (WHERE status IN ('open', 'acknowledged')), count(*) "
         "FROM alerts GROUP BY category ORDER BY category"
     ).fetchall()
+    q = request.query_params
+    sort = q.get("sort") or "-last_seen"
+    headers = {}
+    for key in ("severity", "last_seen", "events"):
+        flipped = key if sort == f"-{key}" else f"-{key}"
+        headers[key] = {
+            "href": "/alerts?" + _with(q, sort=flipped, cursor=None),
+            "state": "descending" if sort == f"-{key}" else "ascending" if sort == key else "none",
+        }
+    following = listed["next"]
     return page(
         request, "alerts.html", session, alerts=listed["alerts"], counts=counts,
-        filters=request.query_params, query=request.url.query,
+        filters=q, query=request.url.query, sorts=SORTS, sort=sort, headers=headers,
+        more="/alerts?" + _with(q, cursor=following) if following else None,
+        first_page="/alerts?" + _with(q, cursor=None) if q.get("cursor") else None,
     )  # fmt: skip
 
 
@@ -192,6 +224,18 @@ def alert_rows(request: Request, session: Analyst, con: Reader) -> HTMLResponse:
     """The queue's rows alone: the page polls this so new alerts appear without a reload."""
     listed = _alert_list(request, session, con)
     return page(request, "alert_rows.html", session, alerts=listed["alerts"])
+
+
+def place_map(places: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The world map's geometry for places with `lat`, `lon` and `label` (in order)."""
+    if not places:
+        return None
+    for place in places:
+        x, y = project(place["lat"], place["lon"])
+        place["x"], place["y"] = round(x, 1), round(y, 1)
+    for place, (x, y) in zip(places, label_spots(places), strict=True):
+        place["label_x"], place["label_y"] = round(x, 1), round(y, 1)
+    return {"land": land_path(), "places": places, "w": WIDTH, "h": HEIGHT}
 
 
 def _map(alert: dict[str, Any]) -> dict[str, Any] | None:
@@ -206,14 +250,11 @@ def _map(alert: dict[str, Any]) -> dict[str, Any] | None:
         at = datetime.fromisoformat(event["ts"].replace("Z", ""))
         if key not in seen:
             seen.add(key)
-            x, y = project(event["lat"], event["lon"])
-            places.append({"lat": event["lat"], "lon": event["lon"], "label": label, "at": at,
-                           "x": round(x, 1), "y": round(y, 1)})  # fmt: skip
-    if not places:
-        return None
-    for place, (x, y) in zip(places, label_spots(places), strict=True):
-        place["label_x"], place["label_y"] = round(x, 1), round(y, 1)
-    return {"land": land_path(), "places": places, "legs": legs(places), "w": WIDTH, "h": HEIGHT}
+            places.append({"lat": event["lat"], "lon": event["lon"], "label": label, "at": at})
+    drawn = place_map(places)
+    if drawn is not None:
+        drawn["legs"] = legs(places)
+    return drawn
 
 
 @router.get("/alerts/{alert_id}", response_class=HTMLResponse)
@@ -323,12 +364,14 @@ def purge(
 def add_hold(
     request: Request, session: Dpo, reason: Field, csrf: Optional = None,
     user: Optional = None, ip: Optional = None, customer_id: Optional = None,
-    case: Optional = None, until: Optional = None,
+    case: Optional = None, until: Optional = None, since: Optional = None,
+    before: Optional = None, kind: Annotated[str, Form()] = "internal",
 ) -> Response:  # fmt: skip
     principal = _guard(session, csrf)
     body = retention_routes.HoldIn.model_validate(
         {"reason": reason, "user": user or None, "ip": ip or None,
-         "customer_id": customer_id or None, "case": case or None, "until": until or None}
+         "customer_id": customer_id or None, "case": case or None, "until": until or None,
+         "from": since or None, "to": before or None, "kind": kind}
     )  # fmt: skip
     made = retention_routes.new_hold(request, principal, context(request), body)
     note = f" ({made['note']})" if made["note"] else ""

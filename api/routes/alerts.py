@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 from datetime import datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 import duckdb
 from fastapi import APIRouter, Path, Query, Request
@@ -15,7 +15,9 @@ from api.context import Rejected
 from api.models import AlertDetail, AlertOut, AlertPage, AlertPatch, Category, Severity, Status
 from api.routes.common import Ctx, Reader, utc, who
 from store.alerts import (
+    Alert,
     AlertFilter,
+    AlertOrder,
     entity_timeline,
     evidence_count,
     evidence_rows,
@@ -30,23 +32,47 @@ AlertId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9
 TRIAGE = "alert triage"
 
 
-def _cursor(last_seen: datetime, alert_id: str) -> str:
-    raw = f"{last_seen.isoformat()}|{alert_id}".encode()
+def _cursor(order: AlertOrder, alert: Alert) -> str:
+    value = order.value(alert)
+    shown = value.isoformat() if isinstance(value, datetime) else str(value)
+    raw = f"{order.text}|{shown}|{alert.alert_id}".encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _after(cursor: str | None) -> tuple[datetime, str] | None:
+def _after(cursor: str | None, order: AlertOrder) -> tuple[Any, str] | None:
+    """The cursor's (sort value, id): a cursor of another sort order is refused."""
     if cursor is None:
         return None
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        stamp, alert_id = raw.split("|", 1)
-        return datetime.fromisoformat(stamp), alert_id
+        sort, value, alert_id = raw.split("|", 2)
+        if sort != order.text:
+            raise ValueError("another order")
+        key = order.key
+        typed = datetime.fromisoformat(value) if key.endswith("_seen") else int(value)
+        return typed, alert_id
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-        raise Rejected(422, "not a cursor this API gave out", ("query", "cursor")) from exc
+        raise Rejected(422, "not a cursor this API gave out for this sort order",
+                       ("query", "cursor")) from exc  # fmt: skip
 
 
-@router.get("", response_model=AlertPage, summary="List alerts, newest activity first")
+def alert_order(sort: str) -> AlertOrder:
+    try:
+        return AlertOrder.parse(sort)
+    except ValueError as exc:
+        raise Rejected(422, str(exc), ("query", "sort")) from exc
+
+
+SortText = Annotated[
+    str,
+    Query(
+        max_length=20,
+        description="last_seen, first_seen, severity or events; a leading - for descending",
+    ),
+]
+
+
+@router.get("", response_model=AlertPage, summary="List alerts (newest activity first, or sorted)")
 def list_alerts(
     request: Request,
     principal: Analyst,
@@ -60,11 +86,13 @@ def list_alerts(
     until: Annotated[datetime | None, Query(alias="to")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Annotated[str | None, Query(max_length=400)] = None,
+    sort: SortText = "-last_seen",
 ) -> dict:
+    order = alert_order(sort)
     where = AlertFilter(status, category, severity, entity, utc(since), utc(until))
-    alerts = page_alerts(con, where, _after(cursor), limit + 1)
+    alerts = page_alerts(con, where, _after(cursor, order), limit + 1, order)
     shown = alerts[:limit]
-    following = _cursor(shown[-1].last_seen, shown[-1].alert_id) if len(alerts) > limit else None
+    following = _cursor(order, shown[-1]) if len(alerts) > limit else None
     ctx.audit.record(
         principal.name,
         "alerts.list",

@@ -14,7 +14,7 @@ from store.audit import entries, head, verify
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
 
 
-@router.get("", response_model=AuditPage, summary="Audit entries in order")
+@router.get("", response_model=AuditPage, summary="Audit entries, in order or newest first")
 def audit_log(
     request: Request,
     principal: Dpo,
@@ -23,9 +23,21 @@ def audit_log(
     after: Annotated[int, Query(ge=0, le=2**62)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     actor: Annotated[str | None, Query(max_length=64)] = None,
-    action: Annotated[str | None, Query(max_length=64)] = None,
+    action: Annotated[
+        str | None, Query(max_length=64, description="an action, or a prefix ending in *")
+    ] = None,
+    touching: Annotated[
+        str | None, Query(max_length=256, description="text anywhere in the entry's detail")
+    ] = None,
+    newest_first: bool = False,
+    before: Annotated[
+        int | None, Query(ge=1, le=2**62, description="newest first: `next` of a page")
+    ] = None,
 ) -> dict:
-    found = entries(con, after, limit + 1, actor, action)
+    found = entries(
+        con, after, limit + 1, actor, action, touching=touching, newest_first=newest_first,
+        before_seq=before,
+    )  # fmt: skip
     shown = found[:limit]
     ctx.audit.record(
         principal.name,

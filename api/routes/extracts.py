@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import Dpo, Liaison, LiaisonOrDpo, Principal
 from api.context import Rejected
-from api.routes.common import Ctx, Reader, route_of, utc
+from api.routes.common import Ctx, Reader, route_of, utc, who
 from privacy.extracts import (
     ExtractError,
     ExtractRequest,
@@ -21,7 +21,7 @@ from privacy.extracts import (
     audited_decision,
     list_extracts,
 )
-from privacy.package import make_package
+from privacy.package import disclosure_register, make_package
 
 router = APIRouter(prefix="/api/v1/extracts", tags=["extracts"])
 ExtractId = Annotated[int, Path(ge=1, le=2**31 - 1)]
@@ -88,6 +88,18 @@ def create(request: Request, principal: Liaison, ctx: Ctx, body: ExtractIn) -> d
 def requests(principal: LiaisonOrDpo, ctx: Ctx, con: Reader) -> list[dict[str, Any]]:
     now = ctx.clock()
     return [extract.as_json(now) for extract in list_extracts(con)]
+
+
+@router.get("/disclosures", summary="The disclosure register: what went to whom, and why")
+def disclosures(
+    request: Request, principal: LiaisonOrDpo, ctx: Ctx, con: Reader
+) -> list[dict[str, Any]]:
+    found = disclosure_register(con)
+    ctx.audit.record(
+        principal.name, "disclosures.read",
+        who(principal, request, "accountability", disclosures=len(found)),
+    )  # fmt: skip
+    return found
 
 
 def _decide(

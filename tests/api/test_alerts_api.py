@@ -29,6 +29,44 @@ def test_pages_walk_every_alert_once_newest_first(world: World) -> None:
     assert stamps == sorted(stamps, reverse=True)
 
 
+def _walk(world: World, sort: str) -> list[dict[str, Any]]:
+    seen, cursor = [], None
+    while True:
+        params = {"limit": 3, "sort": sort, **({"cursor": cursor} if cursor else {})}
+        response = _get(world, "/api/v1/alerts", **params)
+        assert response.status_code == 200, response.text
+        seen += response.json()["alerts"]
+        cursor = response.json()["next"]
+        if cursor is None:
+            return seen
+
+
+RANK = {"low": 1, "medium": 2, "high": 3, "critical": 4}
+
+
+def test_every_sort_order_pages_through_every_alert_once(world: World) -> None:
+    ((total,),) = world.store.con.execute("SELECT count(*) FROM alerts").fetchall()
+    keys = {
+        "severity": lambda a: RANK[a["severity"]], "events": lambda a: a["event_count"],
+        "first_seen": lambda a: a["first_seen"], "last_seen": lambda a: a["last_seen"],
+    }  # fmt: skip
+    for name, key in keys.items():
+        for sort in (name, f"-{name}"):
+            seen = _walk(world, sort)
+            assert len({a["id"] for a in seen}) == len(seen) == total, sort
+            values = [key(a) for a in seen]
+            assert values == sorted(values, reverse=sort.startswith("-")), sort
+    worst = _get(world, "/api/v1/alerts", sort="-severity", limit=1).json()["alerts"][0]
+    assert RANK[worst["severity"]] == max(RANK[a["severity"]] for a in _walk(world, "events"))
+
+
+def test_a_cursor_of_another_order_and_an_unknown_order_are_refused(world: World) -> None:
+    cursor = _get(world, "/api/v1/alerts", limit=1, sort="-events").json()["next"]
+    assert _get(world, "/api/v1/alerts", cursor=cursor).status_code == 422
+    response = _get(world, "/api/v1/alerts", sort="colour")
+    assert response.status_code == 422 and "cannot sort by 'colour'" in response.text
+
+
 def test_filters_narrow_the_list(world: World) -> None:
     everything = _get(world, "/api/v1/alerts", limit=500).json()["alerts"]
     one = everything[0]
@@ -50,6 +88,7 @@ def test_bad_parameters_are_422_naming_the_field(world: World) -> None:
         {"cursor": "!!!"},
         {"from": "yesterday"},
         {"category": "phishing"},
+        {"sort": "-"},
     ]
     for params in cases:
         response = _get(world, "/api/v1/alerts", **params)

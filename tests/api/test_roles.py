@@ -119,6 +119,14 @@ TABLE: dict[tuple[str, str], tuple[set[str | None], Request]] = {
     ),
     ("GET", "/api/v1/holds"): ({"dpo", "admin"}, lambda w: {}),
     ("POST", "/api/v1/extracts"): ({"liaison", "admin"}, lambda w: {"json": EXTRACT}),
+    ("GET", "/api/v1/extracts/disclosures"): ({"liaison", "dpo", "admin"}, lambda w: {}),
+    ("GET", "/api/v1/entities/{kind}"): (
+        {"analyst", "admin"},
+        lambda w: {
+            "url": "/api/v1/entities/ip",
+            "params": {"value": "192.0.2.1", "purpose": "role check"},
+        },
+    ),
     ("GET", "/api/v1/extracts"): ({"liaison", "dpo", "admin"}, lambda w: {}),
     ("POST", "/api/v1/extracts/{extract_id}/approve"): (
         {"dpo", "admin"},

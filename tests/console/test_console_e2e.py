@@ -26,7 +26,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support import expected_conditions as until
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from ingest.pipeline import IngestOptions
 from store import open_store
@@ -93,7 +93,7 @@ def browser() -> Iterator[WebDriver]:
         "--headless=new",
         "--no-sandbox",
         "--disable-dev-shm-usage",
-        "--window-size=1366,900",
+        "--window-size=1400,900",
     ):
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service(DRIVER), options=options)
@@ -148,7 +148,7 @@ def test_wrong_token_is_refused_and_pages_need_a_session(
 
 def test_analyst_triages_and_sees_no_dpo_pages(browser: WebDriver, console: Console) -> None:
     sign_in(browser, console, "analyst")
-    assert nav(browser) == ["Overview", "Alerts"]
+    assert nav(browser) == ["Overview", "Alerts", "Events", "Look up"]
     assert browser.find_elements(By.CSS_SELECTOR, "svg.chart rect")
     shot(browser, "overview")
     browser.get(f"{console.url}/alerts?category=impossible_travel")
@@ -194,7 +194,7 @@ def test_dpo_adds_and_releases_a_hold_and_checks_the_chain(
     browser: WebDriver, console: Console
 ) -> None:
     sign_in(browser, console, "dpo")
-    assert nav(browser) == ["Overview", "Data protection"]
+    assert nav(browser) == ["Overview", "Data protection", "Audit log"]
     browser.get(f"{console.url}/dpo")
     retention = browser.find_element(By.TAG_NAME, "table").text
     assert "180 days" in retention and "180.0" not in retention
@@ -204,8 +204,13 @@ def test_dpo_adds_and_releases_a_hold_and_checks_the_chain(
     form.find_element(By.NAME, "user").send_keys("matti.virtanen")
     form.find_element(By.NAME, "case").send_keys("INC-7")
     form.find_element(By.NAME, "reason").send_keys("incident under investigation")
+    Select(form.find_element(By.NAME, "kind")).select_by_visible_text("incident")
+    _type_date(browser, form.find_element(By.NAME, "since"), "2026-11-01")
+    _type_date(browser, form.find_element(By.NAME, "before"), "2026-11-30")
     submit(browser, "button", form)
     assert "Hold 1 added" in browser.find_element(By.CSS_SELECTOR, ".result").text
+    held = browser.find_element(By.XPATH, "//h2[text()='Legal holds']/following::table").text
+    assert "incident" in held and "2026-11-01" in held and "2026-11-30" in held
     shot(browser, "dpo")
     submit(browser, "form[action='/dpo/holds/1/release'] button")
     assert "Hold 1 released" in browser.find_element(By.CSS_SELECTOR, ".result").text
@@ -213,6 +218,116 @@ def test_dpo_adds_and_releases_a_hold_and_checks_the_chain(
     assert "Dry run" in browser.find_element(By.CSS_SELECTOR, ".result").text
     browser.get(f"{console.url}/alerts")
     assert "may not open this page" in browser.page_source
+
+
+def _type_date(browser: WebDriver, field: WebElement, day: str) -> None:
+    """Set a date input as a person's browser would (typing into it depends on the locale)."""
+    browser.execute_script("arguments[0].value = arguments[1]", field, day)
+
+
+def api(console: Console, role: str, path: str, body: object = None) -> object:
+    request = urllib.request.Request(
+        console.url + path, data=None if body is None else orjson.dumps(body),
+        method="GET" if body is None else "POST",
+        headers={"Authorization": f"Bearer {console.tokens[role]}",
+                 "Content-Type": "application/json"},
+    )  # fmt: skip
+    with urllib.request.urlopen(request, timeout=30) as response:
+        data = response.read()
+    return (
+        orjson.loads(data)
+        if response.headers["Content-Type"].startswith("application/json")
+        else data
+    )
+
+
+def traveller(console: Console) -> str:
+    """The account of the demo's impossible travel: logins on a map, a profile to read."""
+    found = api(console, "analyst", "/api/v1/alerts?category=impossible_travel&limit=1")
+    return str(found["alerts"][0]["entity"])  # type: ignore[index]
+
+
+def column(browser: WebDriver, label: str) -> list[str]:
+    return [td.text.split(": ")[-1] for td in browser.find_elements(
+        By.CSS_SELECTOR, f"#rows td[data-label='{label}']")]  # fmt: skip
+
+
+def test_analyst_sorts_filters_and_looks_up_an_account(
+    browser: WebDriver, console: Console
+) -> None:
+    sign_in(browser, console, "analyst")
+    browser.get(f"{console.url}/alerts")
+    submit(browser, "th[aria-sort] a[href*='sort=-events']")
+    counts = [int(n) for n in column(browser, "events")]
+    assert counts == sorted(counts, reverse=True) and len(counts) > 3
+    submit(browser, "th[aria-sort=descending] a")  # again: the other way round
+    counts = [int(n) for n in column(browser, "events")]
+    assert counts == sorted(counts)
+    account = traveller(console)
+    form = browser.find_element(By.CSS_SELECTOR, "form.filters")
+    form.find_element(By.NAME, "entity").send_keys(account)
+    Select(form.find_element(By.NAME, "sort")).select_by_visible_text("most severe")
+    submit(browser, "button[type=submit]", form)
+    assert set(column(browser, "entity")) == {account}
+    shot(browser, "alerts")
+    submit(browser, "#rows td[data-label=entity] a")
+    assert browser.find_element(By.TAG_NAME, "h1").text.startswith("Account")
+    assert browser.find_elements(By.CSS_SELECTOR, "svg.map circle.place")
+    assert browser.find_elements(By.CSS_SELECTOR, "svg.chart rect")
+    profile = browser.find_element(By.CSS_SELECTOR, ".profile").text
+    assert (
+        "Countries" in profile
+        and "Browsers" in profile
+        and "none" not in profile.split("Countries")[1][:40]
+    )
+    assert "impossible_travel" in browser.find_element(By.TAG_NAME, "main").text
+    shot(browser, "entity")
+    submit(browser, "a[href^='/events?']")
+    rows = browser.find_elements(By.CSS_SELECTOR, "main table tbody tr")
+    assert len(rows) > 3 and all(account in row.text for row in rows)
+    shot(browser, "events")
+    browser.get(f"{console.url}/events?user={account}")  # no purpose: asked for, nothing shown
+    assert "say why" in browser.find_element(By.CSS_SELECTOR, ".result").text
+    assert not browser.find_elements(By.CSS_SELECTOR, "main table")
+
+
+def test_dpo_reads_who_looked_up_whom_the_purges_and_the_disclosures(
+    browser: WebDriver, console: Console
+) -> None:
+    account = traveller(console)
+    api(console, "analyst", f"/api/v1/entities/user?value={account}&purpose=INC-9%20check")
+    made = api(console, "liaison", "/api/v1/extracts", {
+        "authority": "Tulli", "legal_basis": "Tullilaki 1", "reference": "T-5",
+        "scope": {"users": [account]},
+    })  # fmt: skip
+    extract = made["id"]  # type: ignore[index]
+    api(console, "dpo", f"/api/v1/extracts/{extract}/approve", {})
+    api(console, "liaison", f"/api/v1/extracts/{extract}/package")
+    old = [{"ts": "2024-01-05T10:00:00Z", "outcome": "success", "user": "old.timer",
+            "ip": "192.0.2.9"}]  # fmt: skip
+    api(console, "admin", "/api/v1/events?batch_id=old-1", old)  # past every retention period
+    sign_in(browser, console, "dpo")
+    browser.get(f"{console.url}/dpo/audit?touching={account}")
+    log = browser.find_element(By.CSS_SELECTOR, "table.audit").text
+    assert "entity.view" in log and "INC-9 check" in log and "analyst-1" in log
+    shot(browser, "audit")
+    browser.get(f"{console.url}/dpo")
+    browser.find_element(By.NAME, "confirm").click()
+    submit(browser, "button[value=run]")
+    assert "Purge started" in browser.find_element(By.CSS_SELECTOR, ".result").text
+
+    def purged(b: WebDriver) -> bool:
+        b.get(f"{console.url}/dpo/purges")
+        return "events" in b.find_element(By.TAG_NAME, "table").text
+
+    WebDriverWait(browser, 90, poll_frequency=2).until(purged)
+    rows = [r.text for r in browser.find_elements(By.CSS_SELECTOR, "tbody tr")]
+    assert any(" purge events 1 " in f" {r} " for r in rows), rows
+    shot(browser, "purges")
+    browser.get(f"{console.url}/dpo/disclosures")
+    register = browser.find_element(By.TAG_NAME, "table").text
+    assert "Tulli" in register and account in register and "T-5" in register
+    shot(browser, "disclosures")
 
 
 def test_liaison_requests_dpo_approves_liaison_downloads(
@@ -241,11 +356,21 @@ def test_liaison_requests_dpo_approves_liaison_downloads(
     assert "approved" in browser.find_element(By.TAG_NAME, "table").text
 
 
+PAGES = {
+    "/alerts": "Alert queue", "/events": "Event search",
+    "/entity": "Look up an address, account or session", "/dpo": "Data protection",
+    "/dpo/audit": "Audit log", "/dpo/purges": "Purge history",
+    "/dpo/disclosures": "Disclosure register", "/liaison": "Authority requests",
+}  # fmt: skip
+
+
 def test_admin_sees_every_page(browser: WebDriver, console: Console) -> None:
     sign_in(browser, console, "admin")
-    assert nav(browser) == ["Overview", "Alerts", "Data protection", "Authority requests"]
-    for page, heading in (("/alerts", "Alert queue"), ("/dpo", "Data protection"),
-                          ("/liaison", "Authority requests")):  # fmt: skip
+    assert nav(browser) == [
+        "Overview", "Alerts", "Events", "Look up", "Data protection", "Audit log",
+        "Authority requests",
+    ]  # fmt: skip
+    for page, heading in PAGES.items():
         browser.get(console.url + page)
         assert browser.find_element(By.TAG_NAME, "h1").text == heading
 
@@ -269,15 +394,18 @@ def test_every_page_reflows_at_400_px(browser: WebDriver, console: Console) -> N
     """On a phone's width no page is wider than the screen: the alert queue becomes one
     card per alert, wide tables scroll inside their card."""
     sign_in(browser, console, "admin")
+    entity = f"/entity?kind=user&value={traveller(console)}&purpose=layout"
+    search = f"/events?user={traveller(console)}&purpose=layout"
     browser.set_window_size(400, 800)
     try:
-        for page in ("/", "/alerts", "/dpo", "/liaison", "/alerts?category=impossible_travel"):
+        for page in ("/", *PAGES, "/alerts?category=impossible_travel", entity, search):
             browser.get(console.url + page)
             wide = browser.execute_script(
                 "return document.documentElement.scrollWidth - window.innerWidth"
             )
             assert wide <= 1, f"{page} is {wide} px wider than the window"
-            shot(browser, "400-" + (page.strip("/").split("?")[0] or "overview"))
+            name = page.strip("/").split("?")[0].replace("/", "-") or "overview"
+            shot(browser, f"400-{name}")
         browser.get(console.url + "/alerts?category=impossible_travel")
         submit(browser, "#rows a")
         wide = browser.execute_script(
@@ -286,4 +414,4 @@ def test_every_page_reflows_at_400_px(browser: WebDriver, console: Console) -> N
         assert wide <= 1, f"the alert page is {wide} px wider than the window"
         shot(browser, "400-alert")
     finally:
-        browser.set_window_size(1366, 900)
+        browser.set_window_size(1400, 900)
