@@ -19,7 +19,7 @@ alert of its own: its password was on the list.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import polars as pl
 from pydantic import Field
@@ -59,6 +59,10 @@ class CampaignParams(Params):
     factor: float = 3.0  # and this many times what is usual then
     z: float = 4.0  # and this many Poisson standard deviations above it
     min_history: int = Field(default=6, ge=1)  # buckets a baseline needs
+    # How far back the baseline looks: what was usual three months ago is not usual now,
+    # and one stray event years old (a syslog line given the wrong year) must not make the
+    # whole gap a series of empty buckets to compare with.
+    history: Duration = timedelta(weeks=12)
     # With no baseline yet (a fresh deployment's first half day), a rise is `min_*` times
     # this; 0: none (judged only against history).
     cold_factor: float = Field(default=0.0, ge=0)
@@ -111,9 +115,9 @@ def rise_spans(buckets: pl.DataFrame, p: CampaignParams) -> pl.DataFrame:
     """(key, episode, start, end, reasons): spans where a service's failures or unknown
     names rose (`key`: the service; each service has a baseline of its own)."""
     parts = [
-        _rises(_series(buckets.filter(pl.col("service") == name), size), size, p).with_columns(
-            key=pl.lit(name)
-        )
+        _rises(
+            _series(buckets.filter(pl.col("service") == name), size, p.history), size, p
+        ).with_columns(key=pl.lit(name))
         for name in buckets["service"].unique().sort()
         for size in p.buckets
     ]
@@ -153,9 +157,9 @@ def _usual_around(buckets: pl.DataFrame, spans: pl.DataFrame, p: CampaignParams)
         )
     usual = pl.concat(
         [
-            _expected(_series(buckets.filter(pl.col("service") == name), size), p).select(
-                "bucket", "e_failures", "e_unknown", key=pl.lit(name)
-            )
+            _expected(
+                _series(buckets.filter(pl.col("service") == name), size, p.history), p
+            ).select("bucket", "e_failures", "e_unknown", key=pl.lit(name))
             for name in spans["key"].unique()
         ]
     )
@@ -171,17 +175,24 @@ def _usual_around(buckets: pl.DataFrame, spans: pl.DataFrame, p: CampaignParams)
     )
 
 
-def _series(buckets: pl.DataFrame, size: timedelta) -> pl.DataFrame:
-    """Counts per bucket of `size`, every bucket present (the quiet ones as zeros)."""
+def _series(buckets: pl.DataFrame, size: timedelta, history: timedelta) -> pl.DataFrame:
+    """Counts per bucket of `size`, every bucket present (the quiet ones as zeros), except
+    across a gap longer than `history`: no baseline reaches over it, so it is not filled."""
     sized = (
         buckets.with_columns(bucket=pl.col("bucket").cast(pl.Datetime("us")).dt.truncate(size))
         .group_by("bucket")
         .agg(pl.col("failures", "unknown").sum())
+        .sort("bucket")
     )
-    first, last = sized["bucket"].min(), sized["bucket"].max()
-    assert isinstance(first, datetime) and isinstance(last, datetime)
-    every = pl.DataFrame(
-        {"bucket": pl.datetime_range(first, last, size, eager=True, time_unit="us")}
+    segments = sized.with_columns(
+        segment=(pl.col("bucket").diff() > history).fill_null(False).cum_sum()
+    )
+    every = (
+        segments.group_by("segment")
+        .agg(first=pl.col("bucket").min(), last=pl.col("bucket").max())
+        .select(bucket=pl.datetime_ranges("first", "last", size, time_unit="us"))
+        .explode("bucket")
+        .sort("bucket")
     )
     return every.join(sized, on="bucket", how="left").fill_null(0)
 
@@ -193,8 +204,8 @@ def _expected(series: pl.DataFrame, p: CampaignParams) -> pl.DataFrame:
         how=pl.col("bucket").dt.weekday() * 24 + pl.col("bucket").dt.hour(),
         hour=pl.col("bucket").dt.hour(),
     )
-    expected = _baseline(series, "how", p.min_history).join(
-        _baseline(series, "hour", p.min_history), on="bucket", suffix="_daily"
+    expected = _baseline(series, "how", p).join(
+        _baseline(series, "hour", p), on="bucket", suffix="_daily"
     )
     return series.join(expected, on="bucket").with_columns(
         e_failures=pl.coalesce("failures_expected", "failures_expected_daily"),
@@ -221,20 +232,29 @@ def _rises(series: pl.DataFrame, size: timedelta, p: CampaignParams) -> pl.DataF
     )
 
 
-def _baseline(series: pl.DataFrame, by: str, least: int) -> pl.DataFrame:
+def _baseline(series: pl.DataFrame, by: str, p: CampaignParams) -> pl.DataFrame:
     """Per bucket the usual counts of the earlier buckets with the same `by` (hour of the
-    week or of the day), at least half a day before it; null with fewer than `least`.
+    week or of the day), at least half a day and at most `history` before it; null with
+    fewer than `min_history`.
 
     Usual is the larger of the median and the mean of the lower four fifths: the median
     alone is 0 for a sparse count (an SSH server's internet noise, a failure an hour), the
-    mean alone is inflated by earlier attacks."""
-    history = series.select(by, earlier="bucket", f="failures", u="unknown")
-    paired = series.select("bucket", by).join(history, on=by)
-    paired = paired.filter(pl.col("earlier") <= pl.col("bucket") - HALF_DAY)
+    mean alone is inflated by earlier attacks.
+
+    Buckets are paired within blocks of `history` (a bucket with its own block and the one
+    before), so the pairs grow with the length of the series, not with its square."""
+    block = pl.col("bucket").dt.epoch("us") // int(p.history.total_seconds() * 1_000_000)
+    targets = series.select("bucket", by, block=block)
+    history = series.select(by, earlier="bucket", f="failures", u="unknown", block=block)
+    serving = pl.concat([history, history.with_columns(block=pl.col("block") + 1)])
+    paired = targets.join(serving, on=[by, "block"]).filter(
+        (pl.col("earlier") <= pl.col("bucket") - HALF_DAY)
+        & (pl.col("earlier") >= pl.col("bucket") - p.history)
+    )
     medians = paired.group_by("bucket").agg(
         n=pl.len(), failures_expected=_usual(pl.col("f")), unknown_expected=_usual(pl.col("u"))
     )
-    known = medians.filter(pl.col("n") >= least).drop("n")
+    known = medians.filter(pl.col("n") >= p.min_history).drop("n")
     return series.select("bucket").join(known, on="bucket", how="left")
 
 
