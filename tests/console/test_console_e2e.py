@@ -131,9 +131,17 @@ def nav(browser: WebDriver) -> list[str]:
 
 
 def shot(browser: WebDriver, name: str) -> None:
+    """The whole page (the window grown to its height for the picture, then put back)."""
     folder = os.environ.get("VAHTI_SCREENSHOTS")
-    if folder:
+    if not folder:
+        return
+    size = browser.get_window_size()
+    tall = browser.execute_script("return document.documentElement.scrollHeight")
+    browser.set_window_size(size["width"], min(int(tall) + 140, 5000))
+    try:
         browser.save_screenshot(str(Path(folder) / f"console-{name}.png"))
+    finally:
+        browser.set_window_size(size["width"], size["height"])
 
 
 def test_wrong_token_is_refused_and_pages_need_a_session(
