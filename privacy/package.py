@@ -101,6 +101,12 @@ def record_disclosures(
         )  # fmt: skip
 
 
+def package_rows(data: bytes) -> int:
+    """How many events a package holds, as its manifest says."""
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        return int(orjson.loads(archive.read("manifest.json"))["rows"])
+
+
 def verify_package(path: Path) -> list[str]:
     """Every problem found: files whose hash or size differs from the manifest, files
     missing from it or added to it. An empty list means the package is intact."""

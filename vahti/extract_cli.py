@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import sys
+from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import orjson
 import typer
@@ -18,7 +19,7 @@ from privacy.extracts import (
     audited_decision,
     list_extracts,
 )
-from privacy.package import make_package, verify_package
+from privacy.package import make_package, package_rows, verify_package
 from store import StoreBusyError
 from store.audit import AuditTrail
 from vahti.remote import through_server
@@ -69,18 +70,40 @@ def extract_create(
             emergency=emergency, deadline=parse_time(deadline, "--deadline"),
             secrecy_until=parse_time(secrecy_until, "--secrecy-until"),
         )  # fmt: skip
-        with open_db(db, load_settings(config)) as store:
-            try:
-                extract, matching = audited_create(
-                    AuditTrail(store), request, cli_actor(), now_utc()
-                )
-            except ExtractError as exc:
-                raise UsageError(str(exc)) from exc
-        due = utc_text(extract.deadline, "minutes")
-        say(f"extract request {extract.extract_id} recorded, due {due}; its scope matches "
+        try:
+            with open_db(db, load_settings(config)) as store:
+                try:
+                    extract, matching = audited_create(
+                        AuditTrail(store), request, cli_actor(), now_utc()
+                    )
+                except ExtractError as exc:
+                    raise UsageError(str(exc)) from exc
+            extract_id, deadline_at = extract.extract_id, utc_text(extract.deadline, "minutes")
+        except StoreBusyError as busy:
+            made = through_server(db, busy).post("/api/v1/extracts", _request_json(request))
+            extract_id, matching = made["id"], made["matching_events"]
+            deadline_at = made["deadline"][:16] + "Z"
+        say(f"extract request {extract_id} recorded, due {deadline_at}; its scope matches "
             f"{matching} events now")  # fmt: skip
         if matching == 0:
             say("note: the scope matches no stored event", error=True)
+
+
+def _request_json(request: ExtractRequest) -> dict[str, Any]:
+    """The request as POST /api/v1/extracts takes it (times in UTC)."""
+    scope = request.scope
+
+    def stamp(moment: datetime | None) -> str | None:
+        return moment.isoformat() + "Z" if moment else None
+
+    return {
+        "authority": request.authority, "legal_basis": request.legal_basis,
+        "reference": request.reference, "order_type": request.order_type,
+        "emergency": request.emergency, "deadline": stamp(request.deadline),
+        "secrecy_until": stamp(request.secrecy_until),
+        "scope": {"users": list(scope.users), "customer_ids": list(scope.customer_ids),
+                  "ips": list(scope.ips), "from": stamp(scope.since), "to": stamp(scope.until)},
+    }  # fmt: skip
 
 
 @extract_app.command("list")
@@ -163,17 +186,24 @@ def extract_package(
 ) -> None:
     """Write the package of an approved production order; record the disclosure."""
     with failures():
-        with open_db(db, load_settings(config)) as store:
-            try:
-                data, digest, manifest = make_package(
-                    AuditTrail(store), extract_id, cli_actor(), now_utc()
-                )
-            except ExtractError as exc:
-                raise UsageError(str(exc)) from exc
+        try:
+            with open_db(db, load_settings(config)) as store:
+                try:
+                    data, digest, manifest = make_package(
+                        AuditTrail(store), extract_id, cli_actor(), now_utc()
+                    )
+                except ExtractError as exc:
+                    raise UsageError(str(exc)) from exc
+            rows = manifest["rows"]
+        except StoreBusyError as busy:
+            data, headers = through_server(db, busy).download(
+                f"/api/v1/extracts/{extract_id}/package"
+            )
+            digest, rows = headers["X-Package-SHA256"], package_rows(data)
         out_dir.mkdir(parents=True, exist_ok=True)
         path = out_dir / f"vahti-extract-{extract_id}.zip"
         path.write_bytes(data)
-        say(f"wrote {path}: {manifest['rows']} events, SHA-256 {digest}")
+        say(f"wrote {path}: {rows} events, SHA-256 {digest}")
 
 
 @extract_app.command("verify")

@@ -359,9 +359,12 @@ def register_command(
         if lang not in ("fi", "en"):
             raise UsageError("--lang: fi or en")
         settings = load_settings(config)
-        with open_db(db, settings) as store:
-            encrypted = store.key is not None
-            described = describe(store.con, policy_of(settings), encrypted, now_utc())
+        try:
+            with open_db(db, settings) as store:
+                encrypted = store.key is not None
+                described = describe(store.con, policy_of(settings), encrypted, now_utc())
+        except StoreBusyError as busy:
+            described = through_server(db, busy).get("/api/v1/register")
         if as_json:
             _print_json(described)
         else:

@@ -54,6 +54,16 @@ class Remote:
     def get(self, path: str, **params: Any) -> Any:
         return self.request("GET", path, params)
 
+    def download(self, path: str) -> tuple[bytes, httpx.Headers]:
+        """A file the server sends (a package): its bytes and the response's headers."""
+        try:
+            response = self.client.get(path)
+        except httpx.HTTPError as error:
+            raise StoreError(f"the server at {self.url} cannot be reached: {error}") from error
+        if response.is_success:
+            return response.content, response.headers
+        raise _failure(self.url, response)
+
     def post(self, path: str, body: Any = None, **params: Any) -> Any:
         return self.request("POST", path, params, body)
 

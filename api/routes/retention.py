@@ -16,6 +16,7 @@ from api.context import Rejected
 from api.routes.common import Ctx, Reader, route_of, utc, who
 from privacy.holds import HoldError, HoldRequest, audited_add, audited_release, list_holds
 from privacy.purge import dry_run
+from privacy.register import describe
 from privacy.retention import status
 
 router = APIRouter(prefix="/api/v1", tags=["retention"])
@@ -96,3 +97,9 @@ def end_hold(
     except HoldError as exc:
         raise Rejected(404, str(exc)) from exc
     return hold.as_json(ctx.clock())
+
+
+@router.get("/register", summary="The register description from the configuration and data")
+def register(principal: Dpo, ctx: Ctx, con: Reader) -> dict[str, Any]:
+    """What the register really holds and does (no personal data: counts and settings)."""
+    return describe(con, ctx.policy, ctx.store.key is not None, ctx.clock())

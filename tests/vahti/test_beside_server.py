@@ -81,8 +81,29 @@ def test_the_daily_commands_go_through_the_server(served: Path) -> None:
     report = json.loads(_ok("subject", "report", "--user", "fztu", "--json", *db))
     assert [e["user"] for e in report["events"]] == ["fztu"]
     assert json.loads(_ok("extract", "list", "--json", *db)) == []
+    _extract_through_the_server(served, db)
+    described = json.loads(_ok("register", "--json", *db))
+    assert described["events"] > 0 and described["recipients"]["disclosures"] >= 1
     missing = run_cli("alerts", "ack", "a-0000000000000000", *db)
     assert missing.returncode == 1 and "no alert" in missing.stderr
     # Last: the purge deletes the 2016 excerpt (older than 180 days), then compacts.
     purged = json.loads(_ok("retention", "purge", "--json", *db))  # the server's job, awaited
     assert purged["outcome"] == "ok" and "deleted events" in purged["message"]
+
+
+def _extract_through_the_server(served: Path, db: list[str]) -> None:
+    """Request, a second person's approval (a DPO's own token), package and verify."""
+    made = _ok("extract", "create", "--authority", "Poliisi", "--legal-basis", "PKL 10:6",
+               "--reference", "R-9", "--user", "fztu", *db)  # fmt: skip
+    assert "extract request 1 recorded" in made and "matches 1 events" in made
+    own = run_cli("extract", "approve", "1", *db)  # the requester's own token: four eyes
+    assert own.returncode != 0 and "own" in own.stderr
+    dpo = _ok("token", "create", "--name", "dpo-2", "--role", "dpo", *db).strip()
+    approved = run_cli("extract", "approve", "1", *db, env={"VAHTI_TOKEN": dpo})
+    assert approved.returncode == 0 and "approved" in approved.stdout, approved.stderr
+    written = _ok("extract", "package", "1", "--out", str(served.parent / "out"), *db)
+    assert "1 events, SHA-256" in written
+    package = served.parent / "out" / "vahti-extract-1.zip"
+    assert "every file matches" in _ok("extract", "verify", str(package))
+    listed = json.loads(_ok("extract", "list", "--json", *db))
+    assert [(e["id"], e["state"]) for e in listed] == [(1, "approved")]
