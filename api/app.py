@@ -113,7 +113,9 @@ def create_app(ctx: ApiContext, lifespan: Lifespan | None = None, tls: bool = Fa
     app.state.limiter = FailureLimiter(ctx.limits.auth_failures, ctx.limits.auth_window_seconds)
     if ctx.metrics is None:
         ctx.metrics = ServiceMetrics(ctx.store)
-    ctx.metrics.watch_auth_failures(lambda: app.state.limiter.total_failures)
+    ctx.metrics.watch_auth_failures(
+        lambda: app.state.limiter.total_failures, lambda: app.state.limiter.total_refusals
+    )
     app.state.tokens = TokenCache(ctx)
     routers = (
         system,

@@ -22,38 +22,103 @@ class Principal:
     role: str
 
 
-class FailureLimiter:
-    """At most `limit` failed authentications per client address in `window` seconds; past
-    that, every attempt from the address is refused before its token is even looked at."""
+@dataclass
+class _Strikes:
+    failures: deque[float]
+    locked_until: float = 0.0
+    lockouts: int = 0  # in a row: each one waits twice as long as the one before
+    refused: int = 0  # attempts refused in the current lockout
 
-    def __init__(self, limit: int, window: float, clock: Callable[[], float] = time.monotonic):
-        self._limit, self._window, self._clock = limit, window, clock
-        self._failures: dict[str, deque[float]] = {}
+
+class FailureLimiter:
+    """A brake on guessing tokens that no one can aim at the staff.
+
+    Failed authentications are counted per key: the client address and the first
+    characters of the token presented (a guess at one token from many addresses). A key
+    with `limit` failures within `window` seconds is locked: its next *failed* attempts are
+    refused before the token is looked at, for `window` seconds, twice that after the
+    next lockout in a row, up to `longest`. A valid token is never refused: a colleague
+    behind the same NAT as a guesser keeps working."""
+
+    def __init__(
+        self, limit: int, window: float, clock: Callable[[], float] = time.monotonic,
+        longest: float = 3600.0,
+    ) -> None:  # fmt: skip
+        self._limit, self._window, self._clock, self._longest = limit, window, clock, longest
+        self._keys: dict[str, _Strikes] = {}
         self._lock = threading.Lock()
         self.total_failures = 0
+        self.total_refusals = 0
 
-    def _recent(self, address: str, now: float) -> deque[float]:
-        times = self._failures.setdefault(address, deque())
-        while times and now - times[0] > self._window:
-            times.popleft()
-        return times
+    def _strikes(self, key: str, now: float) -> _Strikes:
+        found = self._keys.get(key)
+        if found is None:
+            if len(self._keys) > 100_000:  # a flood of new keys: forget the settled ones
+                self._forget(now)
+            found = self._keys[key] = _Strikes(deque())
+        if found.lockouts and now - found.locked_until > self._longest:
+            found.lockouts = 0  # quiet long enough: the backoff starts again
+        while found.failures and now - found.failures[0] > self._window:
+            found.failures.popleft()
+        return found
 
-    def retry_after(self, address: str) -> int:
-        """Seconds until the address may try again; 0 when it may now."""
+    def _forget(self, now: float) -> None:
+        for key in [k for k, v in self._keys.items() if now - v.locked_until > self._longest
+                    and not v.failures]:  # fmt: skip
+            del self._keys[key]
+
+    def refusal(self, keys: tuple[str, ...]) -> tuple[int, tuple[str, ...]]:
+        """(seconds to wait, keys whose lockout refuses its first attempt now) for a failed
+        attempt; a wait of 0 lets it through to be counted. The first refusal of each
+        lockout names its key, for the audit log."""
+        with self._lock:
+            now, wait, first = self._clock(), 0, []
+            for key in keys:
+                strikes = self._strikes(key, now)
+                if strikes.locked_until > now:
+                    strikes.refused += 1
+                    wait = max(wait, int(strikes.locked_until - now) + 1)
+                    if strikes.refused == 1:
+                        first.append(key)
+            self.total_refusals += wait > 0
+        return wait, tuple(first)
+
+    def failed(self, keys: tuple[str, ...]) -> None:
         with self._lock:
             now = self._clock()
-            times = self._recent(address, now)
-            if len(times) < self._limit:
-                if not times:
-                    self._failures.pop(address, None)
-                return 0
-            return max(1, int(self._window - (now - times[0])) + 1)
-
-    def failed(self, address: str) -> None:
-        with self._lock:
-            now = self._clock()
-            self._recent(address, now).append(now)
             self.total_failures += 1
+            for key in keys:
+                strikes = self._strikes(key, now)
+                strikes.failures.append(now)
+                if len(strikes.failures) >= self._limit:
+                    wait = min(self._window * 2**strikes.lockouts, self._longest)
+                    strikes.locked_until, strikes.refused = now + wait, 0
+                    strikes.lockouts += 1
+                    strikes.failures.clear()
+
+
+def limiter_keys(address: str, presented: str | None) -> tuple[str, ...]:
+    """What a failed attempt counts against: its address and the token's first characters
+    (`vahti_` and six more: one token guessed at from many addresses)."""
+    prefix = (presented or "")[:12]
+    return (f"address {address}", f"token {prefix}") if prefix else (f"address {address}",)
+
+
+def refused_attempt(request: Request, presented: str | None, surface: str) -> int:
+    """Seconds a failed attempt must wait (0: none, it is counted). The first refusal of
+    each lockout is written to the audit log, with what was locked."""
+    limiter: FailureLimiter = request.app.state.limiter
+    address = _client(request)
+    wait, first = limiter.refusal(limiter_keys(address, presented))
+    for locked in first:
+        kind, _, value = locked.partition(" ")
+        context(request).audit.record(
+            "anonymous", "auth.locked",
+            {"purpose": "information security", "surface": surface, "locked": kind,
+             "address": address, **({"token_prefix": value} if kind == "token" else {}),
+             "retry_after": wait},
+        )  # fmt: skip
+    return wait
 
 
 class TokenCache:
@@ -103,17 +168,17 @@ def require(*roles: str) -> Callable[..., Awaitable[Principal]]:
         request: Request,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     ) -> Principal:
-        limiter: FailureLimiter = request.app.state.limiter
-        address = _client(request)
-        wait = limiter.retry_after(address)
-        if wait:
-            raise Rejected(429, f"too many failed authentications; retry in {wait} s")
-        token = None
+        presented, token = None, None
         if credentials is not None and credentials.scheme.lower() == "bearer":
+            presented = credentials.credentials
             cache: TokenCache = request.app.state.tokens
-            token = cache.find(credentials.credentials)
+            token = cache.find(presented)
         if token is None:
-            limiter.failed(address)
+            wait = refused_attempt(request, presented, "api")
+            if wait:
+                raise Rejected(429, f"too many failed authentications; retry in {wait} s")
+            limiter: FailureLimiter = request.app.state.limiter
+            limiter.failed(limiter_keys(_client(request), presented))
             raise Rejected(401, "a valid API token is needed (Authorization: Bearer TOKEN)")
         principal = Principal(token.name, token.role)
         request.state.principal = principal

@@ -47,9 +47,10 @@ class ServiceMetrics:
         self._store = StoreCollector(store)
         self.registry.register(self._store)
 
-    def watch_auth_failures(self, count: Callable[[], int]) -> None:
-        """Where the API counts failed authentications (its limiter, made with the app)."""
-        self._store.auth_failures = count
+    def watch_auth_failures(self, count: Callable[[], int], refused: Callable[[], int]) -> None:
+        """Where the API counts failed authentications and the attempts its limiter
+        refused (the limiter is made with the app)."""
+        self._store.auth_failures, self._store.auth_refusals = count, refused
 
     def job_finished(self, job: str, outcome: str, seconds: float, ended: datetime) -> None:
         self.job_duration.labels(job).observe(seconds)
@@ -75,6 +76,7 @@ class StoreCollector(Collector):
     def __init__(self, store: Store) -> None:
         self.store = store
         self.auth_failures: Callable[[], int] = lambda: 0
+        self.auth_refusals: Callable[[], int] = lambda: 0
 
     def describe(self) -> list[Metric]:
         return list(self._families({}))
@@ -123,6 +125,12 @@ class StoreCollector(Collector):
         )
         failures.add_metric([], self.auth_failures())
         yield failures
+        refusals = CounterMetricFamily(
+            "vahti_auth_refusals",
+            "Failed authentications refused by the limiter (429) since the service started.",
+        )
+        refusals.add_metric([], self.auth_refusals())
+        yield refusals
 
 
 def _figures(con: Any) -> dict[str, Any]:

@@ -84,6 +84,9 @@ def serve_command(
                     host=host,
                     port=port,
                     access_log=False,  # our own request log names routes, not people
+                    # Forwarded headers only from the proxies the configuration names.
+                    proxy_headers=bool(settings.api.trusted_proxies),
+                    forwarded_allow_ips=list(settings.api.trusted_proxies) or None,
                     server_header=False,
                     ssl_certfile=tls_cert,
                     ssl_keyfile=tls_key,

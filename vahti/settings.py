@@ -149,6 +149,22 @@ class ApiSettings(Section):
     cors_origins: tuple[str, ...] = ()  # browsers of other origins are refused unless listed
     max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     auth_failures_per_minute: int = Field(default=10, ge=1)
+    # Reverse proxies (addresses or CIDRs) whose X-Forwarded-For / Forwarded header names
+    # the client. Empty (the default): the peer is the client and those headers are
+    # ignored, so no one can pose as another address to the limiter or the audit log.
+    trusted_proxies: tuple[str, ...] = ()
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_proxies(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        import ipaddress
+
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"not an address or CIDR: {item!r}") from exc
+        return value
 
 
 class ServiceSettings(Section):

@@ -13,7 +13,14 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from api.auth import FailureLimiter, Principal, TokenCache, context
+from api.auth import (
+    FailureLimiter,
+    Principal,
+    TokenCache,
+    context,
+    limiter_keys,
+    refused_attempt,
+)
 from api.console.charts import Bar, bars
 from api.console.sessions import COOKIE, Session, Sessions, csrf_ok
 from api.console.worldmap import HEIGHT, WIDTH, label_spots, land_path, legs, project
@@ -102,15 +109,15 @@ def login_form(request: Request) -> HTMLResponse:
 
 @router.post("/login")
 def login(request: Request, token: Field) -> Response:
-    limiter: FailureLimiter = request.app.state.limiter
-    address = request.client.host if request.client else "unknown"
-    wait = limiter.retry_after(address)
-    if wait:
-        return page(request, "login.html", None, error=f"Too many attempts; wait {wait} s.")
     cache: TokenCache = request.app.state.tokens
     found = cache.find(token.strip())
-    if found is None:
-        limiter.failed(address)
+    if found is None:  # a valid token always signs in; wrong ones are braked
+        wait = refused_attempt(request, token.strip(), "console")
+        if wait:
+            return page(request, "login.html", None, error=f"Too many attempts; wait {wait} s.")
+        limiter: FailureLimiter = request.app.state.limiter
+        address = request.client.host if request.client else "unknown"
+        limiter.failed(limiter_keys(address, token.strip()))
         return page(request, "login.html", None, error="That token is not valid.")
     sid = request.app.state.sessions.start(Principal(found.name, found.role))
     response = back("/")

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from api.auth import FailureLimiter, limiter_keys
+from store.audit import entries
 from store.tokens import hash_token
 from tests.api.conftest import World, make_world
 from vahti.settings import Settings
@@ -48,9 +50,11 @@ def test_tokens_are_stored_only_as_hashes(world: World) -> None:
     assert again.status_code == 409
 
 
-def test_failed_authentication_is_rate_limited_per_address(
+def test_guessing_is_braked_but_a_valid_token_never_waits(
     template_db: Path, tmp_path: Path
 ) -> None:
+    """The aimed lockout: wrong tokens from one address (the office NAT) lock out that
+    address's guessing, not the colleague with a valid token behind the same address."""
     db = tmp_path / "vahti.duckdb"
     shutil.copy(template_db, db)
     settings = Settings.model_validate({"api": {"auth_failures_per_minute": 3}})
@@ -58,10 +62,44 @@ def test_failed_authentication_is_rate_limited_per_address(
         bad = {"Authorization": "Bearer guess"}
         codes = [world.client.get("/api/v1/alerts", headers=bad).status_code for _ in range(5)]
         assert codes == [401, 401, 401, 429, 429]
-        # Once blocked, even the right token waits: guessing cannot continue in between.
-        blocked = world.client.get("/api/v1/alerts", headers=world.as_role("analyst"))
-        assert blocked.status_code == 429
-        assert int(blocked.headers["retry-after"]) > 0
+        refused = world.client.get("/api/v1/alerts", headers=bad)
+        assert int(refused.headers["retry-after"]) > 0
+        valid = world.client.get("/api/v1/alerts", headers=world.as_role("analyst"))
+        assert valid.status_code == 200
+        signed_in = world.client.post("/login", data={"token": world.tokens["admin"]},
+                                      follow_redirects=False)  # fmt: skip
+        assert signed_in.status_code == 303  # the console too
+        locked = [e for e in entries(world.store.con, 0, 10_000) if e.action == "auth.locked"]
+        assert len(locked) == 2  # one entry per lockout: its address, and the token prefix
+        assert {e.detail["locked"] for e in locked} == {"address", "token"}
+        assert all(e.detail["address"] == "testclient" for e in locked)
+        metrics = world.client.get("/metrics", headers=world.as_role("admin")).text
+        assert "vahti_auth_refusals_total 3.0" in metrics
+
+
+def test_the_limiter_counts_per_address_and_per_token_prefix_with_backoff() -> None:
+    now = [0.0]
+    limiter = FailureLimiter(3, 60, clock=lambda: now[0], longest=300)
+    guess = "vahti_AAAAAAxyz"
+    for address in ("10.0.0.1", "10.0.0.2", "10.0.0.3"):  # one token, three addresses
+        assert limiter.refusal(limiter_keys(address, guess)) == (0, ())
+        limiter.failed(limiter_keys(address, guess))
+    wait, locked = limiter.refusal(limiter_keys("10.0.0.4", guess))
+    assert (wait, locked) == (61, ("token vahti_AAAAAA",))
+    assert limiter.refusal(limiter_keys("10.0.0.4", "vahti_BBBBBB"))[0] == 0  # another token
+    now[0] = 61.0  # the first lockout ends; the next one in a row waits twice as long
+    for _ in range(3):
+        limiter.failed(limiter_keys("10.0.0.5", guess))
+    assert limiter.refusal(limiter_keys("10.0.0.6", guess))[0] == 121
+    now[0] = 61.0 + 121 + 1
+    for _ in range(3):
+        limiter.failed(limiter_keys("10.0.0.5", guess))
+    assert limiter.refusal(limiter_keys("10.0.0.7", guess))[0] == 241
+    now[0] += 241 + 1
+    for _ in range(3):
+        limiter.failed(limiter_keys("10.0.0.5", guess))
+    assert limiter.refusal(limiter_keys("10.0.0.7", guess))[0] == 301  # capped at `longest`
+    assert limiter.total_refusals == 4
 
 
 def test_no_personal_data_in_server_logs(world: World, caplog: pytest.LogCaptureFixture) -> None:
