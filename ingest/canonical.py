@@ -26,6 +26,17 @@ TEXT_FIELDS = (
     "service",
 )
 
+# The longest line any parser reads, and the most of a line quarantine keeps: a 50 MB line
+# is a mistake or an attack, not a login (the longest real ones, web access lines with
+# long user agents and cookies, stay well under this).
+MAX_LINE_BYTES = 64 * 1024
+# The longest value each text field may hold, in characters; longer, the line is quarantined
+# with the reason (a 10 MB user name must not become an event, an alert and a report).
+MAX_FIELD_CHARS = {
+    "event": 64, "outcome": 16, "user": 256, "customer_id": 256, "ip": 64, "host": 255,
+    "user_agent": 1024, "session_id": 512, "reason": 256, "service": 128, "extra": 8192,
+}  # fmt: skip
+
 # What every parser returns: one row per event candidate, not yet validated.
 PARSED_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "line_no": pl.Int64,

@@ -49,6 +49,9 @@ class Parsed:
     events: pl.DataFrame = field(default_factory=empty_parsed)
     quarantine: pl.DataFrame = field(default_factory=empty_quarantine)
     skipped: int = 0
+    # Records name their user in a field of their own: an empty one is a broken record.
+    # A syslog line may have none to give (PAM's `rhost=... ` without `user=`).
+    names_required: bool = False
 
 
 def engine_of(context: ParseContext) -> duckdb.DuckDBPyConnection:

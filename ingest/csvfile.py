@@ -84,4 +84,6 @@ def parse(lines: pl.DataFrame, lookahead: pl.DataFrame, context: ParseContext) -
         ts=parse_rfc3339_or_epoch(pl.col("ts")),
         extra=extra,
     )
-    return Parsed(events=conform(events), quarantine=quarantine, skipped=skipped)
+    return Parsed(
+        events=conform(events), quarantine=quarantine, skipped=skipped, names_required=True
+    )

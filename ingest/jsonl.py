@@ -315,4 +315,4 @@ def parse(lines: pl.DataFrame, lookahead: pl.DataFrame, context: ParseContext) -
         ).sort("line_no")
     events = _timestamps(events.with_columns(seq=pl.lit(0, pl.Int32)))
     events = classified(events, "ecs_category", "ecs_type")
-    return Parsed(events=conform(events), quarantine=careful.quarantine)
+    return Parsed(events=conform(events), quarantine=careful.quarantine, names_required=True)

@@ -8,7 +8,7 @@ from typing import BinaryIO
 
 import polars as pl
 
-from ingest.canonical import BLANK
+from ingest.canonical import BLANK, MAX_LINE_BYTES
 
 _SEPARATORS = (b"\x1f", b"\x1e", b"\x1d", b"\x1c", b"\x01", b"\x02", b"\x03", b"\x04")
 _REPLACEMENT = "\ufffd".encode()
@@ -34,9 +34,22 @@ def text_lines() -> pl.Expr:
     )
 
 
-def undecodable(lines: pl.DataFrame) -> pl.DataFrame:
-    """Lines that are not UTF-8, as quarantine rows."""
-    return lines.filter(~pl.col("utf8_ok")).select("line_no", "raw", reason=pl.lit("invalid UTF-8"))
+def text_lines_of_bounded_length() -> pl.Expr:
+    """Lines a parser reads: text lines no longer than `MAX_LINE_BYTES`."""
+    return text_lines() & (pl.col("raw").str.len_bytes() <= MAX_LINE_BYTES)
+
+
+def unreadable(lines: pl.DataFrame) -> pl.DataFrame:
+    """Lines that are not UTF-8 or too long to be a login, as quarantine rows (the line's
+    first `MAX_LINE_BYTES` only)."""
+    size = pl.col("raw").str.len_bytes()
+    return lines.filter(~pl.col("utf8_ok") | (size > MAX_LINE_BYTES)).select(
+        "line_no",
+        raw=pl.col("raw").str.slice(0, MAX_LINE_BYTES // 4),
+        reason=pl.when(~pl.col("utf8_ok"))
+        .then(pl.lit("invalid UTF-8"))
+        .otherwise(pl.format(f"line longer than {MAX_LINE_BYTES} bytes ({{}} bytes)", size)),
+    )
 
 
 def split_lines(data: bytes, first_line_no: int) -> pl.DataFrame:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from ingest.canonical import EVENT_TYPES, OUTCOMES
+from ingest.canonical import EVENT_TYPES, MAX_FIELD_CHARS, OUTCOMES
 from ingest.event_kinds import classified
 from ingest.timestamps import EARLIEST, LATEST
 
@@ -13,12 +13,27 @@ def _shown(column: str) -> pl.Expr:
     return pl.col(column).str.slice(0, 80)
 
 
-def _problem() -> pl.Expr:
+def _too_long() -> pl.Expr:
+    """The first field longer than its limit, as a reason, or null."""
+    reason = pl.lit(None, pl.String)
+    for name, most in reversed(MAX_FIELD_CHARS.items()):
+        length = pl.col(name).str.len_chars()
+        reason = (
+            pl.when(length > most)
+            .then(pl.format(f"{name} longer than {most} characters ({{}})", length))
+            .otherwise(reason)
+        )
+    return reason
+
+
+def _problem(names_required: bool) -> pl.Expr:
     """The first reason a row is not a valid event, or null."""
     event = pl.col("event")
     outcome = pl.col("outcome")
     return (
-        pl.when(pl.col("ts_raw").is_null() & pl.col("ts").is_null())
+        pl.when(_too_long().is_not_null())
+        .then(_too_long())
+        .when(pl.col("ts_raw").is_null() & pl.col("ts").is_null())
         .then(pl.lit("missing ts"))
         .when(pl.col("ts").is_null())
         .then(
@@ -36,12 +51,16 @@ def _problem() -> pl.Expr:
         .then(pl.format("bad outcome '{}' (success or failure)", _shown("outcome")))
         .when(pl.col("user").is_null())
         .then(pl.lit("missing user"))
+        .when(pl.lit(names_required) & (pl.col("user").str.strip_chars() == ""))
+        .then(pl.lit("empty user"))
         .when(pl.col("ip").is_null() & pl.col("host").is_null())
         .then(pl.lit("missing ip (or host)"))
     )
 
 
-def validate(parsed: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+def validate(
+    parsed: pl.DataFrame, names_required: bool = False
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Parsed rows -> (valid events, quarantined lines). A line with any bad event is held whole."""
     tidy = parsed.with_columns(
         event=pl.col("event").str.strip_chars().str.to_lowercase(),
@@ -52,7 +71,7 @@ def validate(parsed: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     tidy = (
         classified(tidy)
         .with_columns(pl.col("event").fill_null("login"))
-        .with_columns(problem=_problem())
+        .with_columns(problem=_problem(names_required))
     )
     bad = tidy.filter(pl.col("problem").is_not_null())
     if bad.height == 0:

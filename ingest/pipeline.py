@@ -32,7 +32,7 @@ from ingest.files import (
     tail_before,
 )
 from ingest.formats import FORMATS, LOOKAHEAD_BYTES, PARSERS, detect
-from ingest.lines import Chunk, read_chunks, text_lines, undecodable
+from ingest.lines import Chunk, read_chunks, text_lines_of_bounded_length, unreadable
 from ingest.normalise import validate
 from ingest.transactions import Batch, Unstored, groups, take
 from store import Store
@@ -357,9 +357,9 @@ class _Parsed:
 
 def _parse(chunk: Chunk, fd: int, context: ParseContext) -> _Parsed:
     lines = chunk.lines
-    broken = undecodable(lines)
-    usable = lines.filter(text_lines()).select("line_no", "raw")
-    ahead = chunk.lookahead.filter(text_lines()).select("line_no", "raw")
+    broken = unreadable(lines)
+    usable = lines.filter(text_lines_of_bounded_length()).select("line_no", "raw")
+    ahead = chunk.lookahead.filter(text_lines_of_bounded_length()).select("line_no", "raw")
     return _Parsed(
         end=chunk.end,
         lines=lines.height,
@@ -372,7 +372,7 @@ def _parse(chunk: Chunk, fd: int, context: ParseContext) -> _Parsed:
 
 
 def _enrich(run: _Run, batch: _Parsed, source_id: int) -> Batch:
-    valid, rejected = validate(batch.parsed.events)
+    valid, rejected = validate(batch.parsed.events, batch.parsed.names_required)
     enriched, bad_address = enrich(valid, run.enricher)
     quarantine = pl.concat([batch.broken, batch.parsed.quarantine, rejected, bad_address])
     now = datetime.now(UTC).replace(tzinfo=None)

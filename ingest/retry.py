@@ -20,7 +20,7 @@ def reparse(
     quarantine time and gets today's reason."""
     usable = lines.select("line_no", "raw")
     parsed = PARSERS[context.format](usable, usable.head(0), context)
-    valid, rejected = validate(parsed.events)
+    valid, rejected = validate(parsed.events, parsed.names_required)
     events, bad_address = enrich(valid, enricher)
     problems = (
         pl.concat([parsed.quarantine, rejected, bad_address])

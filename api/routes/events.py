@@ -17,6 +17,7 @@ from api.routes.common import Ctx, Reader, utc, who
 from store.events import EventQuery, search_events
 
 router = APIRouter(prefix="/api/v1/events", tags=["events"])
+PUSH_TYPES = ("application/json", "application/x-ndjson")
 _BATCH_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 _PUSH_BODY = {
@@ -86,6 +87,12 @@ async def push(
         raise Rejected(
             422, "1-128 characters of letters, digits and . _ : -", ("query", "batch_id")
         )
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind not in PUSH_TYPES:
+        raise Rejected(
+            415, f"send application/json (an array) or application/x-ndjson, not {kind!r}"
+            if kind else "send Content-Type: application/json or application/x-ndjson",
+        )  # fmt: skip
     body = await request.body()
     if not body.strip():
         raise Rejected(422, "no events (send a JSON array or NDJSON)", ("body",))

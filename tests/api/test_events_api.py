@@ -112,6 +112,33 @@ def test_push_refuses_what_it_cannot_take(world: World) -> None:
     assert pushed == 0
 
 
+def test_push_takes_json_only_and_bounds_every_field(world: World) -> None:
+    for kind in ("text/plain", "application/x-www-form-urlencoded", ""):
+        response = _push(world, orjson.dumps([GOOD]), "typed", kind)
+        assert response.status_code == 415, kind
+    assert (
+        _push(world, orjson.dumps([GOOD]), "charset", "application/json; charset=utf-8").json()[
+            "loaded"
+        ]
+        == 1
+    )
+    body = orjson.dumps([
+        {**GOOD, "user": "x" * 9_900_000}, {**GOOD, "user": ""}, {**GOOD, "user": "   "},
+        {**GOOD, "user_agent": "Mozilla/5.0 " * 200}, {**GOOD, "session_id": "s" * 513}, GOOD,
+    ])  # fmt: skip
+    report = _push(world, body, "bounded").json()
+    assert (report["loaded"], report["quarantined"]) == (1, 5)
+    reasons = [r["reason"] for r in report["rejected"]]
+    assert reasons[0].startswith("line longer than 65536 bytes")
+    assert reasons[1:3] == ["empty user", "empty user"]
+    assert reasons[3] == "user_agent longer than 1024 characters (2400)"
+    assert reasons[4] == "session_id longer than 512 characters (513)"
+    ((longest, biggest),) = world.store.con.execute(
+        'SELECT max(length(raw)), (SELECT max(length("user")) FROM events) FROM quarantine'
+    ).fetchall()
+    assert longest <= 65536 and biggest <= 256
+
+
 def test_events_pushed_are_found_by_search(world: World) -> None:
     _push(world, orjson.dumps([GOOD]), "findable")
     found = _search(world, user="pushed.user", purpose="check push").json()["events"]
