@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -197,6 +199,18 @@ def _connect(
         raise StoreError(f"cannot open database {path}: {exc}") from exc
 
 
+def owner_only(path: Path) -> None:
+    """The database and its WAL readable by their owner only: a file an older vahti or
+    another tool made 0644 is tightened when opened (if this user owns it)."""
+    for file in (path, Path(f"{path}.wal")):
+        try:
+            mode = file.stat().st_mode
+            if mode & (stat.S_IRWXG | stat.S_IRWXO) and file.stat().st_uid == os.getuid():
+                file.chmod(0o600)
+        except OSError:
+            continue  # no WAL yet; or not ours to change: DuckDB reads it as before
+
+
 def open_store(
     path: Path,
     *,
@@ -211,6 +225,7 @@ def open_store(
     if path.parent and not path.parent.exists():
         raise StoreError(f"cannot open database {path}: folder {path.parent} does not exist")
     con = _connect(path, memory_limit, key, checkpoint_threshold)
+    owner_only(path)
     try:
         migrate(con, upto)
     except BaseException:

@@ -240,6 +240,9 @@ app.command("register")(register_command)
 
 
 def main() -> None:
+    # Everything vahti creates holds personal data or a secret (the database and its WAL,
+    # compaction copies, packages, token files): owner only, whatever the login's umask.
+    os.umask(0o077)
     app()
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import stat
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -105,5 +106,6 @@ def _extract_through_the_server(served: Path, db: list[str]) -> None:
     assert "1 events, SHA-256" in written
     package = served.parent / "out" / "vahti-extract-1.zip"
     assert "every file matches" in _ok("extract", "verify", str(package))
+    assert stat.S_IMODE(package.stat().st_mode) == 0o600  # personal data: owner only
     listed = json.loads(_ok("extract", "list", "--json", *db))
     assert [(e["id"], e["state"]) for e in listed] == [(1, "approved")]
