@@ -12,6 +12,7 @@ from api.metrics import ServiceMetrics
 from privacy.retention import Policy
 from store import Store
 from store.audit import AuditTrail
+from store.checkpoints import CheckpointFiles
 
 
 class Rejected(Exception):
@@ -91,3 +92,4 @@ class ApiContext:
     ingest: Callable[[IngestRequest], list[dict[str, Any]]] = _no_ingest  # load server files
     # Parse quarantined lines again (source, reason, actor) -> per source what came of it.
     retry_quarantine: Callable[[str | None, str | None, str], list[dict[str, Any]]] = _no_retry
+    checkpoints: CheckpointFiles | None = None  # the audit chain's signed checkpoints

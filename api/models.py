@@ -176,9 +176,12 @@ class AuditPage(BaseModel):
 
 
 class ChainOut(BaseModel):
-    ok: bool
+    ok: bool  # the chain holds, and holds against the latest signed checkpoint
     entries: int
     head_seq: int
     head_hash: str
     first_broken: int | None
     problem: str
+    checkpoint_problems: list[str] = Field(
+        default=[], description="truncation, rewrite, a moved start or a missing checkpoint"
+    )

@@ -27,6 +27,7 @@ from vahti.shell import (
     ConfigOption,
     DbOption,
     UsageError,
+    checkpoint_files,
     cli_actor,
     failures,
     now_utc,
@@ -253,22 +254,53 @@ def hold_release(
 
 
 @audit_app.command("verify")
-def audit_verify(db: DbOption = DEFAULT_DB, config: ConfigOption = None) -> None:
-    """Check the hash chain end to end; exit 1 naming the first broken entry."""
+def audit_verify(
+    expect_head: Annotated[
+        str | None,
+        typer.Option(help="a head hash published earlier: it must still be in the chain"),
+    ] = None,
+    db: DbOption = DEFAULT_DB,
+    config: ConfigOption = None,
+) -> None:
+    """Check the hash chain end to end and against the latest signed checkpoint (kept
+    outside the database); exit 1 naming what does not hold."""
     with failures():
+        settings = load_settings(config)
         try:
-            with open_db(db, load_settings(config)) as store:
+            with open_db(db, settings) as store:
                 check = verify(store.con)
+                against = checkpoint_files(db, settings).problems(store.con, expect_head)
             broken, problem = check.first_broken, check.problem
             entries, head_hash = check.entries, check.head_hash
         except StoreBusyError as busy:
-            body = through_server(db, busy).get("/api/v1/audit/verify")
+            body = through_server(db, busy).get("/api/v1/audit/verify", expect_head=expect_head)
             broken, problem = body["first_broken"], body["problem"]
             entries, head_hash = body["entries"], body["head_hash"]
+            against = body["checkpoint_problems"]
         if broken is not None:
             say(f"vahti: audit chain broken at entry {broken}: {problem}", error=True)
+        for found in against:
+            say(f"vahti: audit log {found}", error=True)
+        if broken is not None or against:
             raise typer.Exit(1)
-        say(f"audit chain intact: {entries} entries, head {head_hash}")
+        say(f"audit chain intact: {entries} entries, head {head_hash}; it holds against the "
+            "latest signed checkpoint")  # fmt: skip
+
+
+@audit_app.command("checkpoint")
+def audit_checkpoint(db: DbOption = DEFAULT_DB, config: ConfigOption = None) -> None:
+    """Sign the chain's head, length and start now (`vahti serve` does so hourly and at
+    every purge); the checkpoint goes to its file and to syslog."""
+    with failures():
+        settings = load_settings(config)
+        try:
+            with open_db(db, settings) as store:
+                point = checkpoint_files(db, settings).sign(store.con, now_utc())
+            seq, digest = point.seq, point.hash
+        except StoreBusyError as busy:
+            body = through_server(db, busy).post("/api/v1/audit/checkpoint")
+            seq, digest = body["seq"], body["hash"]
+        say(f"audit checkpoint signed: entry {seq}, head {digest}")
 
 
 @audit_app.command("head")

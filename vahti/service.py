@@ -35,6 +35,7 @@ from ingest.push import BatchConflict, PushError, push_batch
 from privacy.purge import purge
 from store import Store
 from store.audit import AuditTrail
+from store.checkpoints import CheckpointFiles
 from store.tokens import create_token, list_tokens, revoke_token
 from vahti.detection_cli import replay_window, run_json
 from vahti.ingesting import file_report_json, ingest_options, open_enricher, run_ingest
@@ -59,6 +60,7 @@ class Service:
     enricher: Enricher
     audit: AuditTrail
     metrics: ServiceMetrics
+    checkpoints: CheckpointFiles  # the audit chain's, signed outside the database
     board: JobBoard = field(default_factory=JobBoard)
     stop: threading.Event = field(default_factory=threading.Event)
     event_writer: threading.Lock = field(default_factory=threading.Lock)
@@ -74,9 +76,13 @@ class Service:
 
 def open_service(store: Store, settings: Settings) -> Service:
     metrics = ServiceMetrics(store)
-    return Service(
-        store, settings, open_enricher(settings), AuditTrail(store), metrics, JobBoard(metrics)
+    files = CheckpointFiles.beside(
+        store.path, settings.audit.key_file, settings.audit.checkpoint_file
     )
+    return Service(
+        store, settings, open_enricher(settings), AuditTrail(store), metrics, files,
+        JobBoard(metrics),
+    )  # fmt: skip
 
 
 def spool_files(folder: Path) -> list[Path]:
@@ -122,11 +128,19 @@ def detect_job(service: Service) -> str:
 
 
 def retention_job(service: Service, actor: str = "job:retention") -> str:
-    """Purge on the main store: compaction swaps its connection, so not on a cursor."""
+    """Purge on the main store: compaction swaps its connection, so not on a cursor. The
+    purge moves the chain's start: a signed checkpoint says it was this purge."""
     report = purge(service.store, service.audit, policy_of(service.settings), now_utc(), actor)
+    checkpoint_job(service)
     deleted = ", ".join(f"{k['kind']} {k['deleted']}" for k in report.kinds)
     compacted = " and compacted" if report.compacted else ""
     return f"deleted {deleted}; pseudonymised {report.pseudonymised}{compacted}"
+
+
+def checkpoint_job(service: Service) -> str:
+    with service.own_store() as store:
+        point = service.checkpoints.sign(store.con, now_utc())
+    return f"signed entry {point.seq} of {point.entries}"
 
 
 def make_pusher(service: Service) -> Callable[[bytes, str, str], dict[str, Any]]:
@@ -167,6 +181,12 @@ def scheduler_for(service: Service) -> BackgroundScheduler:
     jobs: list[tuple[str, Callable[[Service], str], str, dict[str, Any]]] = [
         ("spool", spool_job, "interval", {"seconds": timing.spool_every.total_seconds()}),
         ("detect", detect_job, "interval", {"seconds": timing.detect_every.total_seconds()}),
+        (
+            "checkpoint",
+            checkpoint_job,
+            "interval",
+            {"seconds": service.settings.audit.checkpoint_every.total_seconds()},
+        ),
     ]
     for name, work, trigger, when in jobs:
         service.board.register(name, f"every {int(next(iter(when.values())))} s")
@@ -303,6 +323,7 @@ def build_app(service: Service, scheduler: BackgroundScheduler | None = None) ->
         config_view=config_view(service.settings),
         policy=policy_of(service.settings),
         metrics=service.metrics,
+        checkpoints=service.checkpoints,
     )
     run = worker_runner(scheduler)
     context.detect = detect_on_request(service, run)

@@ -167,6 +167,14 @@ class ApiSettings(Section):
         return value
 
 
+class AuditSettings(Section):
+    """Signed checkpoints of the audit chain, outside the database (store/checkpoints.py)."""
+
+    key_file: str = ""  # Ed25519 key, owner-only; default: <database>.audit-key
+    checkpoint_file: str = ""  # append-only; default: <database>.checkpoints
+    checkpoint_every: Duration = parse_duration("1h")  # by `vahti serve`, and at every purge
+
+
 class ServiceSettings(Section):
     """What `vahti serve` runs on a schedule."""
 
@@ -206,6 +214,7 @@ class Settings(BaseSettings):
     )
 
     retention: RetentionSettings = RetentionSettings()
+    audit: AuditSettings = AuditSettings()
     geoip: GeoIPSettings = GeoIPSettings()
     access: AccessLogSettings = AccessLogSettings()
     ingest: IngestSettings = IngestSettings()

@@ -17,6 +17,8 @@ from rich.console import Console
 from ingest.enrich import GeoIPError
 from ingest.pipeline import InputError
 from store import Store, StoreError, open_store
+from store.audit import head as audit_head
+from store.checkpoints import CheckpointFiles
 from store.encryption import EncryptionError, read_key
 from vahti.settings import ConfigError, Settings
 
@@ -58,15 +60,26 @@ def failures() -> Iterator[None]:
         raise typer.Exit(1) from exc
 
 
-def open_db(db: Path, settings: Settings) -> Store:
-    """The store, encrypted at rest when VAHTI_DB_KEY_FILE (or VAHTI_DB_KEY) gives a key."""
+def checkpoint_files(db: Path, settings: Settings) -> CheckpointFiles:
+    audit = settings.audit
+    return CheckpointFiles.beside(db.expanduser(), audit.key_file, audit.checkpoint_file)
+
+
+@contextmanager
+def open_db(db: Path, settings: Settings) -> Iterator[Store]:
+    """The store, encrypted at rest when VAHTI_DB_KEY_FILE (or VAHTI_DB_KEY) gives a key.
+    A command that added to the audit log signs a checkpoint of it when it is done."""
     key = read_key(dict(os.environ))
-    return open_store(
+    with open_store(
         db,
         memory_limit=settings.store.memory_limit or None,
         key=key,
         checkpoint_threshold=settings.store.checkpoint_threshold,
-    )
+    ) as store:
+        before = audit_head(store.con)
+        yield store
+        if audit_head(store.con) != before:
+            checkpoint_files(db, settings).sign(store.con, now_utc())
 
 
 def utc_text(moment: datetime | None, timespec: str = "seconds") -> str:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
 from api.auth import Dpo
+from api.context import Rejected
 from api.models import AuditPage, ChainOut
 from api.routes.common import Ctx, Reader, who
 from store.audit import entries, head, verify
@@ -50,14 +51,32 @@ def audit_log(
     }
 
 
-@router.get("/verify", response_model=ChainOut, summary="Check the hash chain end to end")
-def verify_chain(principal: Dpo, con: Reader) -> dict:
+@router.get("/verify", response_model=ChainOut, summary="Check the chain and its checkpoint")
+def verify_chain(
+    principal: Dpo,
+    ctx: Ctx,
+    con: Reader,
+    expect_head: Annotated[
+        str | None,
+        Query(max_length=64, description="a head hash published earlier: still in the chain?"),
+    ] = None,
+) -> dict:
     check = verify(con)
+    against = ctx.checkpoints.problems(con, expect_head) if ctx.checkpoints else []
     return {
-        "ok": check.first_broken is None,
+        "ok": check.first_broken is None and not against,
         "entries": check.entries,
         "head_seq": head(con)[0],
         "head_hash": check.head_hash,
         "first_broken": check.first_broken,
         "problem": check.problem,
+        "checkpoint_problems": against,
     }
+
+
+@router.post("/checkpoint", summary="Sign a checkpoint of the chain now (kept outside the DB)")
+def checkpoint(principal: Dpo, ctx: Ctx, con: Reader) -> dict[str, Any]:
+    if ctx.checkpoints is None:
+        raise Rejected(503, "this process keeps no checkpoints: use `vahti audit checkpoint`")
+    point = ctx.checkpoints.sign(con, ctx.clock())
+    return {"seq": point.seq, "hash": point.hash, "entries": point.entries, "at": point.at}

@@ -151,5 +151,12 @@ def test_reads_and_changes_are_audited_in_a_chain_that_verifies(world: World) ->
     assert show["alert"] == alert["id"] and show["events"]
     check = verify(world.store.con)
     assert check.first_broken is None and check.entries == len(log)
-    dpo_view = world.client.get("/api/v1/audit/verify", headers=world.as_role("dpo")).json()
+    dpo = world.as_role("dpo")
+    unsigned = world.client.get("/api/v1/audit/verify", headers=dpo).json()
+    assert unsigned["ok"] is False and unsigned["checkpoint_problems"][0].startswith(
+        "no checkpoint"
+    )
+    signed = world.client.post("/api/v1/audit/checkpoint", headers=dpo).json()
+    assert signed["hash"] == log[-1].hash
+    dpo_view = world.client.get("/api/v1/audit/verify", headers=dpo).json()
     assert dpo_view["ok"] is True and dpo_view["head_hash"] == log[-1].hash

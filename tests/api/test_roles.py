@@ -120,6 +120,7 @@ TABLE: dict[tuple[str, str], tuple[set[str | None], Request]] = {
     ("GET", "/api/v1/holds"): ({"dpo", "admin"}, lambda w: {}),
     ("POST", "/api/v1/extracts"): ({"liaison", "admin"}, lambda w: {"json": EXTRACT}),
     ("GET", "/api/v1/register"): ({"dpo", "admin"}, lambda w: {}),
+    ("POST", "/api/v1/audit/checkpoint"): ({"dpo", "admin"}, lambda w: {}),
     ("GET", "/api/v1/extracts/disclosures"): ({"liaison", "dpo", "admin"}, lambda w: {}),
     ("GET", "/api/v1/entities/{kind}"): (
         {"analyst", "admin"},

@@ -1,0 +1,129 @@
+"""A database administrator tampers with the audit table, through the real CLI's eyes: each
+tamper that keeps the hash chain consistent is caught by the signed checkpoint kept outside
+the database; a forged checkpoint is caught by its signature."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from store.audit import GENESIS, entry_hash
+from tests.conftest import run_cli
+
+Tamper = Callable[[duckdb.DuckDBPyConnection], None]
+
+
+@pytest.fixture(scope="module")
+def sealed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A database whose audit log has ten entries, signed after each command."""
+    db = tmp_path_factory.mktemp("sealed") / "vahti.duckdb"
+    for i in range(5):
+        added = run_cli("hold", "add", "--user", f"u{i}", "--reason", "case 7", "--db", str(db))
+        assert added.returncode == 0, added.stderr
+        assert run_cli("hold", "list", "--db", str(db)).returncode == 0
+    return db
+
+
+def _copy(sealed: Path, to: Path) -> Path:
+    for suffix in ("", ".audit-key", ".checkpoints"):
+        source = Path(f"{sealed}{suffix}")
+        if source.exists():
+            shutil.copy2(source, Path(f"{to / sealed.name}{suffix}"))
+    return to / sealed.name
+
+
+def _verify(db: Path, *more: str) -> tuple[int, str]:
+    result = run_cli("audit", "verify", "--db", str(db), *more)
+    return result.returncode, result.stdout + result.stderr
+
+
+def _rehash(con: duckdb.DuckDBPyConnection) -> None:
+    """Recompute every hash from the start, as a careful forger would."""
+    anchor = con.execute("SELECT hash FROM audit_anchor").fetchall()
+    prev = anchor[0][0] if anchor else GENESIS
+    rows = con.execute(
+        "SELECT seq, logged_at, actor, action, detail FROM audit ORDER BY seq"
+    ).fetchall()
+    for seq, at, actor, action, detail in rows:
+        digest = entry_hash(seq, at, actor, action, detail, prev)
+        con.execute("UPDATE audit SET prev_hash = ?, hash = ? WHERE seq = ?", [prev, digest, seq])
+        prev = digest
+
+
+def _drop_last_three(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("DELETE FROM audit WHERE seq > (SELECT max(seq) - 3 FROM audit)")
+
+
+def _drop_all(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("DELETE FROM audit")
+
+
+def _rewrite(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("""UPDATE audit SET actor = 'someone-else' WHERE seq = 2""")
+    _rehash(con)
+
+
+def _forge_anchor(con: duckdb.DuckDBPyConnection) -> None:
+    first = con.execute("SELECT hash FROM audit WHERE seq = 4").fetchall()[0][0]
+    con.execute("DELETE FROM audit WHERE seq <= 4")
+    con.execute("DELETE FROM audit_anchor")
+    con.execute("INSERT INTO audit_anchor VALUES (4, ?, now()::TIMESTAMP)", [first])
+
+
+TAMPERS: dict[str, tuple[Tamper, str]] = {
+    "last three rows deleted": (_drop_last_three, "truncated"),
+    "every row deleted": (_drop_all, "truncated"),
+    "a row altered, every hash recomputed": (_rewrite, "rewritten"),
+    "first rows deleted under a forged anchor": (_forge_anchor, "start was moved"),
+}
+
+
+def test_the_untouched_log_verifies(sealed: Path, tmp_path: Path) -> None:
+    code, said = _verify(_copy(sealed, tmp_path))
+    assert code == 0 and "holds against the latest signed checkpoint" in said
+
+
+@pytest.mark.parametrize("name", TAMPERS)
+def test_each_tamper_the_chain_alone_misses_is_reported(
+    sealed: Path, tmp_path: Path, name: str
+) -> None:
+    tamper, expected = TAMPERS[name]
+    db = _copy(sealed, tmp_path)
+    with duckdb.connect(str(db)) as con:
+        tamper(con)
+    code, said = _verify(db)
+    assert code == 1 and expected in said, said
+
+
+def test_a_forged_checkpoint_and_a_missing_one_are_reported(
+    sealed: Path, tmp_path: Path
+) -> None:
+    db = _copy(sealed, tmp_path)
+    checkpoints = Path(f"{db}.checkpoints")
+    lines = checkpoints.read_text().splitlines()
+    last = lines[-1].replace('"entries":', '"entries":1', 1)  # e.g. 10 -> 110
+    checkpoints.write_text("\n".join([*lines[:-1], last]) + "\n")
+    code, said = _verify(db)
+    assert code == 1 and "not signed by the audit key" in said
+    checkpoints.unlink()
+    code, said = _verify(db)
+    assert code == 1 and "no checkpoint" in said
+
+
+def test_an_auditor_holding_a_published_head(sealed: Path, tmp_path: Path) -> None:
+    db = _copy(sealed, tmp_path)
+    head = run_cli("audit", "head", "--db", str(db)).stdout.split()[1]
+    assert _verify(db, "--expect-head", head)[0] == 0
+    code, said = _verify(db, "--expect-head", "0" * 64)
+    assert code == 1 and "published head" in said
+
+
+def test_a_signing_key_readable_by_others_is_refused(sealed: Path, tmp_path: Path) -> None:
+    db = _copy(sealed, tmp_path)
+    Path(f"{db}.audit-key").chmod(0o644)
+    code, said = _verify(db)
+    assert code == 1 and "chmod 600" in said
