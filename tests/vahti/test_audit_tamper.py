@@ -99,9 +99,7 @@ def test_each_tamper_the_chain_alone_misses_is_reported(
     assert code == 1 and expected in said, said
 
 
-def test_a_forged_checkpoint_and_a_missing_one_are_reported(
-    sealed: Path, tmp_path: Path
-) -> None:
+def test_a_forged_checkpoint_and_a_missing_one_are_reported(sealed: Path, tmp_path: Path) -> None:
     db = _copy(sealed, tmp_path)
     checkpoints = Path(f"{db}.checkpoints")
     lines = checkpoints.read_text().splitlines()
