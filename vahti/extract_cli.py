@@ -19,9 +19,15 @@ from privacy.extracts import (
     audited_decision,
     list_extracts,
 )
-from privacy.package import make_package, package_rows, verify_package
+from privacy.package import (
+    make_package,
+    package_rows,
+    recorded_packages,
+    verify_package,
+)
 from store import StoreBusyError
 from store.audit import AuditTrail
+from store.checkpoints import signing_key
 from vahti.remote import through_server
 from vahti.settings import load_settings
 from vahti.shell import (
@@ -29,6 +35,7 @@ from vahti.shell import (
     ConfigOption,
     DbOption,
     UsageError,
+    checkpoint_files,
     cli_actor,
     failures,
     now_utc,
@@ -186,11 +193,13 @@ def extract_package(
 ) -> None:
     """Write the package of an approved production order; record the disclosure."""
     with failures():
+        settings = load_settings(config)
         try:
-            with open_db(db, load_settings(config)) as store:
+            with open_db(db, settings) as store:
+                signer = signing_key(checkpoint_files(db, settings).key)
                 try:
                     data, digest, manifest = make_package(
-                        AuditTrail(store), extract_id, cli_actor(), now_utc()
+                        AuditTrail(store), extract_id, cli_actor(), now_utc(), signer
                     )
                 except ExtractError as exc:
                     raise UsageError(str(exc)) from exc
@@ -207,12 +216,31 @@ def extract_package(
 
 
 @extract_app.command("verify")
-def extract_verify(package: Annotated[Path, typer.Argument(help="a package zip")]) -> None:
-    """Re-check every file of a package against its manifest; exit 1 naming what differs."""
+def extract_verify(
+    package: Annotated[Path, typer.Argument(help="a package zip")],
+    db: DbOption = DEFAULT_DB,
+    config: ConfigOption = None,
+) -> None:
+    """Check a package: every file against its manifest, the manifest's signature by the
+    audit key, and its SHA-256 against the audit log; exit 1 naming each check that failed."""
     with failures():
-        problems = verify_package(package)
+        settings = load_settings(config)
+        files = checkpoint_files(db, settings)
+        key = signing_key(files.key).public_key() if files.key.exists() else None
+        recorded: set[str] | None = None
+        if db.exists():
+            try:
+                with open_db(db, settings) as store:
+                    recorded = recorded_packages(store.con)
+            except StoreBusyError as busy:
+                entries = through_server(db, busy).pages(
+                    "/api/v1/audit", "entries", "after", action="extracts.package", limit=1000
+                )
+                recorded = {e["detail"].get("sha256") for e in entries} - {None}
+        problems = verify_package(package, key, recorded)
         if problems:
             for problem in problems:
                 say(f"vahti: {problem}", error=True)
             raise typer.Exit(1)
-        say(f"{package}: every file matches its manifest")
+        say(f"{package}: every file matches its manifest, the manifest is signed by the "
+            "audit key, and the audit log recorded this package")  # fmt: skip

@@ -22,6 +22,7 @@ from privacy.extracts import (
     list_extracts,
 )
 from privacy.package import disclosure_register, make_package
+from store.checkpoints import signing_key
 
 router = APIRouter(prefix="/api/v1/extracts", tags=["extracts"])
 ExtractId = Annotated[int, Path(ge=1, le=2**31 - 1)]
@@ -136,8 +137,9 @@ def refuse(
 )
 def package(request: Request, principal: Liaison, ctx: Ctx, extract_id: ExtractId) -> Response:
     try:
+        signer = signing_key(ctx.checkpoints.key) if ctx.checkpoints else None
         data, digest, _ = make_package(
-            ctx.audit, extract_id, principal.name, ctx.clock(), role=principal.role,
+            ctx.audit, extract_id, principal.name, ctx.clock(), signer, role=principal.role,
             route=route_of(request),
         )  # fmt: skip
     except ExtractError as exc:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import zipfile
 from pathlib import Path
 
 import orjson
 
-from privacy.package import verify_package
+from privacy.package import recorded_packages, verify_package
+from store.checkpoints import signing_key
 from tests.api.conftest import World
 
 TARGET = "target.user"
@@ -69,7 +71,8 @@ def test_package_holds_exactly_the_scope_and_verifies(world: World, tmp_path: Pa
     assert response.status_code == 200
     package = tmp_path / "p.zip"
     package.write_bytes(response.content)
-    assert verify_package(package) == []
+    key = signing_key(world.service.checkpoints.key).public_key()
+    assert verify_package(package, key, recorded_packages(world.store.con)) == []
     with zipfile.ZipFile(io.BytesIO(response.content)) as archive:
         lines = archive.read("events.jsonl").decode().splitlines()
         manifest = orjson.loads(archive.read("manifest.json"))
@@ -109,9 +112,33 @@ def test_a_tampered_package_fails_verification(world: World, tmp_path: Path) -> 
                 body.replace(b"203.0.113.15", b"203.0.113.99") if name == "events.csv" else body,
             )
         copy.writestr("extra.txt", b"added later")
-    assert verify_package(tampered) == [
+    key = signing_key(world.service.checkpoints.key).public_key()
+    recorded = recorded_packages(world.store.con)
+    assert verify_package(tampered, key, recorded) == [
         "extra.txt: not in the manifest",
         "events.csv: SHA-256 does not match the manifest",
+        "audit log: the package's SHA-256 was never recorded (not a package vahti made, or "
+        "changed since)",
+    ]
+    # A careful forger edits events.jsonl and recomputes the manifest: the files agree
+    # with it, but its signature and the audit log do not.
+    forged = tmp_path / "f.zip"
+    with zipfile.ZipFile(io.BytesIO(data)) as source, zipfile.ZipFile(forged, "w") as copy:
+        files = {n: source.read(n) for n in source.namelist()}
+        files["events.jsonl"] = files["events.jsonl"].replace(b"203.0.113.15", b"203.0.113.99")
+        manifest = orjson.loads(files["manifest.json"])
+        manifest["files"]["events.jsonl"] = {
+            **manifest["files"]["events.jsonl"],
+            "sha256": hashlib.sha256(files["events.jsonl"]).hexdigest(),
+            "bytes": len(files["events.jsonl"]),
+        }
+        files["manifest.json"] = orjson.dumps(manifest, option=orjson.OPT_INDENT_2)
+        for name, body in files.items():
+            copy.writestr(name, body)
+    assert verify_package(forged, key, recorded) == [
+        "signature: the manifest is not signed by this system's audit key",
+        "audit log: the package's SHA-256 was never recorded (not a package vahti made, or "
+        "changed since)",
     ]
 
 

@@ -105,7 +105,7 @@ def _extract_through_the_server(served: Path, db: list[str]) -> None:
     written = _ok("extract", "package", "1", "--out", str(served.parent / "out"), *db)
     assert "1 events, SHA-256" in written
     package = served.parent / "out" / "vahti-extract-1.zip"
-    assert "every file matches" in _ok("extract", "verify", str(package))
+    assert "every file matches" in _ok("extract", "verify", str(package), *db)
     assert stat.S_IMODE(package.stat().st_mode) == 0o600  # personal data: owner only
     listed = json.loads(_ok("extract", "list", "--json", *db))
     assert [(e["id"], e["state"]) for e in listed] == [(1, "approved")]
