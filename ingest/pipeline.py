@@ -113,39 +113,62 @@ def check_options(options: IngestOptions) -> None:
 
 def expand(paths: Iterable[Path]) -> list[Path]:
     """Files as given; a folder (the spool) stands for the regular files in it."""
-    files: list[Path] = []
+    return [file for file, _ in _expanded(paths)]
+
+
+def _expanded(paths: Iterable[Path]) -> list[tuple[Path, bool]]:
+    """(file, whether it was named itself rather than found in a folder)."""
+    files: list[tuple[Path, bool]] = []
     for path in paths:
         if path.is_dir():
-            files.extend(
-                sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
-            )
+            found = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
+            files.extend((p, False) for p in found)
         else:
-            files.append(path)
+            files.append((path, True))
     return files
 
 
 def plan(paths: Iterable[Path], options: IngestOptions) -> list[FilePlan]:
     """Check every file before anything is written: readable, and of a known format."""
-    check_options(options)
-    plans = []
-    for path in expand(paths):
-        try:
-            with path.open("rb") as handle:
-                sample = handle.read(64 * 1024)
-                stat = os.fstat(handle.fileno())
-        except OSError as exc:
-            raise InputError(f"{path}: cannot read: {exc.strerror}") from exc
-        fmt = options.format if options.format != "auto" else detect(sample)
-        if fmt is None and sample.strip():
-            raise InputError(
-                f"{path}: cannot tell the format from its first lines; give --format "
-                "(jsonl, csv, sshd or access)"
-            )
-        if fmt == "csv":
-            _check_csv_header(path, sample)
-        mtime = datetime.fromtimestamp(stat.st_mtime, UTC).replace(tzinfo=None)
-        plans.append(FilePlan(path=path, format=fmt, size=stat.st_size, mtime=mtime))
+    plans, problems = survey(paths, options)
+    if problems:
+        raise InputError(problems[0])
     return plans
+
+
+def survey(paths: Iterable[Path], options: IngestOptions) -> tuple[list[FilePlan], list[str]]:
+    """Like `plan`, but a file found in a folder that cannot be read (or whose format
+    cannot be told) is left out and named, so the rest of the folder loads; a file named
+    itself still stops everything (InputError)."""
+    check_options(options)
+    plans, problems = [], []
+    for path, named in _expanded(paths):
+        try:
+            plans.append(_plan_one(path, options))
+        except InputError as exc:
+            if named:
+                raise
+            problems.append(str(exc))
+    return plans, problems
+
+
+def _plan_one(path: Path, options: IngestOptions) -> FilePlan:
+    try:
+        with path.open("rb") as handle:
+            sample = handle.read(64 * 1024)
+            stat = os.fstat(handle.fileno())
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror}") from exc
+    fmt = options.format if options.format != "auto" else detect(sample)
+    if fmt is None and sample.strip():
+        raise InputError(
+            f"{path}: cannot tell the format from its first lines; give --format "
+            "(jsonl, csv, sshd or access)"
+        )
+    if fmt == "csv":
+        _check_csv_header(path, sample)
+    mtime = datetime.fromtimestamp(stat.st_mtime, UTC).replace(tzinfo=None)
+    return FilePlan(path=path, format=fmt, size=stat.st_size, mtime=mtime)
 
 
 @dataclass

@@ -11,7 +11,7 @@ import orjson
 import typer
 
 from analytics.run import run_detection
-from ingest.pipeline import FileReport, expand, plan
+from ingest.pipeline import FileReport, survey
 from store import StoreBusyError, open_store
 from store.compaction import encrypt_file
 from store.encryption import read_key
@@ -46,6 +46,7 @@ from vahti.shell import (
     failures,
     open_db,
     out,
+    say,
 )
 
 
@@ -150,23 +151,29 @@ def ingest_command(
     with failures():
         settings = load_settings(config)
         options = ingest_options(settings, fmt, year, tz, live)
-        plan(files, options)  # every file checked before the database is touched
+        # Every file checked before the database is touched; one a folder holds that cannot
+        # be read is named and left out, and the command ends with exit 1.
+        plans, unreadable = survey(files, options)
         rules = rules_of(settings) if then_detect else []  # a broken folder stops before loading
         try:
             with open_db(db, settings) as store:
-                reports = run_ingest(store, settings, files, options, verbose)
+                reports = run_ingest(store, settings, files, options, verbose, plans=plans)
                 print_reports(reports, as_json)
                 if then_detect:
                     print_detection(run_detection(store, rules), to_stderr=as_json)
         except StoreBusyError as busy:  # the server reads the files itself
             remote = through_server(db, busy)
-            paths = [str(p.resolve()) for p in expand(files)]  # a folder: its files
+            paths = [str(p.path.resolve()) for p in plans]  # a folder: its readable files
             body = {"paths": paths, "format": fmt, "year": year, "tz": tz, "live": live}
             found = remote.post("/api/v1/ingest", body)["files"]
             print_reports([file_report_from_json(row) for row in found], as_json)
             if then_detect:
                 report = run_from_json(remote.post("/api/v1/detect"))
                 print_detection(report, to_stderr=as_json)
+        for problem in unreadable:
+            say(f"vahti: left out {problem}", error=True)
+        if unreadable:
+            raise typer.Exit(1)
 
 
 @app.command("stats")

@@ -8,7 +8,15 @@ from typing import Any
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 
 from ingest.enrich import Enricher
-from ingest.pipeline import AccessRules, BatchCallback, FileReport, IngestOptions, ingest, plan
+from ingest.pipeline import (
+    AccessRules,
+    BatchCallback,
+    FilePlan,
+    FileReport,
+    IngestOptions,
+    ingest,
+    plan,
+)
 from store import Store
 from vahti.settings import Settings
 from vahti.shell import err
@@ -44,10 +52,12 @@ def run_ingest(
     options: IngestOptions,
     verbose: bool = False,
     on_batch: BatchCallback | None = None,
+    plans: list[FilePlan] | None = None,
 ) -> list[FileReport]:
-    """Load `files`; a progress bar on a terminal, a line per batch when verbose, or
-    `on_batch` (called after each committed batch; it may raise to stop there)."""
-    plans = plan(files, options)
+    """Load `files` (or the `plans` already made of them); a progress bar on a terminal, a
+    line per batch when verbose, or `on_batch` (called after each committed batch; it may
+    raise to stop there)."""
+    plans = plan(files, options) if plans is None else plans
     enricher = open_enricher(settings)
     try:
         if (

@@ -1,0 +1,47 @@
+"""A folder with one file that cannot be read: the rest loads, the file is named, exit 1."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import LOGHUB, run_cli
+from tests.helpers import query
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads every file whatever its mode")
+def test_a_folder_loads_what_it_can_read(tmp_path: Path) -> None:
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    shutil.copy(LOGHUB, folder / "a-auth.log")
+    locked = folder / "b-locked.log"
+    shutil.copy(LOGHUB, locked)
+    locked.chmod(0)
+    db = tmp_path / "vahti.duckdb"
+    result = run_cli("ingest", str(folder), "--year", "2016", "--db", str(db))
+    assert result.returncode == 1
+    assert "left out" in result.stderr and "b-locked.log: cannot read" in result.stderr
+    assert query(db, "SELECT count(*) FROM events") == [(553,)]
+
+
+def test_a_folder_loads_what_it_can_tell(tmp_path: Path) -> None:
+    """The same rule for a file whose format cannot be told (root reads every file)."""
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    shutil.copy(LOGHUB, folder / "a-auth.log")
+    (folder / "b-notes.txt").write_text("shopping list\nmilk\nbread\n")
+    db = tmp_path / "vahti.duckdb"
+    result = run_cli("ingest", str(folder), "--year", "2016", "--db", str(db))
+    assert result.returncode == 1, result.stderr
+    assert "b-notes.txt: cannot tell the format" in result.stderr
+    assert query(db, "SELECT count(*) FROM events") == [(553,)]
+
+
+def test_a_file_named_itself_still_stops_everything(tmp_path: Path) -> None:
+    db = tmp_path / "vahti.duckdb"
+    result = run_cli("ingest", str(LOGHUB), str(tmp_path / "missing.log"), "--db", str(db))
+    assert result.returncode == 2 and "missing.log: cannot read" in result.stderr
+    assert not db.exists()
