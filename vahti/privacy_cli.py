@@ -12,6 +12,7 @@ import orjson
 import typer
 from rich.table import Table
 
+from privacy.erasure import ErasureRefused, erase_and_compact
 from privacy.holds import Hold, HoldError, HoldRequest, audited_add, audited_release, list_holds
 from privacy.letter import render
 from privacy.purge import dry_run, purge
@@ -319,6 +320,40 @@ def audit_head(db: DbOption = DEFAULT_DB, config: ConfigOption = None) -> None:
 subject_app = typer.Typer(
     help="Right of access: everything stored about one person.", no_args_is_help=True
 )
+
+
+@subject_app.command("erase")
+def subject_erase_command(
+    user: Annotated[str | None, typer.Option(help="user name")] = None,
+    customer_id: Annotated[str | None, typer.Option(help="customer number")] = None,
+    as_json: JsonOption = False,
+    db: DbOption = DEFAULT_DB,
+    config: ConfigOption = None,
+) -> None:
+    """Erase one person's events, quarantined lines and the personal fields of alerts about
+    them, physically, unless a legal hold covers them (then nothing, naming the hold)."""
+    with failures():
+        if not (user or customer_id):
+            raise UsageError("give --user or --customer-id")
+        subject = Subject(user, customer_id)
+        settings = load_settings(config)
+        try:
+            with open_db(db, settings) as store:
+                try:
+                    result = erase_and_compact(
+                        store, AuditTrail(store), subject, cli_actor(), now_utc()
+                    )
+                except ErasureRefused as refused:
+                    raise StoreError(str(refused)) from None
+        except StoreBusyError as busy:
+            body = {"user": user, "customer_id": customer_id}
+            result = through_server(db, busy).post("/api/v1/subjects/erase", body)
+        if as_json:
+            _print_json(result)
+            return
+        say(f"erased {result['events']} events, {result['quarantined_lines']} quarantined "
+            f"lines and the personal fields of {result['alerts']} alerts; reference "
+            f"{result['subject_ref']} (keep it with the request)")  # fmt: skip
 
 
 @subject_app.command("report")

@@ -6,13 +6,41 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import PlainTextResponse
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import Dpo
+from api.context import Rejected
 from api.routes.common import Ctx, route_of
+from privacy.erasure import ErasureRefused, erase_subject
 from privacy.letter import render
 from privacy.subject import Subject, audited_subject_report
+from store.compaction import owe_compaction
 
 router = APIRouter(prefix="/api/v1/subjects", tags=["privacy"])
+
+
+class ErasureIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    user: str | None = Field(default=None, min_length=1, max_length=256)
+    customer_id: str | None = Field(default=None, min_length=1, max_length=256)
+
+
+@router.post("/erase", summary="Erase one person's data (unless a legal hold covers it)")
+def erase(request: Request, principal: Dpo, ctx: Ctx, body: ErasureIn) -> dict[str, Any]:
+    if not (body.user or body.customer_id):
+        raise Rejected(422, "give user or customer_id", ("body",))
+    owe_compaction(ctx.store.path)  # the rows leave the file at the compaction that follows
+    try:
+        result = erase_subject(
+            ctx.audit, Subject(body.user, body.customer_id), principal.name, ctx.clock(),
+            role=principal.role, route=route_of(request),
+        )  # fmt: skip
+    except ErasureRefused as refused:
+        raise Rejected(409, str(refused)) from None
+    # Compaction needs the database alone, so it is queued (the retention job compacts
+    # what is owed), not awaited inside this request.
+    ctx.queue_purge(principal.name)
+    return {**result, "compacted": "queued with the retention job"}
 
 
 @router.get(

@@ -121,6 +121,10 @@ TABLE: dict[tuple[str, str], tuple[set[str | None], Request]] = {
     ("POST", "/api/v1/extracts"): ({"liaison", "admin"}, lambda w: {"json": EXTRACT}),
     ("GET", "/api/v1/register"): ({"dpo", "admin"}, lambda w: {}),
     ("POST", "/api/v1/audit/checkpoint"): ({"dpo", "admin"}, lambda w: {}),
+    ("POST", "/api/v1/subjects/erase"): (
+        {"dpo", "admin"},
+        lambda w: {"json": {"user": f"nobody-{next(_names)}"}},
+    ),
     ("GET", "/api/v1/extracts/disclosures"): ({"liaison", "dpo", "admin"}, lambda w: {}),
     ("GET", "/api/v1/entities/{kind}"): (
         {"analyst", "admin"},
