@@ -2,9 +2,11 @@
 alerts in the store, under a bounded load from this (second) process on loopback.
 
     python -m bench.api [--events 1000000] [--alerts 10000] [--requests 2000] [--clients 4]
+                        [--push-clients 20] [--push-batches 10]
 
 `vahti serve` runs as a child process; this process keeps `--clients` keep-alive
-connections busy and prints p50/p99 latency and requests/s per route.
+connections busy and prints p50/p99 latency and requests/s per route; last, 20 shippers
+push batches of 50 events at once (issue 15's push target: 20,000 events/s, p99 < 200 ms).
 """
 
 from __future__ import annotations
@@ -57,7 +59,7 @@ def add_alerts(db: Path, count: int, evidence_each: int = 10) -> dict[str, str]:
         ).explode("event_id")
         link_evidence(store.con, links)
         tokens = {role: create_token(store.con, f"bench-{role}", role, now)[1]
-                  for role in ("analyst", "dpo", "liaison")}  # fmt: skip
+                  for role in ("analyst", "dpo", "liaison", "admin")}  # fmt: skip
         store.con.execute("CHECKPOINT")
     return tokens
 
@@ -97,6 +99,54 @@ def measure(port: int, token: str, name: str, paths: list[str], clients: int) ->
     print(
         f"{name:34} {len(latencies):6} req  p50 {cuts[49] * 1000:6.1f} ms  "
         f"p99 {cuts[98] * 1000:6.1f} ms  {len(latencies) / elapsed:7.0f} req/s"
+    )
+
+
+def _pusher(port: int, token: str, bodies: list[tuple[str, bytes]], latencies: list[float]) -> None:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/x-ndjson"}
+    for batch, body in bodies:
+        start = time.perf_counter()
+        connection.request("POST", f"/api/v1/events?batch_id={batch}", body=body, headers=headers)
+        response = connection.getresponse()
+        answer = response.read()
+        latencies.append(time.perf_counter() - start)
+        if response.status != 200:
+            raise RuntimeError(f"push {batch}: {response.status} {answer[:200]!r}")
+    connection.close()
+
+
+def measure_push(port: int, token: str, clients: int, batches: int, size: int) -> None:
+    """`clients` shippers, each pushing `batches` batches of `size` events (NDJSON)."""
+    import orjson
+
+    def body(client: int, batch: int) -> bytes:
+        return b"".join(
+            orjson.dumps({
+                "ts": f"2026-11-20T{(batch % 24):02d}:{(i % 60):02d}:{(client % 60):02d}Z",
+                "outcome": "failure" if i % 10 == 0 else "success",
+                "user": f"pushed{client}.{i}", "ip": f"198.51.{client % 250}.{i % 250 + 1}",
+                "user_agent": "Mozilla/5.0", "session_id": f"s{client}-{batch}-{i}",
+            }) + b"\n"
+            for i in range(size)
+        )  # fmt: skip
+
+    shares = [[(f"bench-{c}-{b}", body(c, b)) for b in range(batches)] for c in range(clients)]
+    latencies: list[float] = []
+    threads = [threading.Thread(target=_pusher, args=(port, token, s, latencies)) for s in shares]
+    start = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - start
+    cuts = statistics.quantiles(latencies, n=100)
+    events = clients * batches * size
+    print(
+        f"{f'POST /api/v1/events ({size} per push)':34} {len(latencies):6} req  "
+        f"p50 {cuts[49] * 1000:6.1f} ms  p99 {cuts[98] * 1000:6.1f} ms  "
+        f"{len(latencies) / elapsed:7.0f} req/s = {events / elapsed:,.0f} events/s "
+        f"with {clients} clients"
     )
 
 
@@ -170,6 +220,7 @@ def run(args: argparse.Namespace, folder: Path) -> None:
             clients,
         )
         console_pages(port, tokens, ids)
+        measure_push(port, tokens["admin"], args.push_clients, args.push_batches, 50)
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=60)
@@ -181,6 +232,8 @@ def main() -> None:
     parser.add_argument("--alerts", type=int, default=10_000)
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--push-clients", type=int, default=20)
+    parser.add_argument("--push-batches", type=int, default=10, help="per push client")
     args = parser.parse_args()
     print(f"# vahti API benchmark, {date.today()}, {platform.node()}, {platform.machine()}, "
           f"{os.cpu_count()} cores: {args.events:,} events, {args.alerts:,} alerts, "

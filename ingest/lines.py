@@ -41,14 +41,18 @@ def text_lines_of_bounded_length() -> pl.Expr:
 
 def unreadable(lines: pl.DataFrame) -> pl.DataFrame:
     """Lines that are not UTF-8 or too long to be a login, as quarantine rows (the line's
-    first `MAX_LINE_BYTES` only)."""
-    size = pl.col("raw").str.len_bytes()
-    return lines.filter(~pl.col("utf8_ok") | (size > MAX_LINE_BYTES)).select(
+    first `MAX_LINE_BYTES // 4` characters only)."""
+    sized = lines.with_columns(size=pl.col("raw").str.len_bytes().fill_null(0))
+    bad = sized.filter(~pl.col("utf8_ok") | (pl.col("size") > MAX_LINE_BYTES))
+    too_long = pl.concat_str(
+        pl.lit(f"line longer than {MAX_LINE_BYTES} bytes ("),
+        pl.col("size").cast(pl.String),
+        pl.lit(" bytes)"),
+    )
+    return bad.select(
         "line_no",
         raw=pl.col("raw").str.slice(0, MAX_LINE_BYTES // 4),
-        reason=pl.when(~pl.col("utf8_ok"))
-        .then(pl.lit("invalid UTF-8"))
-        .otherwise(pl.format(f"line longer than {MAX_LINE_BYTES} bytes ({{}} bytes)", size)),
+        reason=pl.when(pl.col("utf8_ok")).then(too_long).otherwise(pl.lit("invalid UTF-8")),
     )
 
 

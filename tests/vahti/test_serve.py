@@ -97,7 +97,12 @@ def test_serve_runs_jobs_guards_the_database_and_stops_cleanly(tmp_path: Path) -
 
         assert _wait_for(spooled)
         status, jobs = _get(f"{base}/api/v1/jobs", token)
-        assert status == 200 and {j["name"] for j in jobs} == {"spool", "detect", "retention"}
+        assert status == 200 and {j["name"] for j in jobs} == {
+            "spool",
+            "detect",
+            "checkpoint",
+            "retention",
+        }
         assert all(j["outcome"] in ("ok", "running", "never run") for j in jobs), jobs
 
         # A purge asked for over the API runs as the retention job: it compacts the file
