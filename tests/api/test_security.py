@@ -137,3 +137,10 @@ def test_validation_errors_do_not_echo_input(world: World) -> None:
         "/api/v1/alerts/a-1", json={"status": "secret-value"}, headers=world.as_role("analyst")
     )
     assert payload.status_code == 422 and "secret-value" not in payload.text  # ...not its body
+
+
+def test_a_method_the_route_does_not_take_is_405_naming_those_it_does(world: World) -> None:
+    for method in ("TRACE", "DELETE", "PUT"):
+        response = world.client.request(method, "/api/v1/alerts", headers=world.as_role("admin"))
+        assert response.status_code == 405
+        assert response.headers["allow"] == "GET", method
