@@ -37,6 +37,7 @@ from api.routes import (
     system,
     tokens,
 )
+from api.routes.common import GUARDED
 
 log = logging.getLogger("vahti.api")
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
@@ -133,7 +134,10 @@ def create_app(ctx: ApiContext, lifespan: Lifespan | None = None, tls: bool = Fa
         operations,
     )
     for module in routers:
-        app.include_router(module.router)
+        # Every route of these needs a token: the schema says what a client meets without
+        # one, with the wrong role, or when it guesses too often.
+        guarded = module is not system
+        app.include_router(module.router, responses=GUARDED if guarded else None)
     app.state.sessions = Sessions()
     app.include_router(console_pages.router)
     app.include_router(console_investigate.router)

@@ -48,3 +48,15 @@ def route_of(request: Request) -> str:
 def who(principal: Principal, request: Request, purpose: str, **touched: Any) -> dict[str, Any]:
     """The audit detail of one request: role, route, purpose and what it touched."""
     return {"role": principal.role, "route": route_of(request), "purpose": purpose, **touched}
+
+
+_DETAIL = {
+    "application/json": {"schema": {"type": "object", "properties": {"detail": {"type": "string"}}}}
+}
+# What a client meets on any route that needs a token: the schema says so on each.
+GUARDED: dict[int | str, dict[str, Any]] = {
+    401: {"description": "no valid API token", "content": _DETAIL},
+    403: {"description": "the token's role may not use this route", "content": _DETAIL},
+    429: {"description": "too many failed authentications from here; see Retry-After",
+          "content": _DETAIL},
+}  # fmt: skip

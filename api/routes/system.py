@@ -11,7 +11,7 @@ from fastapi.responses import PlainTextResponse
 from api.auth import Admin, Monitor
 from api.metrics import CONTENT_TYPE
 from api.models import JobOut
-from api.routes.common import Ctx, Reader
+from api.routes.common import GUARDED, Ctx, Reader
 from store.alerts import activity
 
 router = APIRouter(tags=["service"])
@@ -22,12 +22,21 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/api/v1/jobs", response_model=list[JobOut], summary="Scheduled jobs and last runs")
+@router.get(
+    "/api/v1/jobs",
+    responses=GUARDED,
+    response_model=list[JobOut],
+    summary="Scheduled jobs and last runs",
+)
 def jobs(principal: Monitor, ctx: Ctx) -> list[dict[str, Any]]:
     return ctx.jobs()
 
 
-@router.get("/api/v1/overview", summary="Events and failures per hour, alerts per day (counts)")
+@router.get(
+    "/api/v1/overview",
+    responses=GUARDED,
+    summary="Events and failures per hour, alerts per day (counts)",
+)
 def overview(
     principal: Monitor, ctx: Ctx, con: Reader, days: Annotated[int, Query(ge=1, le=90)] = 3
 ) -> dict[str, Any]:
@@ -37,12 +46,19 @@ def overview(
     return activity(con, since)
 
 
-@router.get("/api/v1/config", summary="The configuration in use (it holds no secrets)")
+@router.get(
+    "/api/v1/config", responses=GUARDED, summary="The configuration in use (it holds no secrets)"
+)
 def config(principal: Admin, ctx: Ctx) -> dict[str, Any]:
     return ctx.config_view
 
 
-@router.get("/metrics", response_class=PlainTextResponse, summary="Prometheus text format")
+@router.get(
+    "/metrics",
+    responses=GUARDED,
+    response_class=PlainTextResponse,
+    summary="Prometheus text format",
+)
 def metrics(principal: Monitor, ctx: Ctx) -> PlainTextResponse:
     assert ctx.metrics is not None  # create_app gives every context its metrics
     return PlainTextResponse(ctx.metrics.render(), media_type=CONTENT_TYPE)

@@ -144,3 +144,13 @@ def test_a_method_the_route_does_not_take_is_405_naming_those_it_does(world: Wor
         response = world.client.request(method, "/api/v1/alerts", headers=world.as_role("admin"))
         assert response.status_code == 405
         assert response.headers["allow"] == "GET", method
+
+
+def test_the_schema_names_what_a_client_without_a_valid_token_meets(world: World) -> None:
+    paths = world.client.get("/openapi.json").json()["paths"]
+    for path, methods in paths.items():
+        for method, operation in methods.items():
+            if path in ("/healthz",):
+                continue
+            responses = operation["responses"]
+            assert {"401", "403", "429"} <= set(responses), (method, path)
