@@ -126,6 +126,12 @@ def _replaced(page: WebElement) -> bool:
     return False
 
 
+def refused(browser: WebDriver) -> None:
+    """The page says the role may not open it (waiting for it: right after a navigation
+    Chromium may still hand over an empty document)."""
+    WebDriverWait(browser, 15).until(lambda b: "may not open this page" in b.page_source)
+
+
 def nav(browser: WebDriver) -> list[str]:
     return [a.text for a in browser.find_elements(By.CSS_SELECTOR, "nav a")]
 
@@ -172,7 +178,7 @@ def test_analyst_triages_and_sees_no_dpo_pages(browser: WebDriver, console: Cons
     assert "customer confirmed the trip" in browser.find_element(By.TAG_NAME, "main").text
     for page in ("/dpo", "/liaison"):
         browser.get(console.url + page)
-        assert "may not open this page" in browser.page_source
+        refused(browser)
     submit(browser, ".signout button")
     assert browser.current_url.endswith("/login")
 
@@ -225,7 +231,7 @@ def test_dpo_adds_and_releases_a_hold_and_checks_the_chain(
     submit(browser, "button[value=dry]")
     assert "Dry run" in browser.find_element(By.CSS_SELECTOR, ".result").text
     browser.get(f"{console.url}/alerts")
-    assert "may not open this page" in browser.page_source
+    refused(browser)
 
 
 def _type_date(browser: WebDriver, field: WebElement, day: str) -> None:
