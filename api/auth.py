@@ -104,12 +104,14 @@ def limiter_keys(address: str, presented: str | None) -> tuple[str, ...]:
     return (f"address {address}", f"token {prefix}") if prefix else (f"address {address}",)
 
 
-def refused_attempt(request: Request, presented: str | None, surface: str) -> int:
-    """Seconds a failed attempt must wait (0: none, it is counted). The first refusal of
-    each lockout is written to the audit log, with what was locked."""
+def failed_attempt(request: Request, presented: str | None, surface: str) -> int:
+    """A failed authentication: seconds it must wait when its address or token prefix is
+    locked (the first refusal of each lockout goes to the audit log, with what was locked),
+    else 0 after counting it."""
     limiter: FailureLimiter = request.app.state.limiter
     address = _client(request)
-    wait, first = limiter.refusal(limiter_keys(address, presented))
+    keys = limiter_keys(address, presented)
+    wait, first = limiter.refusal(keys)
     for locked in first:
         kind, _, value = locked.partition(" ")
         context(request).audit.record(
@@ -118,6 +120,8 @@ def refused_attempt(request: Request, presented: str | None, surface: str) -> in
              "address": address, **({"token_prefix": value} if kind == "token" else {}),
              "retry_after": wait},
         )  # fmt: skip
+    if not wait:
+        limiter.failed(keys)
     return wait
 
 
@@ -174,11 +178,9 @@ def require(*roles: str) -> Callable[..., Awaitable[Principal]]:
             cache: TokenCache = request.app.state.tokens
             token = cache.find(presented)
         if token is None:
-            wait = refused_attempt(request, presented, "api")
+            wait = failed_attempt(request, presented, "api")
             if wait:
                 raise Rejected(429, f"too many failed authentications; retry in {wait} s")
-            limiter: FailureLimiter = request.app.state.limiter
-            limiter.failed(limiter_keys(_client(request), presented))
             raise Rejected(401, "a valid API token is needed (Authorization: Bearer TOKEN)")
         principal = Principal(token.name, token.role)
         request.state.principal = principal

@@ -23,8 +23,10 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from bench.detect import build
 
@@ -85,21 +87,31 @@ def _client(port: int, token: str, paths: list[str], latencies: list[float]) -> 
     connection.close()
 
 
-def measure(port: int, token: str, name: str, paths: list[str], clients: int) -> None:
+def _in_parallel(
+    work: Callable[..., None], port: int, token: str, shares: list[list[Any]]
+) -> tuple[list[float], float]:
+    """Each share on a thread of its own at once: (latencies, seconds for all)."""
     latencies: list[float] = []
-    shares = [paths[i::clients] for i in range(clients)]
-    threads = [threading.Thread(target=_client, args=(port, token, s, latencies)) for s in shares]
+    threads = [threading.Thread(target=work, args=(port, token, s, latencies)) for s in shares]
     start = time.perf_counter()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    elapsed = time.perf_counter() - start
+    return latencies, time.perf_counter() - start
+
+
+def _report(name: str, latencies: list[float], elapsed: float, more: str = "") -> None:
     cuts = statistics.quantiles(latencies, n=100)
     print(
         f"{name:34} {len(latencies):6} req  p50 {cuts[49] * 1000:6.1f} ms  "
-        f"p99 {cuts[98] * 1000:6.1f} ms  {len(latencies) / elapsed:7.0f} req/s"
+        f"p99 {cuts[98] * 1000:6.1f} ms  {len(latencies) / elapsed:7.0f} req/s{more}"
     )
+
+
+def measure(port: int, token: str, name: str, paths: list[str], clients: int) -> None:
+    shares = [paths[i::clients] for i in range(clients)]
+    _report(name, *_in_parallel(_client, port, token, shares))
 
 
 def _pusher(port: int, token: str, bodies: list[tuple[str, bytes]], latencies: list[float]) -> None:
@@ -132,22 +144,10 @@ def measure_push(port: int, token: str, clients: int, batches: int, size: int) -
         )  # fmt: skip
 
     shares = [[(f"bench-{c}-{b}", body(c, b)) for b in range(batches)] for c in range(clients)]
-    latencies: list[float] = []
-    threads = [threading.Thread(target=_pusher, args=(port, token, s, latencies)) for s in shares]
-    start = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    elapsed = time.perf_counter() - start
-    cuts = statistics.quantiles(latencies, n=100)
+    latencies, elapsed = _in_parallel(_pusher, port, token, shares)
     events = clients * batches * size
-    print(
-        f"{f'POST /api/v1/events ({size} per push)':34} {len(latencies):6} req  "
-        f"p50 {cuts[49] * 1000:6.1f} ms  p99 {cuts[98] * 1000:6.1f} ms  "
-        f"{len(latencies) / elapsed:7.0f} req/s = {events / elapsed:,.0f} events/s "
-        f"with {clients} clients"
-    )
+    _report(f"POST /api/v1/events ({size} per push)", latencies, elapsed,
+            f" = {events / elapsed:,.0f} events/s with {clients} clients")  # fmt: skip
 
 
 def sign_in(port: int, token: str) -> str:

@@ -26,17 +26,14 @@ class Chunk:
 
 
 def text_lines() -> pl.Expr:
-    """Lines a parser reads: decodable and not blank (blank lines are skipped, not kept)."""
+    """Lines a parser reads: decodable, not blank (blank lines are skipped, not kept) and
+    no longer than `MAX_LINE_BYTES` (longer ones are quarantined by `unreadable`)."""
     return (
         pl.col("utf8_ok")
         & pl.col("raw").is_not_null()
         & (pl.col("raw").str.strip_chars(BLANK) != "")
+        & (pl.col("raw").str.len_bytes() <= MAX_LINE_BYTES)
     )
-
-
-def text_lines_of_bounded_length() -> pl.Expr:
-    """Lines a parser reads: text lines no longer than `MAX_LINE_BYTES`."""
-    return text_lines() & (pl.col("raw").str.len_bytes() <= MAX_LINE_BYTES)
 
 
 def unreadable(lines: pl.DataFrame) -> pl.DataFrame:

@@ -32,7 +32,7 @@ from ingest.files import (
     tail_before,
 )
 from ingest.formats import FORMATS, LOOKAHEAD_BYTES, PARSERS, detect
-from ingest.lines import Chunk, read_chunks, text_lines_of_bounded_length, unreadable
+from ingest.lines import Chunk, read_chunks, text_lines, unreadable
 from ingest.normalise import validate
 from ingest.transactions import Batch, Unstored, groups, take
 from store import Store
@@ -381,8 +381,8 @@ class _Parsed:
 def _parse(chunk: Chunk, fd: int, context: ParseContext) -> _Parsed:
     lines = chunk.lines
     broken = unreadable(lines)
-    usable = lines.filter(text_lines_of_bounded_length()).select("line_no", "raw")
-    ahead = chunk.lookahead.filter(text_lines_of_bounded_length()).select("line_no", "raw")
+    usable = lines.filter(text_lines()).select("line_no", "raw")
+    ahead = chunk.lookahead.filter(text_lines()).select("line_no", "raw")
     return _Parsed(
         end=chunk.end,
         lines=lines.height,

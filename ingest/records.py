@@ -11,7 +11,7 @@ import polars as pl
 from ingest import jsonl
 from ingest.context import ParseContext
 from ingest.enrich import Enricher, enrich
-from ingest.lines import split_lines, text_lines_of_bounded_length, unreadable
+from ingest.lines import split_lines, text_lines, unreadable
 from ingest.normalise import validate
 
 
@@ -20,7 +20,7 @@ def parse_lines(
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """JSON lines (line_no, raw, utf8_ok) -> (enriched events, quarantined lines with
     reasons), checked exactly as the lines of a JSONL file are."""
-    usable = lines.filter(text_lines_of_bounded_length()).select("line_no", "raw")
+    usable = lines.filter(text_lines()).select("line_no", "raw")
     parsed = jsonl.parse(usable, usable.head(0), context)
     valid, rejected = validate(parsed.events, parsed.names_required)
     events, bad_address = enrich(valid, enricher)

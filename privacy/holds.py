@@ -12,6 +12,7 @@ import duckdb
 
 from store.addresses import network_range
 from store.audit import AuditTrail
+from store.stamps import utc_iso
 
 KINDS = ("preservation", "incident", "internal")
 _COLUMNS = (
@@ -44,7 +45,7 @@ class Hold:
         return self.released_at is None and (self.until is None or self.until > now)
 
     def as_json(self, now: datetime) -> dict[str, Any]:
-        stamp = _stamp
+        stamp = utc_iso
         return {
             "id": self.hold_id,
             "user": self.user,
@@ -61,10 +62,6 @@ class Hold:
             "released_at": stamp(self.released_at),
             "active": self.active(now),
         }
-
-
-def _stamp(value: datetime | None) -> str | None:
-    return value.isoformat() + "Z" if value is not None else None
 
 
 @dataclass(frozen=True)

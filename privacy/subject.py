@@ -15,6 +15,7 @@ import orjson
 
 from privacy.retention import Policy
 from store.audit import AuditTrail
+from store.stamps import utc_iso
 
 PURPOSES = {
     "en": [
@@ -57,10 +58,6 @@ class Subject:
         return [n for n in (self.user, self.customer_id) if n]
 
 
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() + "Z" if value else None
-
-
 def _events(con: duckdb.DuckDBPyConnection, subject: Subject) -> list[dict[str, Any]]:
     where, values = subject.condition()
     names = ", ".join(f'e."{c}"' for c in _EVENT_COLUMNS)
@@ -74,7 +71,7 @@ def _events(con: duckdb.DuckDBPyConnection, subject: Subject) -> list[dict[str, 
     columns = (*_EVENT_COLUMNS, "risk", "risk_reasons")
     events = [dict(zip(columns, row, strict=True)) for row in rows]
     for event in events:
-        event["ts"] = _iso(event["ts"])
+        event["ts"] = utc_iso(event["ts"])
     return events
 
 
@@ -91,8 +88,8 @@ def _alerts(con: duckdb.DuckDBPyConnection, subject: Subject) -> list[dict[str, 
         values * 3,
     ).fetchall()
     return [
-        {"id": r[0], "category": r[1], "summary": r[2], "first_seen": _iso(r[3]),
-         "last_seen": _iso(r[4]), "status": r[5]}
+        {"id": r[0], "category": r[1], "summary": r[2], "first_seen": utc_iso(r[3]),
+         "last_seen": utc_iso(r[4]), "status": r[5]}
         for r in rows
     ]  # fmt: skip
 
@@ -109,8 +106,8 @@ def _holds(con: duckdb.DuckDBPyConnection, subject: Subject) -> list[dict[str, A
         [subject.user, subject.customer_id, *values],
     ).fetchall()
     return [
-        {"id": r[0], "kind": r[1], "reason": r[2], "since": _iso(r[3]), "until": _iso(r[4]),
-         "released": _iso(r[5])}
+        {"id": r[0], "kind": r[1], "reason": r[2], "since": utc_iso(r[3]), "until": utc_iso(r[4]),
+         "released": utc_iso(r[5])}
         for r in rows
     ]  # fmt: skip
 
@@ -128,7 +125,7 @@ def _disclosures(
         [subject.user, subject.customer_id, now],
     ).fetchall()
     return [
-        {"at": _iso(at), "authority": authority, "legal_basis": basis, "reference": ref,
+        {"at": utc_iso(at), "authority": authority, "legal_basis": basis, "reference": ref,
          "events": events}
         for at, authority, basis, ref, events in rows
     ]  # fmt: skip
@@ -144,7 +141,9 @@ def _lookups(con: duckdb.DuckDBPyConnection, subject: Subject) -> list[dict[str,
             ORDER BY seq""",
         quoted,
     ).fetchall()
-    return [{"at": _iso(at), "action": action, "purpose": purpose} for at, action, purpose in rows]
+    return [
+        {"at": utc_iso(at), "action": action, "purpose": purpose} for at, action, purpose in rows
+    ]
 
 
 def subject_report(
@@ -152,7 +151,7 @@ def subject_report(
 ) -> dict[str, Any]:
     return {
         "subject": {"user": subject.user, "customer_id": subject.customer_id},
-        "generated_at": _iso(now),
+        "generated_at": utc_iso(now),
         "events": _events(con, subject),
         "alerts": _alerts(con, subject),
         "holds": _holds(con, subject),

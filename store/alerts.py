@@ -12,6 +12,7 @@ import duckdb
 import orjson
 import polars as pl
 
+from analytics.categories import SEVERITIES
 from store.addresses import network_range
 
 STATUSES = ("open", "acknowledged", "closed", "false_positive")
@@ -319,15 +320,16 @@ class AlertFilter:
     until: datetime | None = None  # alerts whose evidence starts before this time
 
 
-SEVERITY_RANK = {"low": 1, "medium": 2, "high": 3, "critical": 4}
+SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES, 1)}
 # What the queue can be sorted by, as SQL over the alerts table and as a value of an Alert
 # (the cursor of a page keeps the last row's value, so the next page starts after it).
 SORT_KEYS: dict[str, tuple[str, Callable[[Alert], Any]]] = {
     "last_seen": ("last_seen", lambda a: a.last_seen),
     "first_seen": ("first_seen", lambda a: a.first_seen),
     "severity": (
-        "CASE severity WHEN 'critical' THEN 4 WHEN 'high' THEN 3 WHEN 'medium' THEN 2 "
-        "WHEN 'low' THEN 1 ELSE 0 END",
+        "CASE severity "
+        + " ".join(f"WHEN '{name}' THEN {rank}" for name, rank in SEVERITY_RANK.items())
+        + " ELSE 0 END",
         lambda a: SEVERITY_RANK.get(a.severity, 0),
     ),
     "events": ("event_count", lambda a: a.event_count),

@@ -84,6 +84,12 @@ def entry_hash(
     return hashlib.sha256((material + "\x1f" + detail_json).encode()).hexdigest()
 
 
+def anchor(con: duckdb.DuckDBPyConnection) -> tuple[int, str]:
+    """Where the chain starts: (0, GENESIS), or the last entry retention removed."""
+    row = con.execute("SELECT seq, hash FROM audit_anchor").fetchall()
+    return (int(row[0][0]), str(row[0][1])) if row else (0, GENESIS)
+
+
 def head(con: duckdb.DuckDBPyConnection) -> tuple[int, str]:
     row = con.execute(
         "SELECT seq, hash FROM audit WHERE seq = (SELECT max(seq) FROM audit)"
@@ -157,10 +163,8 @@ def entries(
 def verify(con: duckdb.DuckDBPyConnection, batch: int = 50_000) -> ChainCheck:
     """Recompute the chain from its start (or from where retention left it: the anchor);
     report the first entry that does not hold."""
-    anchor = con.execute("SELECT seq, hash FROM audit_anchor").fetchall()
-    expected_seq, expected_prev = (
-        (int(anchor[0][0]) + 1, str(anchor[0][1])) if anchor else (1, GENESIS)
-    )
+    start_seq, expected_prev = anchor(con)
+    expected_seq = start_seq + 1
     count = 0
     cursor = con.execute(
         "SELECT seq, logged_at, actor, action, detail, prev_hash, hash FROM audit ORDER BY seq"

@@ -26,7 +26,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from store.audit import GENESIS, head
+from store.audit import anchor, head
 from store.db import StoreError
 
 
@@ -80,8 +80,7 @@ def public_text(key: Ed25519PublicKey) -> str:
 def current(con: duckdb.DuckDBPyConnection, now: datetime) -> Checkpoint:
     seq, digest = head(con)
     ((entries,),) = con.execute("SELECT count(*) FROM audit").fetchall()
-    anchor = con.execute("SELECT seq, hash FROM audit_anchor").fetchall()
-    anchor_seq, anchor_hash = (int(anchor[0][0]), str(anchor[0][1])) if anchor else (0, GENESIS)
+    anchor_seq, anchor_hash = anchor(con)
     return Checkpoint(seq, digest, int(entries), anchor_seq, anchor_hash,
                       now.isoformat(timespec="seconds") + "Z")  # fmt: skip
 
@@ -128,8 +127,7 @@ def latest(file: Path, key: Ed25519PublicKey) -> tuple[Checkpoint | None, str | 
 def compare(con: duckdb.DuckDBPyConnection, point: Checkpoint) -> str | None:
     """What the database does differently from a trusted checkpoint, or None."""
     last, _ = head(con)
-    anchor = con.execute("SELECT seq, hash FROM audit_anchor").fetchall()
-    anchor_seq, anchor_hash = (int(anchor[0][0]), str(anchor[0][1])) if anchor else (0, GENESIS)
+    anchor_seq, anchor_hash = anchor(con)
     if last < point.seq:
         return (f"truncated: the checkpoint of {point.at} signed entry {point.seq}, the log "
                 f"ends at entry {last}")  # fmt: skip

@@ -14,6 +14,7 @@ import polars as pl
 
 from analytics.familiarity import client_levels
 from store.events import EventQuery, event_conditions
+from store.stamps import utc_iso
 
 KINDS = ("ip", "user", "session")
 # The levels of the familiarity profile (analytics/familiarity.py): where from, what with.
@@ -67,8 +68,8 @@ def totals(con: duckdb.DuckDBPyConnection, entity: Entity) -> dict[str, Any]:
             FROM events e WHERE {where}""",
         values,
     ).fetchall()
-    return {"events": events, "successes": ok, "failures": failed, "first_seen": _iso(first),
-            "last_seen": _iso(last)}  # fmt: skip
+    return {"events": events, "successes": ok, "failures": failed, "first_seen": utc_iso(first),
+            "last_seen": utc_iso(last)}  # fmt: skip
 
 
 def days(con: duckdb.DuckDBPyConnection, entity: Entity, since: datetime) -> list[dict]:
@@ -80,7 +81,7 @@ def days(con: duckdb.DuckDBPyConnection, entity: Entity, since: datetime) -> lis
             FROM events e WHERE {where} GROUP BY day ORDER BY day""",
         values,
     ).fetchall()
-    return [{"day": _iso(d), "successes": ok, "failures": bad} for d, ok, bad in rows]
+    return [{"day": utc_iso(d), "successes": ok, "failures": bad} for d, ok, bad in rows]
 
 
 def places(con: duckdb.DuckDBPyConnection, entity: Entity, since: datetime) -> list[dict]:
@@ -97,7 +98,7 @@ def places(con: duckdb.DuckDBPyConnection, entity: Entity, since: datetime) -> l
     names = ("lat", "lon", "city", "country", "successes", "failures", "first", "last")
     found = [dict(zip(names, row, strict=True)) for row in rows]
     for place in found:
-        place["first"], place["last"] = _iso(place["first"]), _iso(place["last"])
+        place["first"], place["last"] = utc_iso(place["first"]), utc_iso(place["last"])
     return found
 
 
@@ -113,7 +114,7 @@ def counterparts(con: duckdb.DuckDBPyConnection, entity: Entity, since: datetime
         values,
     ).fetchall()
     kind = "user" if other == '"user"' else "ip"
-    return [{"kind": kind, "value": v, "successes": ok, "failures": bad, "last": _iso(last)}
+    return [{"kind": kind, "value": v, "successes": ok, "failures": bad, "last": utc_iso(last)}
             for v, ok, bad, last in rows]  # fmt: skip
 
 
@@ -149,8 +150,8 @@ def _level_rows(logins: pl.DataFrame, level: str) -> list[dict[str, Any]]:
         .head(10)
     )
     return [
-        {"value": row[level], "logins": row["logins"], "first": _iso(row["first"]),
-         "last": _iso(row["last"])}
+        {"value": row[level], "logins": row["logins"], "first": utc_iso(row["first"]),
+         "last": utc_iso(row["last"])}
         for row in counted.iter_rows(named=True)
     ]  # fmt: skip
 
@@ -173,11 +174,7 @@ def alerts_of(con: duckdb.DuckDBPyConnection, entity: Entity) -> list[dict[str, 
     found = [dict(zip(names, row, strict=True)) for row in rows]
     for alert in found:
         alert["first_seen"], alert["last_seen"] = (
-            _iso(alert["first_seen"]),
-            _iso(alert["last_seen"]),
+            utc_iso(alert["first_seen"]),
+            utc_iso(alert["last_seen"]),
         )
     return found
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() + "Z" if value else None

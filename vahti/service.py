@@ -45,7 +45,7 @@ from vahti.quarantine_cli import retry_quarantined
 from vahti.remote import holder_note, token_file, write_token_file
 from vahti.rules_cli import rules_of
 from vahti.settings import Settings
-from vahti.shell import UsageError, now_utc
+from vahti.shell import UsageError, checkpoint_files, now_utc
 
 log = logging.getLogger("vahti.serve")
 _PARTIAL = (".tmp", ".part", ".partial", ".swp")
@@ -76,12 +76,9 @@ class Service:
 
 def open_service(store: Store, settings: Settings) -> Service:
     metrics = ServiceMetrics(store)
-    files = CheckpointFiles.beside(
-        store.path, settings.audit.key_file, settings.audit.checkpoint_file
-    )
     return Service(
-        store, settings, open_enricher(settings), AuditTrail(store), metrics, files,
-        JobBoard(metrics),
+        store, settings, open_enricher(settings), AuditTrail(store), metrics,
+        checkpoint_files(store.path, settings), JobBoard(metrics),
     )  # fmt: skip
 
 

@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse
 
 from api.auth import context
 from api.console.charts import Bar, bars
-from api.console.pages import Analyst, page, place_map
+from api.console.pages import Analyst, hours_of, page, place_map
 from api.context import Rejected
 from api.routes import entities as entity_routes
 from api.routes import events as event_routes
@@ -24,18 +24,12 @@ TRIAGE = "alert triage"
 SEARCH_FIELDS = ("user", "customer_id", "ip", "session", "from", "to", "outcome")
 
 
-def _day_hours(stamp: str) -> float:
-    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp() / 3600
-
-
 def _day_tick(at: float) -> str:
     return datetime.fromtimestamp(at * 3600, UTC).strftime("%d.%m.%y")
 
 
 def _timeline(days: list[dict[str, Any]]) -> dict[str, Any]:
-    series = [
-        Bar(d["day"][:10], (d["successes"], d["failures"]), _day_hours(d["day"])) for d in days
-    ]
+    series = [Bar(d["day"][:10], (d["successes"], d["failures"]), hours_of(d["day"])) for d in days]
     return bars(series, ("successes", "failures"), span=24, tick=_day_tick)
 
 

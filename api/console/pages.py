@@ -13,14 +13,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from api.auth import (
-    FailureLimiter,
-    Principal,
-    TokenCache,
-    context,
-    limiter_keys,
-    refused_attempt,
-)
+from api.auth import Principal, TokenCache, context, failed_attempt
 from api.console.charts import Bar, bars
 from api.console.sessions import COOKIE, Session, Sessions, csrf_ok
 from api.console.worldmap import HEIGHT, WIDTH, label_spots, land_path, legs, project
@@ -112,12 +105,9 @@ def login(request: Request, token: Field) -> Response:
     cache: TokenCache = request.app.state.tokens
     found = cache.find(token.strip())
     if found is None:  # a valid token always signs in; wrong ones are braked
-        wait = refused_attempt(request, token.strip(), "console")
+        wait = failed_attempt(request, token.strip(), "console")
         if wait:
             return page(request, "login.html", None, error=f"Too many attempts; wait {wait} s.")
-        limiter: FailureLimiter = request.app.state.limiter
-        address = request.client.host if request.client else "unknown"
-        limiter.failed(limiter_keys(address, token.strip()))
         return page(request, "login.html", None, error="That token is not valid.")
     sid = request.app.state.sessions.start(Principal(found.name, found.role))
     response = back("/")
@@ -145,7 +135,7 @@ def overview(request: Request, session: Any_, con: Reader) -> HTMLResponse:
     data = system_routes.overview(session.principal, context(request), con, days=3)
     hourly = [
         Bar(h["hour"][5:13].replace("T", " "), (h["events"] - h["failures"], h["failures"]),
-            _hours(h["hour"]))
+            hours_of(h["hour"]))
         for h in data["hours"]
     ]  # fmt: skip
     per_day: dict[str, dict[str, int]] = {}
@@ -274,7 +264,7 @@ def alert_page(request: Request, session: Analyst, con: Reader, alert_id: str) -
             Bar(
                 h["hour"][5:13].replace("T", " "),
                 (h["evidence"], h["successes"] + h["failures"] - h["evidence"]),
-                _hours(h["hour"]),
+                hours_of(h["hour"]),
             )
             for h in timeline
         ],
@@ -315,7 +305,7 @@ def _age_chart(con: duckdb.DuckDBPyConnection, keep_days: float) -> dict[str, An
     )  # fmt: skip
 
 
-def _hours(stamp: str) -> float:
+def hours_of(stamp: str) -> float:
     """An hour's bucket (RFC 3339) as hours since the epoch: the charts' time axis."""
     return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp() / 3600
 

@@ -15,6 +15,7 @@ from api.context import DetectRequest, IngestRequest, Rejected
 from api.routes.common import Ctx, who
 from store import Store
 from store.quarantine import QuarantineQuery, quarantine_summary, quarantined_lines
+from store.stamps import utc_iso
 from store.stats import stats
 
 router = APIRouter(prefix="/api/v1", tags=["operations"])
@@ -83,12 +84,8 @@ def quarantine(
     touched = {"source": source, "reason": reason, "lines": len(lines)}
     ctx.audit.record(principal.name, "quarantine.list",
                      who(principal, request, "information security", **touched))  # fmt: skip
-    shown = [{**row, "quarantined_at": _utc_text(row["quarantined_at"])} for row in lines]
+    shown = [{**row, "quarantined_at": utc_iso(row["quarantined_at"])} for row in lines]
     return {"lines": shown, "total": total, "reasons": [list(r) for r in reasons]}
-
-
-def _utc_text(moment: Any) -> str | None:
-    return moment.isoformat() + "Z" if moment is not None else None
 
 
 class RetryIn(BaseModel):
