@@ -38,6 +38,7 @@ from api.routes import (
     tokens,
 )
 from api.routes.common import GUARDED
+from store.staff import CodeReplay
 
 log = logging.getLogger("vahti.api")
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
@@ -138,7 +139,9 @@ def create_app(ctx: ApiContext, lifespan: Lifespan | None = None, tls: bool = Fa
         # one, with the wrong role, or when it guesses too often.
         guarded = module is not system
         app.include_router(module.router, responses=GUARDED if guarded else None)
+    app.include_router(tokens.people, responses=GUARDED)
     app.state.sessions = Sessions()
+    app.state.code_replay = CodeReplay()
     app.include_router(console_pages.router)
     app.include_router(console_investigate.router)
     app.include_router(console_records.router)

@@ -18,8 +18,18 @@ from store.tokens import TokenInfo, active_tokens, match_token
 
 @dataclass(frozen=True)
 class Principal:
+    """Who is calling: `name` is the person (or a service token's name), as the audit log
+    names them; `answerable` is everyone who could be acting here (the person, whoever made
+    their token or added them), none of whom may be the second pair of eyes."""
+
     name: str
     role: str
+    token: str | None = None
+    answerable: frozenset[str] = frozenset()
+
+    @property
+    def people(self) -> frozenset[str]:
+        return self.answerable | {self.name}
 
 
 @dataclass
@@ -104,13 +114,15 @@ def limiter_keys(address: str, presented: str | None) -> tuple[str, ...]:
     return (f"address {address}", f"token {prefix}") if prefix else (f"address {address}",)
 
 
-def failed_attempt(request: Request, presented: str | None, surface: str) -> int:
-    """A failed authentication: seconds it must wait when its address or token prefix is
-    locked (the first refusal of each lockout goes to the audit log, with what was locked),
-    else 0 after counting it."""
+def failed_attempt(
+    request: Request, presented: str | None, surface: str, more: tuple[str, ...] | None = None
+) -> int:
+    """A failed authentication: seconds it must wait when its address, token prefix or (for
+    a password, `more`) person is locked (the first refusal of each lockout goes to the audit
+    log, with what was locked), else 0 after counting it."""
     limiter: FailureLimiter = request.app.state.limiter
     address = _client(request)
-    keys = limiter_keys(address, presented)
+    keys = limiter_keys(address, presented) + (more or ())
     wait, first = limiter.refusal(keys)
     for locked in first:
         kind, _, value = locked.partition(" ")
@@ -118,6 +130,7 @@ def failed_attempt(request: Request, presented: str | None, surface: str) -> int
             "anonymous", "auth.locked",
             {"purpose": "information security", "surface": surface, "locked": kind,
              "address": address, **({"token_prefix": value} if kind == "token" else {}),
+             **({"user": value} if kind == "user" else {}),
              "retry_after": wait},
         )  # fmt: skip
     if not wait:
@@ -182,7 +195,7 @@ def require(*roles: str) -> Callable[..., Awaitable[Principal]]:
             if wait:
                 raise Rejected(429, f"too many failed authentications; retry in {wait} s")
             raise Rejected(401, "a valid API token is needed (Authorization: Bearer TOKEN)")
-        principal = Principal(token.name, token.role)
+        principal = Principal(token.actor, token.role, token.name, token.answerable)
         request.state.principal = principal
         if principal.role not in allowed:
             raise Rejected(403, f"role {principal.role!r} may not use this route")

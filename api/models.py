@@ -130,18 +130,52 @@ class PushResult(BaseModel):
     rejected: list[Rejection]
 
 
+_NAME = r"^[\w.@-]+$"
+
+
 class TokenIn(BaseModel):
+    """A token issued to a person (it has their role), or a service token with its role."""
+
     model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1, max_length=64, pattern=r"^[\w.@-]+$")
-    role: Role
+    name: str = Field(min_length=1, max_length=64, pattern=_NAME)
+    role: Role | None = None
+    person: str | None = Field(default=None, min_length=1, max_length=64, pattern=_NAME)
+
+    @model_validator(mode="after")
+    def _role_or_person(self) -> TokenIn:
+        if self.role is None and self.person is None:
+            raise ValueError("a token needs its person or, for a service token, its role")
+        return self
 
 
 class TokenOut(BaseModel):
     id: int
     name: str
     role: Role
+    person: str | None
+    created_by: str | None
     created_at: str
     revoked_at: str | None
+
+
+class PersonIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=64, pattern=_NAME)
+    role: Role
+    password: str = Field(min_length=12, max_length=1024)
+
+
+class PersonOut(BaseModel):
+    id: int
+    name: str
+    role: Role
+    created_by: str | None
+    created_at: str
+    disabled_at: str | None
+
+
+class PersonAdded(PersonOut):
+    totp_uri: str = Field(description="shown once: the person's authenticator app scans it")
 
 
 class TokenCreated(TokenOut):

@@ -165,9 +165,11 @@ def list_extracts(con: duckdb.DuckDBPyConnection) -> list[Extract]:
 
 
 def create_extract(
-    con: duckdb.DuckDBPyConnection, request: ExtractRequest, actor: str, now: datetime
-) -> tuple[Extract, int]:
-    """Record a request; returns it and how many events its scope matches now."""
+    con: duckdb.DuckDBPyConnection, request: ExtractRequest, actor: str, now: datetime,
+    answerable: frozenset[str] = frozenset(),
+) -> tuple[Extract, int]:  # fmt: skip
+    """Record a request; returns it and how many events its scope matches now. `answerable`:
+    who else could have made it (whoever made the requester's token or added them)."""
     request.check()
     deadline = request.deadline or now + ANSWER_WITHIN[request.emergency]
     ((extract_id,),) = con.execute(
@@ -182,6 +184,8 @@ def create_extract(
             actor, now, None, None, None, None,
         ],
     )  # fmt: skip
+    via = orjson.dumps(sorted(answerable | {actor})).decode()
+    con.execute("UPDATE extracts SET requested_via = ? WHERE extract_id = ?", [via, extract_id])
     extract = get_extract(con, extract_id)
     assert extract is not None
     return extract, count_in_scope(con, request.scope)
@@ -193,22 +197,33 @@ def count_in_scope(con: duckdb.DuckDBPyConnection, scope: Scope) -> int:
     return int(count)
 
 
-def _pending(con: duckdb.DuckDBPyConnection, extract_id: int, actor: str) -> Extract:
+def _pending(
+    con: duckdb.DuckDBPyConnection, extract_id: int, actor: str, answerable: frozenset[str]
+) -> Extract:
     extract = get_extract(con, extract_id)
     if extract is None:
         raise ExtractError(f"no extract request {extract_id}")
     if extract.state != "requested":
         raise ExtractError(f"extract request {extract_id} is {extract.state} already")
-    if extract.requested_by == actor:
-        raise ExtractError("four eyes: the requester cannot decide their own request")
+    ((via,),) = con.execute(
+        "SELECT requested_via FROM extracts WHERE extract_id = ?", [extract_id]
+    ).fetchall()
+    requester = {extract.requested_by, *(orjson.loads(via) if via else ())}
+    shared = requester & (answerable | {actor})
+    if shared:
+        raise ExtractError(
+            "four eyes: no one decides their own request, nor one made with a token or account "
+            f"they made ({', '.join(sorted(shared))}): another person must decide it"
+        )
     return extract
 
 
 def approve_extract(
-    con: duckdb.DuckDBPyConnection, extract_id: int, actor: str, now: datetime
-) -> Extract:
+    con: duckdb.DuckDBPyConnection, extract_id: int, actor: str, now: datetime,
+    answerable: frozenset[str] = frozenset(),
+) -> Extract:  # fmt: skip
     """Approve; a preservation order becomes holds (one per person or address in scope)."""
-    extract = _pending(con, extract_id, actor)
+    extract = _pending(con, extract_id, actor, answerable)
     holds = []
     if extract.order_type == "preservation":
         scope = extract.scope
@@ -234,11 +249,12 @@ def approve_extract(
 
 
 def refuse_extract(
-    con: duckdb.DuckDBPyConnection, extract_id: int, actor: str, reason: str, now: datetime
-) -> Extract:
+    con: duckdb.DuckDBPyConnection, extract_id: int, actor: str, reason: str, now: datetime,
+    answerable: frozenset[str] = frozenset(),
+) -> Extract:  # fmt: skip
     if not reason.strip():
         raise ExtractError("a refusal needs its reason")
-    _pending(con, extract_id, actor)
+    _pending(con, extract_id, actor, answerable)
     con.execute(
         "UPDATE extracts SET state = 'refused', decided_by = ?, decided_at = ?, refusal = ? "
         "WHERE extract_id = ?",
@@ -254,14 +270,15 @@ def sha256(data: bytes) -> str:
 
 
 def audited_create(
-    trail: AuditTrail, request: ExtractRequest, actor: str, now: datetime, **context: Any
-) -> tuple[Extract, int]:
+    trail: AuditTrail, request: ExtractRequest, actor: str, now: datetime,
+    answerable: frozenset[str] = frozenset(), **context: Any,
+) -> tuple[Extract, int]:  # fmt: skip
     detail: dict[str, Any] = {
         "purpose": "lawful extract", "authority": request.authority,
         "reference": request.reference, "order": request.order_type, **context,
     }  # fmt: skip
     with trail.change(actor, "extracts.create", detail) as con:
-        extract, matching = create_extract(con, request, actor, now)
+        extract, matching = create_extract(con, request, actor, now, answerable)
         detail.update(extract=extract.extract_id, matching=matching)
     return extract, matching
 
@@ -272,6 +289,7 @@ def audited_decision(
     actor: str,
     now: datetime,
     refusal: str | None = None,
+    answerable: frozenset[str] = frozenset(),
     **context: Any,
 ) -> Extract:
     """Approve (refusal None) or refuse, with the audit entry in the same transaction."""
@@ -279,8 +297,8 @@ def audited_decision(
     detail: dict[str, Any] = {"purpose": "lawful extract", "extract": extract_id, **context}
     with trail.change(actor, action, detail) as con:
         if refusal is None:
-            decided = approve_extract(con, extract_id, actor, now)
+            decided = approve_extract(con, extract_id, actor, now, answerable)
         else:
-            decided = refuse_extract(con, extract_id, actor, refusal, now)
+            decided = refuse_extract(con, extract_id, actor, refusal, now, answerable)
         detail["holds"] = decided.holds
     return decided

@@ -194,4 +194,26 @@ MIGRATIONS += (
     ),
 )
 
+# Step 6: staff are persons (a password and a second factor for the console; tokens are
+# issued to a person), so that four eyes means two people, not two tokens.
+MIGRATIONS += (
+    (
+        """CREATE TABLE staff (
+            person_id INTEGER PRIMARY KEY,
+            name VARCHAR NOT NULL UNIQUE,
+            role VARCHAR NOT NULL,
+            password_hash VARCHAR NOT NULL,   -- argon2id
+            totp_secret VARCHAR NOT NULL,     -- base32, RFC 6238
+            created_by VARCHAR,               -- the person who added them; null: the operator
+            created_at TIMESTAMP NOT NULL,
+            disabled_at TIMESTAMP
+        )""",
+        "ALTER TABLE tokens ADD COLUMN person VARCHAR",  # issued to; null: a service token
+        "ALTER TABLE tokens ADD COLUMN created_by VARCHAR",  # null: the operator's shell
+        # Everyone who could have made the request: the requester, whoever made their token
+        # or added them. None of them may decide it.
+        "ALTER TABLE extracts ADD COLUMN requested_via JSON",
+    ),
+)
+
 LATEST_VERSION = len(MIGRATIONS)

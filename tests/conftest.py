@@ -39,8 +39,9 @@ def database_held_by_another_process(db: Path) -> Iterator[int]:
 
 
 def run_cli(
-    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
-) -> subprocess.CompletedProcess[str]:
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
+    stdin: str | None = None,
+) -> subprocess.CompletedProcess[str]:  # fmt: skip
     """The real command line, in a child process, as a user runs it."""
     environment = {k: v for k, v in os.environ.items() if not k.startswith("VAHTI_")}
     environment.update(env or {})
@@ -48,6 +49,7 @@ def run_cli(
         [sys.executable, "-m", "vahti.cli", *args],
         capture_output=True,
         text=True,
+        input=stdin,
         env=environment,
         cwd=cwd,
         timeout=300,

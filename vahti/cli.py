@@ -35,7 +35,7 @@ from vahti.privacy_cli import (
 from vahti.quarantine_cli import quarantine_app
 from vahti.remote import through_server
 from vahti.rules_cli import rules_app, rules_of
-from vahti.service_cli import events_command, serve_command, token_app
+from vahti.service_cli import events_command, serve_command
 from vahti.settings import load_settings
 from vahti.shell import (
     DEFAULT_DB,
@@ -48,6 +48,7 @@ from vahti.shell import (
     out,
     say,
 )
+from vahti.staff_cli import token_app, user_app
 
 
 def _flags_as_flags() -> None:
@@ -236,6 +237,7 @@ app.add_typer(alerts_app, name="alerts")
 app.command("serve")(serve_command)
 app.command("events")(events_command)
 app.add_typer(token_app, name="token")
+app.add_typer(user_app, name="user")
 app.add_typer(retention_app, name="retention")
 app.add_typer(hold_app, name="hold")
 app.add_typer(audit_app, name="audit")

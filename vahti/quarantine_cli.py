@@ -134,16 +134,21 @@ def quarantine_retry(
 
 
 def retry_quarantined(
-    store: Store, settings: Settings, source: str | None, reason: str | None, actor: str
-) -> list[dict[str, Any]]:
+    store: Store, settings: Settings, source: str | None, reason: str | None, actor: str,
+    trail: AuditTrail | None = None,
+) -> list[dict[str, Any]]:  # fmt: skip
+    """`trail`: the running server's own (it knows the chain's head; a second trail in the
+    same process would not)."""
     query = QuarantineQuery(source, reason)
+    trail = trail or AuditTrail(store)
     return [
-        _retry_source(store, settings, found, actor) for found in sources_to_retry(store, query)
+        _retry_source(store, settings, found, actor, trail)
+        for found in sources_to_retry(store, query)
     ]
 
 
 def _retry_source(
-    store: Store, settings: Settings, found: QuarantinedSource, actor: str
+    store: Store, settings: Settings, found: QuarantinedSource, actor: str, trail: AuditTrail
 ) -> dict[str, Any]:
     """One input's quarantined lines parsed again and stored in one audited transaction."""
     options = ingest_options(settings, found.format, None, None)
@@ -161,7 +166,6 @@ def _retry_source(
         "source_id": found.source_id, "file": found.path, "retried": found.lines.height,
         "events": counts.events, "skipped": counts.skipped, "still": counts.still.height,
     }  # fmt: skip
-    trail = AuditTrail(store)
     with trail.change(actor, "quarantine.retry", dict(result)) as con:
         now = datetime.now(UTC).replace(tzinfo=None)
         rows = numbered(events, next_event_id(store), found.source_id, now)

@@ -36,7 +36,7 @@ from privacy.purge import purge
 from store import Store
 from store.audit import AuditTrail
 from store.checkpoints import CheckpointFiles
-from store.tokens import create_token, list_tokens, revoke_token
+from store.tokens import OPERATOR_TOKEN, create_token, list_tokens, revoke_token
 from vahti.detection_cli import replay_window, run_json
 from vahti.ingesting import file_report_json, ingest_options, open_enricher, run_ingest
 from vahti.jobs import JobBoard, Stopping
@@ -289,7 +289,9 @@ def retry_on_request(
     def retry(source: str | None, reason: str | None, actor: str) -> list[dict[str, Any]]:
         def work() -> list[dict[str, Any]]:
             with service.own_store() as store, service.event_writer:
-                return retry_quarantined(store, service.settings, source, reason, actor)
+                return retry_quarantined(
+                    store, service.settings, source, reason, actor, service.audit
+                )
 
         return run(lambda: service.board.run_returning("quarantine", work))
 
@@ -343,9 +345,6 @@ def build_app(service: Service, scheduler: BackgroundScheduler | None = None) ->
     return create_app(context, lifespan)
 
 
-LOCAL_TOKEN = "local-cli"  # a token's name, not a secret  # noqa: S105
-
-
 def open_local_token(service: Service, db: Path) -> str:
     """An admin token for this machine's operator, in an owner-only file beside the database,
     so every command works beside the server (vahti/remote.py). A token left by a server
@@ -354,9 +353,9 @@ def open_local_token(service: Service, db: Path) -> str:
     user = getpass.getuser()
     with service.audit.change("serve", "tokens.local", {"user": user}) as con:
         for token in list_tokens(con):
-            if token.name.startswith(LOCAL_TOKEN) and token.revoked_at is None:
-                revoke_token(con, token.name, now)
-        name = f"{LOCAL_TOKEN} {user} {now:%Y%m%dT%H%M%S}"[:64]
+            if token.name.startswith(OPERATOR_TOKEN) and token.revoked_at is None:
+                revoke_token(con, token.name, now, keep_an_admin=False)
+        name = f"{OPERATOR_TOKEN} {user} {now:%Y%m%dT%H%M%S}"[:64]
         _, secret = create_token(con, name, "admin", now)
     write_token_file(db, secret)
     return name
@@ -365,7 +364,7 @@ def open_local_token(service: Service, db: Path) -> str:
 def close_local_token(service: Service, db: Path, name: str) -> None:
     token_file(db).unlink(missing_ok=True)
     with service.audit.change("serve", "tokens.revoke", {"token": name}) as con:
-        revoke_token(con, name, now_utc())
+        revoke_token(con, name, now_utc(), keep_an_admin=False)
 
 
 def describe_holder(db: Path, url: str) -> None:

@@ -1,4 +1,4 @@
-"""`vahti serve`, `vahti token` and `vahti events`: the service and what it is guarded by."""
+"""`vahti serve` and `vahti events`: the service and what it answers."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from rich.table import Table
 from store import StoreBusyError
 from store.audit import AuditTrail
 from store.events import MAX_LIMIT, EventQuery, search_events
-from store.tokens import ROLES, TokenError, create_token, list_tokens, revoke_token
+from store.tokens import list_tokens
 from vahti.remote import through_server
 from vahti.rules_cli import SkipBrokenOption, rules_of, skipping_broken
 from vahti.settings import load_settings
@@ -26,14 +26,11 @@ from vahti.shell import (
     UsageError,
     cli_actor,
     failures,
-    now_utc,
     open_db,
     out,
     parse_time,
     say,
 )
-
-token_app = typer.Typer(help="API tokens: create (shown once), list, revoke.", no_args_is_help=True)
 
 
 def serve_command(
@@ -116,80 +113,6 @@ def _warn_exposure(host: str, tls: bool) -> None:
             "give --tls-cert/--tls-key or put a TLS proxy in front",
             error=True,
         )
-
-
-@token_app.command("create")
-def token_create(
-    name: Annotated[str, typer.Option(help="who or what uses the token")],
-    role: Annotated[str, typer.Option(help="analyst, dpo, liaison or admin")],
-    db: DbOption = DEFAULT_DB,
-    config: ConfigOption = None,
-) -> None:
-    """Make a token; it is printed once, on the last line, and only its hash is stored."""
-    with failures():
-        if role not in ROLES:
-            raise UsageError(f"--role: one of {', '.join(ROLES)}")
-        settings = load_settings(config)
-        try:
-            with open_db(db, settings) as store:
-                detail = {"role": role, "token": name, "purpose": "access management"}
-                try:
-                    with AuditTrail(store).change(cli_actor(), "tokens.create", detail) as con:
-                        _, secret = create_token(con, name, role, now_utc())
-                except TokenError as exc:
-                    raise UsageError(str(exc)) from exc
-        except StoreBusyError as busy:
-            made = through_server(db, busy).post("/api/v1/tokens", {"name": name, "role": role})
-            secret = made["token"]
-        say(f"token {name.strip()!r} ({role}) created; it is shown only now:", error=True)
-        sys.stdout.write(secret + "\n")
-
-
-@token_app.command("list")
-def token_list(
-    as_json: Annotated[bool, typer.Option("--json")] = False,
-    db: DbOption = DEFAULT_DB,
-    config: ConfigOption = None,
-) -> None:
-    """Tokens by name and role (their secrets are not stored, so cannot be shown)."""
-    with failures():
-        try:
-            with open_db(db, load_settings(config)) as store:
-                tokens = [t.as_json() for t in list_tokens(store.con)]
-        except StoreBusyError as busy:
-            tokens = through_server(db, busy).get("/api/v1/tokens")
-        if as_json:
-            sys.stdout.write(orjson.dumps(tokens).decode() + "\n")
-            return
-        table = Table(title="API tokens")
-        for column in ("name", "role", "created", "revoked"):
-            table.add_column(column)
-        for t in tokens:
-            created, revoked = t["created_at"], t["revoked_at"]
-            table.add_row(t["name"], t["role"], created[:19] + "Z",
-                          revoked[:19] + "Z" if revoked else "")  # fmt: skip
-        out.print(table)
-
-
-@token_app.command("revoke")
-def token_revoke(
-    name: Annotated[str, typer.Argument(help="the token's name")],
-    db: DbOption = DEFAULT_DB,
-    config: ConfigOption = None,
-) -> None:
-    """Revoke a token: it stops working at once."""
-    with failures():
-        try:
-            with open_db(db, load_settings(config)) as store:
-                detail = {"token": name, "purpose": "access management"}
-                try:
-                    with AuditTrail(store).change(cli_actor(), "tokens.revoke", detail) as con:
-                        revoke_token(con, name, now_utc())
-                except TokenError as exc:
-                    raise UsageError(str(exc)) from exc
-        except StoreBusyError as busy:
-            through_server(db, busy).delete(f"/api/v1/tokens/{name}")
-        say(f"token {name!r} revoked")
 
 
 def events_command(

@@ -27,6 +27,7 @@ from api.routes import system as system_routes
 from api.routes.audit import verify_chain
 from api.routes.common import Reader
 from store.audit import head as audit_head
+from store.staff import check_sign_in
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
@@ -101,21 +102,52 @@ def login_form(request: Request) -> HTMLResponse:
 
 
 @router.post("/login")
-def login(request: Request, token: Field) -> Response:
-    cache: TokenCache = request.app.state.tokens
-    found = cache.find(token.strip())
-    if found is None:  # a valid token always signs in; wrong ones are braked
-        wait = failed_attempt(request, token.strip(), "console")
-        if wait:
-            return page(request, "login.html", None, error=f"Too many attempts; wait {wait} s.")
-        return page(request, "login.html", None, error="That token is not valid.")
-    sid = request.app.state.sessions.start(Principal(found.name, found.role))
+def login(
+    request: Request, token: Optional = None, user: Optional = None,
+    password: Optional = None, code: Optional = None,
+) -> Response:  # fmt: skip
+    """A person signs in with name, password and one-time code; an API token also works
+    (a session then acts as the token does). Right credentials are never braked."""
+    if token and token.strip():
+        principal = _by_token(request, token.strip())
+        presented, keys = token.strip(), None
+    else:
+        principal = _by_password(request, user or "", password or "", code or "")
+        presented, keys = None, (f"user {(user or '').strip()[:64]}",)
+    if principal is None:
+        wait = failed_attempt(request, presented, "console", keys)
+        error = f"Too many attempts; wait {wait} s." if wait else "Those credentials are not valid."
+        return page(request, "login.html", None, error=error, token_open=bool(token))
+    sid = request.app.state.sessions.start(principal)
     response = back("/")
     response.set_cookie(
         COOKIE, sid, httponly=True, samesite="strict", secure=request.url.scheme == "https",
         max_age=30 * 60, path="/",
     )  # fmt: skip
     return response
+
+
+def _by_token(request: Request, presented: str) -> Principal | None:
+    cache: TokenCache = request.app.state.tokens
+    found = cache.find(presented)
+    return Principal(found.actor, found.role, found.name, found.answerable) if found else None
+
+
+def _by_password(request: Request, user: str, password: str, code: str) -> Principal | None:
+    if not user.strip() or not password or len(password) > 1024:
+        return None
+    ctx = context(request)
+    cursor = ctx.store.cursor()
+    try:
+        person = check_sign_in(
+            cursor, user.strip(), password, code, request.app.state.code_replay, ctx.clock()
+        )
+    finally:
+        cursor.close()
+    if person is None:
+        return None
+    added_by = frozenset([person.created_by] if person.created_by else [])
+    return Principal(person.name, person.role, None, added_by)
 
 
 @router.post("/logout")

@@ -50,10 +50,12 @@ class Sessions:
         with self._lock:
             self._sessions.pop(sid or "", None)
 
-    def end_for(self, name: str) -> None:
-        """A revoked token's sessions end with it."""
+    def end_for(self, token: str | None = None, person: str | None = None) -> None:
+        """A revoked token's sessions end with it; a disabled person's, all of theirs."""
         with self._lock:
-            for key in [k for k, s in self._sessions.items() if s.principal.name == name]:
+            for key in [k for k, s in self._sessions.items()
+                        if (token and s.principal.token == token)
+                        or (person and s.principal.name == person)]:  # fmt: skip
                 del self._sessions[key]
 
 

@@ -76,7 +76,8 @@ class Refusal(BaseModel):
 def create(request: Request, principal: Liaison, ctx: Ctx, body: ExtractIn) -> dict[str, Any]:
     try:
         extract, matching = audited_create(
-            ctx.audit, body.request(), principal.name, ctx.clock(), role=principal.role,
+            ctx.audit, body.request(), principal.name, ctx.clock(), principal.answerable,
+            role=principal.role,
             route=route_of(request),
         )  # fmt: skip
     except ExtractError as exc:
@@ -108,7 +109,8 @@ def _decide(
 ) -> dict[str, Any]:
     try:
         decided = audited_decision(
-            ctx.audit, extract_id, principal.name, ctx.clock(), refusal, role=principal.role,
+            ctx.audit, extract_id, principal.name, ctx.clock(), refusal, principal.answerable,
+            role=principal.role,
             route=route_of(request),
         )  # fmt: skip
     except ExtractError as exc:

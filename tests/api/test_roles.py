@@ -31,6 +31,14 @@ def _spare_token(world: World) -> str:
     return name
 
 
+def _spare_person(world: World) -> str:
+    name = f"person-{next(_names)}"
+    body = {"name": name, "role": "analyst", "password": "a long password"}
+    response = world.client.post("/api/v1/users", json=body, headers=world.as_role("admin"))
+    assert response.status_code == 201
+    return name
+
+
 def _new_hold(world: World) -> int:
     response = world.client.post(
         "/api/v1/holds", json={"reason": "case 1", "user": "x"}, headers=world.as_role("dpo")
@@ -111,6 +119,15 @@ TABLE: dict[tuple[str, str], tuple[set[str | None], Request]] = {
         {"admin"},
         lambda w: {"url": f"/api/v1/tokens/{_spare_token(w)}"},
     ),
+    ("GET", "/api/v1/users"): ({"admin"}, lambda w: {}),
+    ("POST", "/api/v1/users"): (
+        {"admin"},
+        lambda w: {"json": {"name": f"p-{next(_names)}", "role": "dpo", "password": "x" * 12}},
+    ),
+    ("DELETE", "/api/v1/users/{name}"): (
+        {"admin"},
+        lambda w: {"url": f"/api/v1/users/{_spare_person(w)}"},
+    ),
     ("GET", "/api/v1/audit"): ({"dpo", "admin"}, lambda w: {}),
     ("GET", "/api/v1/retention"): ({"dpo", "admin"}, lambda w: {}),
     ("POST", "/api/v1/retention/purge"): (
@@ -165,7 +182,12 @@ TABLE: dict[tuple[str, str], tuple[set[str | None], Request]] = {
 }
 
 
-CREATED = {("POST", "/api/v1/tokens"), ("POST", "/api/v1/holds"), ("POST", "/api/v1/extracts")}
+CREATED = {
+    ("POST", "/api/v1/tokens"),
+    ("POST", "/api/v1/users"),
+    ("POST", "/api/v1/holds"),
+    ("POST", "/api/v1/extracts"),
+}
 
 
 def _routes(world: World) -> list[tuple[str, str]]:

@@ -99,7 +99,10 @@ def _extract_through_the_server(served: Path, db: list[str]) -> None:
     assert "extract request 1 recorded" in made and "matches 1 events" in made
     own = run_cli("extract", "approve", "1", *db)  # the requester's own token: four eyes
     assert own.returncode != 0 and "own" in own.stderr
-    dpo = _ok("token", "create", "--name", "dpo-2", "--role", "dpo", *db).strip()
+    added = run_cli("user", "add", "dora", "--role", "dpo", "--password-stdin", *db,
+                    stdin="dora's long password\n")  # fmt: skip
+    assert added.returncode == 0 and added.stdout.startswith("otpauth://totp/"), added.stderr
+    dpo = _ok("token", "create", "--name", "dpo-2", "--user", "dora", *db).strip()
     approved = run_cli("extract", "approve", "1", *db, env={"VAHTI_TOKEN": dpo})
     assert approved.returncode == 0 and "approved" in approved.stdout, approved.stderr
     written = _ok("extract", "package", "1", "--out", str(served.parent / "out"), *db)
@@ -108,4 +111,4 @@ def _extract_through_the_server(served: Path, db: list[str]) -> None:
     assert "every file matches" in _ok("extract", "verify", str(package), *db)
     assert stat.S_IMODE(package.stat().st_mode) == 0o600  # personal data: owner only
     listed = json.loads(_ok("extract", "list", "--json", *db))
-    assert [(e["id"], e["state"]) for e in listed] == [(1, "approved")]
+    assert [(e["id"], e["state"], e["decided_by"]) for e in listed] == [(1, "approved", "dora")]
