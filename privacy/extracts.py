@@ -210,6 +210,13 @@ def _pending(
     ).fetchall()
     requester = {extract.requested_by, *(orjson.loads(via) if via else ())}
     shared = requester & (answerable | {actor})
+    made_by_others = answerable - {actor}
+    if made_by_others:  # whoever made the decider's token or account could be deciding
+        raise ExtractError(
+            f"four eyes: a decision needs credentials only its holder has; {actor}'s token or "
+            f"account was made by {', '.join(sorted(made_by_others))} (issue one at the "
+            "server's machine: `vahti token create --user`)"
+        )
     if shared:
         raise ExtractError(
             "four eyes: no one decides their own request, nor one made with a token or account "

@@ -1,0 +1,198 @@
+"""Staff are persons: password and one-time code for the console, tokens issued to a
+person, the audit log naming the person, four eyes between persons, the last admin kept."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlparse
+
+import pyotp
+
+from store.audit import entries
+from store.staff import add_person
+from store.tokens import create_token
+from tests.api.conftest import World
+from vahti.shell import now_utc
+
+PASSWORD = "correct horse battery"
+EXTRACT = {
+    "authority": "Poliisi", "legal_basis": "PKL 10:6", "order_type": "production",
+    "reference": "R-staff", "scope": {"users": ["someone"]},
+}  # fmt: skip
+
+
+def _person(world: World, name: str, role: str) -> pyotp.TOTP:
+    """A person added at the server's machine (the operator), with their authenticator."""
+    _, secret = add_person(world.store.con, name, role, PASSWORD, None, now_utc())
+    return pyotp.TOTP(secret)
+
+
+def _token(world: World, person: str, name: str) -> dict[str, str]:
+    _, secret = create_token(world.store.con, name, None, now_utc(), person)
+    world.app.state.tokens.invalidate()
+    return {"Authorization": f"Bearer {secret}"}
+
+
+def _sign_in(world: World, user: str, password: str, code: str) -> int:
+    form = {"user": user, "password": password, "code": code}
+    response = world.client.post("/login", data=form, follow_redirects=False)
+    return response.status_code
+
+
+def _request(world: World, headers: dict[str, str]) -> int:
+    made = world.client.post("/api/v1/extracts", json=EXTRACT, headers=headers)
+    assert made.status_code == 201, made.text
+    return int(made.json()["id"])
+
+
+def _approve(world: World, extract_id: int, headers: dict[str, str]) -> tuple[int, str]:
+    response = world.client.post(f"/api/v1/extracts/{extract_id}/approve", headers=headers)
+    return response.status_code, response.text
+
+
+def test_a_person_signs_in_with_password_and_one_time_code(world: World) -> None:
+    totp = _person(world, "anna", "analyst")
+    assert _sign_in(world, "anna", "wrong password!", totp.now()) == 200  # the form again
+    assert _sign_in(world, "anna", PASSWORD, "000000" if totp.now() != "000000" else "1") == 200
+    assert _sign_in(world, "nobody", PASSWORD, totp.now()) == 200
+    code = totp.now()
+    assert _sign_in(world, "anna", PASSWORD, code) == 303
+    world.client.cookies.clear()
+    assert _sign_in(world, "anna", PASSWORD, code) == 200  # a code counts once
+    page = world.client.get("/alerts")
+    assert page.status_code == 200 and "anna" not in page.text  # not signed in
+
+
+def test_the_stored_password_is_argon2id_and_the_code_secret_is_not_in_any_listing(
+    world: World,
+) -> None:
+    _person(world, "anna", "analyst")
+    ((stored,),) = world.store.con.execute(
+        "SELECT password_hash FROM staff WHERE name = 'anna'"
+    ).fetchall()
+    assert stored.startswith("$argon2id$") and PASSWORD not in stored
+    listed = world.client.get("/api/v1/users", headers=world.as_role("admin"))
+    assert listed.status_code == 200 and "secret" not in listed.text
+    assert [p["name"] for p in listed.json()] == ["anna"]
+
+
+def test_an_admin_adds_a_person_through_the_api_and_gets_their_authenticator_uri(
+    world: World,
+) -> None:
+    body = {"name": "dora", "role": "dpo", "password": PASSWORD}
+    added = world.client.post("/api/v1/users", json=body, headers=world.as_role("admin"))
+    assert added.status_code == 201 and added.json()["created_by"] == "admin-token"
+    uri = urlparse(added.json()["totp_uri"])
+    secret = parse_qs(uri.query)["secret"][0]
+    assert _sign_in(world, "dora", PASSWORD, pyotp.TOTP(secret).now()) == 303
+    again = world.client.post("/api/v1/users", json=body, headers=world.as_role("admin"))
+    assert again.status_code == 409
+    short = {**body, "name": "eve", "password": "short"}
+    assert (
+        world.client.post("/api/v1/users", json=short, headers=world.as_role("admin")).status_code
+        == 422
+    )
+
+
+def test_a_token_is_issued_to_a_person_and_the_audit_log_names_the_person(world: World) -> None:
+    _person(world, "anna", "analyst")
+    headers = _token(world, "anna", "anna-laptop")
+    found = world.client.get(
+        "/api/v1/events", params={"user": "someone", "purpose": "case 7"}, headers=headers
+    )
+    assert found.status_code == 200
+    last = entries(world.store.con, limit=1, newest_first=True)[0]
+    assert (last.actor, last.action) == ("anna", "events.search")
+    role_taken = world.client.post(
+        "/api/v1/tokens", json={"name": "t2", "person": "anna", "role": "admin"},
+        headers=world.as_role("admin"),
+    )  # fmt: skip
+    assert role_taken.status_code == 409  # a person's token has the person's role
+    nobody = world.client.post(
+        "/api/v1/tokens", json={"name": "t3", "person": "ghost"}, headers=world.as_role("admin")
+    )
+    assert nobody.status_code == 404
+
+
+def test_self_approval_through_a_second_token_is_refused(world: World) -> None:
+    extract_id = _request(world, world.as_role("admin"))
+    second = world.client.post(
+        "/api/v1/tokens", json={"name": "admin-2", "role": "admin"}, headers=world.as_role("admin")
+    )
+    assert second.status_code == 201
+    status, text = _approve(
+        world, extract_id, {"Authorization": f"Bearer {second.json()['token']}"}
+    )
+    assert status == 409 and "four eyes" in text and "admin-token" in text
+
+
+def test_a_token_minted_by_an_admin_for_a_dpo_cannot_decide(world: World) -> None:
+    body = {"name": "dora", "role": "dpo", "password": PASSWORD}
+    assert (
+        world.client.post("/api/v1/users", json=body, headers=world.as_role("admin")).status_code
+        == 201
+    )
+    minted = world.client.post(
+        "/api/v1/tokens",
+        json={"name": "dora-now", "person": "dora"},
+        headers=world.as_role("admin"),
+    )
+    assert minted.status_code == 201
+    extract_id = _request(world, world.as_role("liaison"))
+    status, text = _approve(
+        world, extract_id, {"Authorization": f"Bearer {minted.json()['token']}"}
+    )
+    assert status == 409 and "only its holder" in text
+
+
+def test_one_person_with_two_tokens_is_one_pair_of_eyes(world: World) -> None:
+    _person(world, "alice", "admin")
+    first, second = _token(world, "alice", "alice-1"), _token(world, "alice", "alice-2")
+    extract_id = _request(world, first)
+    status, text = _approve(world, extract_id, second)
+    assert status == 409 and "alice" in text
+    _person(world, "dora", "dpo")
+    status, _ = _approve(world, extract_id, _token(world, "dora", "dora-1"))
+    assert status == 200
+    ((decided_by,),) = world.store.con.execute(
+        "SELECT decided_by FROM extracts WHERE extract_id = ?", [extract_id]
+    ).fetchall()
+    assert decided_by == "dora"
+
+
+def test_the_last_admin_cannot_be_revoked_or_disabled(world: World) -> None:
+    admin = world.as_role("admin")
+    refused = world.client.delete("/api/v1/tokens/admin-token", headers=admin)
+    assert refused.status_code == 409 and "last admin" in refused.text
+    _person(world, "alice", "admin")
+    alice = _token(world, "alice", "alice-1")
+    assert world.client.delete("/api/v1/tokens/admin-token", headers=alice).status_code == 200
+    last = world.client.delete("/api/v1/users/alice", headers=alice)
+    assert last.status_code == 409 and "last admin" in last.text
+    assert world.client.get("/api/v1/tokens", headers=alice).status_code == 200
+
+
+def test_a_disabled_person_loses_tokens_and_sign_in(world: World) -> None:
+    totp = _person(world, "anna", "analyst")
+    headers = _token(world, "anna", "anna-1")
+    assert world.client.get("/api/v1/alerts", headers=headers).status_code == 200
+    gone = world.client.delete("/api/v1/users/anna", headers=world.as_role("admin"))
+    assert gone.status_code == 200 and gone.json()["disabled_at"]
+    assert world.client.get("/api/v1/alerts", headers=headers).status_code == 401
+    assert _sign_in(world, "anna", PASSWORD, totp.now()) == 200  # refused: the form again
+
+
+def test_an_audited_change_after_a_quarantine_retry_through_the_server(world: World) -> None:
+    """The retry used to write through a second audit trail: the server's own then appended
+    after a stale head, and the next audited change failed with 500."""
+    bad = {"events": [{"ts": "not a time", "outcome": "failure", "user": "u"}]}
+    pushed = world.client.post(
+        "/api/v1/events", json=bad, params={"batch_id": "b-1"}, headers=world.as_role("admin")
+    )
+    assert pushed.status_code == 200 and pushed.json()["quarantined"] == 1
+    retried = world.client.post("/api/v1/quarantine/retry", json={}, headers=world.as_role("admin"))
+    assert retried.status_code == 200 and retried.json()["sources"]
+    made = world.client.post(
+        "/api/v1/tokens", json={"name": "after-retry", "role": "analyst"},
+        headers=world.as_role("admin"),
+    )  # fmt: skip
+    assert made.status_code == 201
