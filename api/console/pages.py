@@ -117,7 +117,7 @@ def login(
     if principal is None:
         wait = failed_attempt(request, presented, "console", keys)
         error = f"Too many attempts; wait {wait} s." if wait else "Those credentials are not valid."
-        return page(request, "login.html", None, error=error, token_open=bool(token))
+        return page(request, "login.html", None, error=error)
     sid = request.app.state.sessions.start(principal)
     response = back("/")
     response.set_cookie(

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
+import pyotp
 import pytest
 from selenium import webdriver
 from selenium.common.exceptions import WebDriverException
@@ -30,6 +31,7 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from ingest.pipeline import IngestOptions
 from store import open_store
+from store.staff import add_person
 from store.tokens import ROLES, create_token
 from vahti.demo import write_demo_files
 from vahti.detection_cli import detect
@@ -38,12 +40,14 @@ from vahti.settings import load_settings
 from vahti.shell import now_utc
 
 CHROMIUM, DRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+PASSWORD = "pia's own long password"
 
 
 @dataclass
 class Console:
     url: str
     tokens: dict[str, str]
+    totp: pyotp.TOTP  # of the person "pia" (dpo), whose password is PASSWORD
 
 
 def _free_port() -> int:
@@ -63,6 +67,7 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
         detect(store, load_settings(None))
         for role in ROLES:
             _, tokens[role] = create_token(store.con, f"{role}-1", role, now_utc())
+        _, secret = add_person(store.con, "pia", "dpo", PASSWORD, None, now_utc())
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("VAHTI_")}
     env.update(VAHTI_SERVICE_DETECT_EVERY="3s", VAHTI_INGEST_SPOOL_DIR=str(folder / "spool"))
@@ -78,7 +83,7 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
             break
         except OSError:
             time.sleep(0.2)
-    yield Console(url, tokens)
+    yield Console(url, tokens, pyotp.TOTP(secret))
     server.send_signal(signal.SIGTERM)
     server.wait(timeout=60)
 
@@ -158,6 +163,20 @@ def test_wrong_token_is_refused_and_pages_need_a_session(
     browser.find_element(By.ID, "token").send_keys("vahti_wrong")
     submit(browser, "form button[type=submit]")
     assert "not valid" in browser.find_element(By.CSS_SELECTOR, "[role=alert]").text
+
+
+def test_a_person_signs_in_with_password_and_one_time_code(
+    browser: WebDriver, console: Console
+) -> None:
+    browser.get(f"{console.url}/login")
+    browser.find_element(By.ID, "user").send_keys("pia")
+    browser.find_element(By.ID, "password").send_keys(PASSWORD)
+    browser.find_element(By.ID, "code").send_keys(console.totp.now())
+    shot(browser, "login")
+    submit(browser, "form button[type=submit]")
+    WebDriverWait(browser, 10).until(until.title_contains("Overview"))
+    assert "pia" in browser.find_element(By.TAG_NAME, "header").text
+    assert "Data protection" in nav(browser) and "Alerts" not in nav(browser)
 
 
 def test_analyst_triages_and_sees_no_dpo_pages(browser: WebDriver, console: Console) -> None:

@@ -324,3 +324,41 @@ def test_an_ecs_event_of_another_category_is_quarantined_by_its_action() -> None
     })  # fmt: skip
     _, bad = validate(_same_as_reference([raw]))
     assert bad["reason"].to_list() == ["unknown event 'file-created'"]
+
+
+def test_a_number_where_a_string_belongs_is_quarantined_not_coerced(
+    tmp_path: Path, db: Path
+) -> None:
+    """`"user": 12345` used to become the user "12345". Flat, dotted and nested names alike;
+    a time may be epoch seconds and ECS's category a list; a name quoted inside a string
+    value is text."""
+    base = {"ts": "2026-10-01T06:00:00Z", "outcome": "failure", "ip": "192.0.2.1"}
+    wrong = [
+        {**base, "user": 12345},
+        {**base, "user": "a", "customer_id": 4711},
+        {**base, "user": "b", "ip": 3232235777},
+        {**base, "user": "c", "outcome": True},
+        {**base, "user": "d", "session_id": ["s"]},
+        {**base, "user.name": 5},
+        {**base, "user": {"name": 6}},
+        {**base, "user": "e", "source": {"ip": 7}},
+        {**base, "user": "f", "event": {"outcome": 0}},
+    ]
+    right = [
+        {**base, "user": "g", "ts": 1790000000},
+        {**base, "user": "h", "reason": 'said ,"user": 5 here'},
+        {**base, "user": "i", "event.category": ["authentication"]},
+        {**base, "user": "j", "customer_id": "4711"},
+    ]
+    source = tmp_path / "events.jsonl"
+    source.write_text("".join(json.dumps(r) + "\n" for r in [*wrong, *right]))
+    (report,) = load(db, source)
+    assert (report.loaded, report.quarantined) == (len(right), len(wrong))
+    named = [r for (r,) in query(db, "SELECT reason FROM quarantine ORDER BY line_no")]
+    assert all(r.startswith("a string is needed") for r in named), named
+    assert [r.rsplit(": ", 1)[1] for r in named] == [
+        "user", "customer_id", "ip", "outcome", "session_id", "user.name", "user.name",
+        "source.ip", "event.outcome",
+    ]  # fmt: skip
+    users = [u for (u,) in query(db, 'SELECT "user" FROM events ORDER BY line_no')]
+    assert users == ["g", "h", "i", "j"]
