@@ -7,11 +7,13 @@ different body under a name already used is refused rather than silently merged.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from itertools import accumulate
 from typing import Any
 
 import orjson
+import polars as pl
 
 from ingest.context import ParseContext
 from ingest.enrich import Enricher
@@ -20,11 +22,10 @@ from ingest.records import parse_lines
 from store import Store
 from store.loading import (
     SourceProgress,
-    commit_batch,
+    commit_sources,
     event_rows,
     next_event_id,
     next_source_id,
-    numbered,
 )
 
 
@@ -69,52 +70,130 @@ def body_lines(body: bytes) -> bytes:
     return b"".join(orjson.dumps(record) + b"\n" for record in records)
 
 
+@dataclass(frozen=True)
+class PushedBody:
+    """One client's push, as received: its batch id and body (JSON array or NDJSON)."""
+
+    batch_id: str
+    body: bytes
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha256(self.body).hexdigest()
+
+
 def push_batch(
-    store: Store,
-    body: bytes,
-    batch_id: str,
-    enricher: Enricher,
-    context: ParseContext,
+    store: Store, body: bytes, batch_id: str, enricher: Enricher, context: ParseContext
 ) -> PushReport:
-    """Validate, enrich and store one pushed batch in one transaction. The caller serialises
-    writers of events (event ids are taken as max + 1)."""
-    digest = hashlib.sha256(body).hexdigest()
-    earlier = _earlier(store, batch_id)
-    if earlier is not None:
-        if earlier[0] != digest:
-            raise BatchConflict(f"batch id {batch_id!r} was used before for a different body")
-        return _earlier_report(store, batch_id, earlier)
-    lines = split_lines(body_lines(body), 1)
-    report = PushReport(batch_id, received=lines.height)
+    """One pushed batch on its own (see `push_group`)."""
+    (result,) = push_group(store, [PushedBody(batch_id, body)], enricher, context)
+    if isinstance(result, Exception):
+        raise result
+    return result
+
+
+def push_group(
+    store: Store, pushes: list[PushedBody], enricher: Enricher, context: ParseContext
+) -> list[PushReport | Exception]:
+    """Pushes that arrived together, validated, enriched and stored as one columnar batch in
+    one transaction: one parse, one enrichment, one commit for all of them (a commit costs
+    the same for 50 events as for 5,000). Each push stays its own source, with its own
+    report or error (an unusable body, a batch id used for another body); a batch id sent
+    before, or twice in the group, stores once. The caller serialises writers of events."""
+    results: list[PushReport | Exception | None] = [None] * len(pushes)
+    fresh: dict[str, int] = {}  # batch id -> index of the push that loads it
+    earlier = _earlier_all(store, sorted({p.batch_id for p in pushes}))
+    parts: list[tuple[int, pl.DataFrame]] = []
+    for index, push in enumerate(pushes):
+        first = fresh.get(push.batch_id)
+        before = earlier.get(push.batch_id)
+        if before is not None or first is not None:
+            same = before[0] if before else pushes[first].digest  # type: ignore[index]
+            if same != push.digest:
+                results[index] = BatchConflict(
+                    f"batch id {push.batch_id!r} was used before for a different body"
+                )
+            elif before is not None:
+                results[index] = _earlier_report(store, push.batch_id, before)
+            continue
+        try:
+            parts.append((index, split_lines(body_lines(push.body), 1)))
+        except PushError as exc:
+            results[index] = exc
+            continue
+        fresh[push.batch_id] = index
+    if parts:
+        for index, report in zip(
+            [i for i, _ in parts],
+            _store_parts(store, pushes, parts, enricher, context),
+            strict=True,
+        ):
+            results[index] = report
+    for index, push in enumerate(pushes):  # the same batch id again within the group
+        if results[index] is None:
+            loaded = results[fresh[push.batch_id]]
+            assert isinstance(loaded, PushReport)
+            results[index] = replace(loaded, duplicate=True)
+    return [r for r in results if r is not None]
+
+
+def _store_parts(
+    store: Store, pushes: list[PushedBody], parts: list[tuple[int, pl.DataFrame]],
+    enricher: Enricher, context: ParseContext,
+) -> list[PushReport]:  # fmt: skip
+    """The fresh pushes' lines, numbered one after another, parsed as one; then each event
+    and quarantined line is given back to its push by where its line falls."""
+    sizes = [lines.height for _, lines in parts]
+    offsets = list(accumulate([0, *sizes[:-1]]))
+    lines = pl.concat(
+        [frame.with_columns(pl.col("line_no") + offset) for (_, frame), offset in
+         zip(parts, offsets, strict=True)]
+    )  # fmt: skip
     events, quarantine = parse_lines(lines, enricher, context)
     now = datetime.now(UTC).replace(tzinfo=None)
-    first_id = next_event_id(store)
-    source_id = next_source_id(store)
-    events = numbered(events, first_id, source_id, now)
-    report.loaded = events.height
-    report.rejected = quarantine.select("line_no", "reason").sort("line_no").to_dicts()
-    report.skipped = report.received - report.loaded - len(report.rejected)
-    progress = SourceProgress(
-        source_id=source_id, kind="push", path=batch_id, format="jsonl", head_len=len(body),
-        head_hash=digest, tail_hash="", bytes_done=len(body), lines_done=lines.height,
-        parse_state={}, events=events.height, skipped=report.skipped,
-        quarantined=len(report.rejected),
-    )  # fmt: skip
-    commit_batch(store, progress, True, event_rows(events), quarantine, now)
-    return report
+    first_source = next_source_id(store)
+    starts = pl.Series(offsets, dtype=pl.Int64)
+
+    def owned(frame: pl.DataFrame) -> pl.DataFrame:
+        part = starts.search_sorted(frame["line_no"] - 1, side="right") - 1
+        return frame.with_columns(
+            source_id=(part + first_source).cast(pl.Int32),
+            line_no=frame["line_no"] - starts.gather(part),
+        )
+
+    events = owned(events.sort("line_no", "seq"))
+    events = events.with_columns(
+        event_id=pl.int_range(0, events.height, dtype=pl.Int64) + next_event_id(store),
+        ingested_at=pl.lit(now),
+    )
+    quarantine = owned(quarantine).sort("source_id", "line_no")
+    reports, progress = [], []
+    for k, ((index, _), size) in enumerate(zip(parts, sizes, strict=True)):
+        push, source_id = pushes[index], first_source + k
+        mine = quarantine.filter(pl.col("source_id") == source_id)
+        loaded = events.filter(pl.col("source_id") == source_id).height
+        report = PushReport(push.batch_id, received=size, loaded=loaded,
+                            rejected=mine.select("line_no", "reason").to_dicts())  # fmt: skip
+        report.skipped = size - loaded - len(report.rejected)
+        reports.append(report)
+        progress.append(SourceProgress(
+            source_id=source_id, kind="push", path=push.batch_id, format="jsonl",
+            head_len=len(push.body), head_hash=push.digest, tail_hash="",
+            bytes_done=len(push.body), lines_done=size, parse_state={}, events=loaded,
+            skipped=report.skipped, quarantined=len(report.rejected),
+        ))  # fmt: skip
+    commit_sources(store, progress, event_rows(events), quarantine, now)
+    return reports
 
 
-def _earlier(store: Store, batch_id: str) -> tuple[str, int, int, int] | None:
-    """(body hash, lines, events, source id) of a batch loaded before under this id."""
+def _earlier_all(store: Store, batch_ids: list[str]) -> dict[str, tuple[str, int, int, int]]:
+    """(body hash, lines, events, source id) of the batches loaded before, by batch id."""
     rows = store.con.execute(
-        "SELECT head_hash, lines_done, events, source_id FROM sources "
-        "WHERE kind = 'push' AND path = ?",
-        [batch_id],
+        "SELECT path, head_hash, lines_done, events, source_id FROM sources "
+        "WHERE kind = 'push' AND list_contains(?, path)",
+        [batch_ids],
     ).fetchall()
-    if not rows:
-        return None
-    digest, lines, events, source_id = rows[0]
-    return str(digest), int(lines), int(events), int(source_id)
+    return {str(p): (str(d), int(n), int(e), int(s)) for p, d, n, e, s in rows}
 
 
 def _earlier_report(store: Store, batch_id: str, earlier: tuple[str, int, int, int]) -> PushReport:

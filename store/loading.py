@@ -159,6 +159,30 @@ def commit_batch(
     return int(stored)
 
 
+def commit_sources(
+    store: Store,
+    sources: list[SourceProgress],
+    events: pa.Table,
+    quarantine: pl.DataFrame,
+    now: datetime,
+) -> None:
+    """New sources (pushed batches), their events and their quarantined lines (with a
+    `source_id` column): all or nothing, in one transaction."""
+    with store.transaction() as con:
+        if events.num_rows:
+            insert_events(con, events)
+        if quarantine.height:
+            con.register("batch_quarantine", _arrow(quarantine))
+            con.execute(
+                "INSERT INTO quarantine SELECT source_id, line_no, raw, reason, ? "
+                "FROM batch_quarantine",
+                [now],
+            )
+            con.unregister("batch_quarantine")
+        for progress in sources:
+            _save_progress(con, progress, True, now)
+
+
 def insert_events(con: Any, events: pa.Table, known: tuple[int, int] | None = None) -> int:
     """Inside the caller's transaction; `known` (source id, line): leave out the events of
     that source past that line that are stored already (same line and sequence number)."""

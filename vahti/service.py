@@ -31,13 +31,14 @@ from api.metrics import ServiceMetrics
 from ingest.context import ParseContext
 from ingest.enrich import Enricher
 from ingest.pipeline import InputError, plan
-from ingest.push import BatchConflict, PushError, push_batch
+from ingest.push import BatchConflict, PushedBody, PushError, PushReport, push_group
 from privacy.purge import purge
 from store import Store
 from store.audit import AuditTrail
 from store.checkpoints import CheckpointFiles
 from store.tokens import OPERATOR_TOKEN, create_token, list_tokens, revoke_token
 from vahti.detection_cli import replay_window, run_json
+from vahti.group_commit import GroupCommit
 from vahti.ingesting import file_report_json, ingest_options, open_enricher, run_ingest
 from vahti.jobs import JobBoard, Stopping
 from vahti.privacy_cli import policy_of
@@ -141,21 +142,29 @@ def checkpoint_job(service: Service) -> str:
 
 
 def make_pusher(service: Service) -> Callable[[bytes, str, str], dict[str, Any]]:
-    def push(body: bytes, batch_id: str, actor: str) -> dict[str, Any]:
-        now = now_utc()
-        context = ParseContext(format="jsonl", mtime=now)
+    """Pushes that arrive while another group is being written are written together next
+    (vahti/group_commit.py): one parse and one transaction for all of them. Each client is
+    answered after the transaction holding its events has committed."""
+
+    def write(group: list[PushedBody]) -> list[PushReport | Exception]:
+        context = ParseContext(format="jsonl", mtime=now_utc())
         store = service.own_store()
         try:
-            with service.event_writer:
-                report = push_batch(store, body, batch_id, service.enricher, context)
-        except PushError as exc:
-            raise Rejected(422, str(exc), ("body",)) from exc
-        except BatchConflict as exc:
-            raise Rejected(409, str(exc)) from exc
+            return push_group(store, group, service.enricher, context)
         finally:
             store.close()
             if context.engine is not None:
                 context.engine.close()
+
+    grouped: GroupCommit[PushedBody, PushReport] = GroupCommit(write, service.event_writer)
+
+    def push(body: bytes, batch_id: str, actor: str) -> dict[str, Any]:
+        try:
+            report = grouped.submit(PushedBody(batch_id, body))
+        except PushError as exc:
+            raise Rejected(422, str(exc), ("body",)) from exc
+        except BatchConflict as exc:
+            raise Rejected(409, str(exc)) from exc
         log.info("pushed batch by %s: %d loaded", actor, report.loaded)
         return report.as_json()
 

@@ -1,0 +1,93 @@
+"""Pushes written together: one parse and one transaction, each push still its own source
+with its own report, errors and idempotency."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import datetime
+from pathlib import Path
+
+import orjson
+
+from ingest.context import ParseContext
+from ingest.enrich import Enricher
+from ingest.push import BatchConflict, PushedBody, PushError, PushReport, push_group
+from store import open_store
+from tests.helpers import query
+from vahti.group_commit import GroupCommit
+
+
+def _body(users: list[str], bad_at: int | None = None) -> bytes:
+    lines = [
+        orjson.dumps(
+            {"ts": "2026-10-01T06:00:00Z", "outcome": "failure", "user": u, "ip": "192.0.2.1"}
+        )
+        for u in users
+    ]
+    if bad_at is not None:
+        lines[bad_at] = b'{"ts": "2026-10-01T06:00:00Z", "user": 5}'
+    return b"\n".join(lines) + b"\n"
+
+
+def _group(db: Path, pushes: list[PushedBody]) -> list[PushReport | Exception]:
+    enricher = Enricher.open("", "", ())
+    try:
+        with open_store(db) as store:
+            return push_group(store, pushes, enricher, ParseContext("jsonl", datetime(2026, 10, 1)))
+    finally:
+        enricher.close()
+
+
+def test_each_push_of_a_group_is_its_own_source(tmp_path: Path) -> None:
+    db = tmp_path / "vahti.duckdb"
+    first = PushedBody("a", _body(["a1", "a2", "a3"], bad_at=1))
+    pushes = [
+        first,
+        PushedBody("b", _body(["b1"])),
+        PushedBody("a", first.body),  # the same batch twice in one group: stored once
+        PushedBody("a", _body(["other"])),  # the id of a batch with another body: refused
+        PushedBody("c", b"[not json"),  # an unusable body: refused alone
+        PushedBody("d", _body(["d1", "d2"], bad_at=0)),
+    ]
+    a, b, again, conflict, broken, d = _group(db, pushes)
+    assert isinstance(a, PushReport) and (a.loaded, a.rejected[0]["line_no"]) == (2, 2)
+    assert isinstance(b, PushReport) and b.loaded == 1
+    assert isinstance(again, PushReport) and again.duplicate and again.loaded == 2
+    assert isinstance(conflict, BatchConflict) and isinstance(broken, PushError)
+    assert isinstance(d, PushReport) and (d.loaded, d.rejected[0]["line_no"]) == (1, 1)
+    rows = query(db, 'SELECT s.path, e.line_no, e."user" FROM events e JOIN sources s '
+                     "USING (source_id) ORDER BY e.event_id")  # fmt: skip
+    assert rows == [("a", 1, "a1"), ("a", 3, "a3"), ("b", 1, "b1"), ("d", 2, "d2")]
+    held = query(db, "SELECT s.path, q.line_no FROM quarantine q JOIN sources s "
+                     "USING (source_id) ORDER BY 1")  # fmt: skip
+    assert held == [("a", 2), ("d", 1)]
+    (later,) = _group(db, [PushedBody("b", _body(["b1"]))])  # sent again later
+    assert isinstance(later, PushReport) and later.duplicate and later.loaded == 1
+    assert query(db, "SELECT count(*) FROM events") == [(4,)]
+
+
+def test_concurrent_submissions_are_written_in_fewer_groups_and_each_gets_its_own_answer() -> None:
+    groups: list[int] = []
+
+    def write(items: list[int]) -> list[int | Exception]:
+        groups.append(len(items))
+        time.sleep(0.05)  # a commit: others arrive meanwhile
+        return [ValueError(f"odd {i}") if i % 2 else i * 10 for i in items]
+
+    grouped: GroupCommit[int, int] = GroupCommit(write, threading.Lock())
+    answers: dict[int, object] = {}
+
+    def client(i: int) -> None:
+        try:
+            answers[i] = grouped.submit(i)
+        except ValueError as exc:
+            answers[i] = str(exc)
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert answers == {i: f"odd {i}" if i % 2 else i * 10 for i in range(20)}
+    assert sum(groups) == 20 and len(groups) < 20
