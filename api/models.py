@@ -16,6 +16,16 @@ Category = Literal[
 Role = Literal["analyst", "dpo", "liaison", "admin"]
 
 
+def one_of_required(*names: str, kind: str = "string") -> dict[str, Any]:
+    """A body's schema: at least one of `names`, not empty (what the model's check asks)."""
+    least = {"minItems": 1} if kind == "array" else {"minLength": 1}
+    return {
+        "anyOf": [
+            {"required": [name], "properties": {name: {"type": kind, **least}}} for name in names
+        ]
+    }
+
+
 class Problem(BaseModel):
     detail: Any
 
@@ -98,7 +108,7 @@ class AlertDetail(AlertOut):
 
 
 class AlertPatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"minProperties": 1})
     status: Status | None = None
     assignee: str | None = Field(default=None, max_length=64)
     note: str | None = Field(default=None, max_length=2000)
@@ -136,7 +146,10 @@ _NAME = r"^[\w.@-]+$"
 class TokenIn(BaseModel):
     """A token issued to a person (it has their role), or a service token with its role."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra=one_of_required("person", "role"),
+    )
     name: str = Field(min_length=1, max_length=64, pattern=_NAME)
     role: Role | None = None
     person: str | None = Field(default=None, min_length=1, max_length=64, pattern=_NAME)

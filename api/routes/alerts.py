@@ -13,8 +13,9 @@ from fastapi import APIRouter, Path, Query, Request
 from api.auth import Analyst
 from api.context import Rejected
 from api.models import AlertDetail, AlertOut, AlertPage, AlertPatch, Category, Severity, Status
-from api.routes.common import Ctx, Reader, utc, who
+from api.routes.common import Ctx, Reader, refusals, utc, who
 from store.alerts import (
+    SORT_KEYS,
     Alert,
     AlertFilter,
     AlertOrder,
@@ -67,6 +68,7 @@ SortText = Annotated[
     str,
     Query(
         max_length=20,
+        json_schema_extra={"enum": [f"{d}{k}" for k in SORT_KEYS for d in ("", "-")]},
         description="last_seen, first_seen, severity or events; a leading - for descending",
     ),
 ]
@@ -116,7 +118,12 @@ def _detail(con: duckdb.DuckDBPyConnection, alert_id: str, evidence_limit: int) 
     }
 
 
-@router.get("/{alert_id}", response_model=AlertDetail, summary="One alert with its evidence")
+@router.get(
+    "/{alert_id}",
+    response_model=AlertDetail,
+    summary="One alert with its evidence",
+    responses=refusals(not_found="no such alert"),
+)
 def show_alert(
     request: Request,
     principal: Analyst,
@@ -137,7 +144,14 @@ def show_alert(
     return body
 
 
-@router.patch("/{alert_id}", response_model=AlertOut, summary="Triage: status, assignee, note")
+@router.patch(
+    "/{alert_id}",
+    response_model=AlertOut,
+    summary="Triage: status, assignee, note",
+    responses=refusals(
+        not_found="no such alert", conflict="changed by detection at the same moment: retry"
+    ),
+)
 def triage_alert(
     request: Request, principal: Analyst, ctx: Ctx, alert_id: AlertId, change: AlertPatch
 ) -> dict:
@@ -161,7 +175,11 @@ def triage_alert(
     return alert.as_json()
 
 
-@router.get("/{alert_id}/timeline", summary="The entity's successes and failures per hour")
+@router.get(
+    "/{alert_id}/timeline",
+    summary="The entity's successes and failures per hour",
+    responses=refusals(not_found="no such alert"),
+)
 def timeline(
     principal: Analyst,
     con: Reader,

@@ -60,3 +60,11 @@ GUARDED: dict[int | str, dict[str, Any]] = {
     429: {"description": "too many failed authentications from here; see Retry-After",
           "content": _DETAIL},
 }  # fmt: skip
+
+
+def refusals(**described: str) -> dict[int | str, dict[str, Any]]:
+    """A route's own refusals for its schema, e.g. `refusals(not_found="no such alert")`."""
+    codes = {"not_found": 404, "conflict": 409}
+    return {
+        codes[kind]: {"description": text, "content": _DETAIL} for kind, text in described.items()
+    }

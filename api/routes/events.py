@@ -43,7 +43,9 @@ def search(
     ],
     user: Annotated[str | None, Query(max_length=256)] = None,
     customer_id: Annotated[str | None, Query(max_length=256)] = None,
-    ip: Annotated[str | None, Query(max_length=64, description="an address or CIDR")] = None,
+    ip: Annotated[
+        str | None, Query(min_length=2, max_length=64, description="an address or CIDR")
+    ] = None,
     session: Annotated[str | None, Query(max_length=512)] = None,
     since: Annotated[datetime | None, Query(alias="from")] = None,
     until: Annotated[datetime | None, Query(alias="to")] = None,
@@ -80,7 +82,12 @@ async def push(
     ctx: Ctx,
     batch_id: Annotated[
         str | None,
-        Query(max_length=128, description="client's batch id: sending it again loads nothing"),
+        Query(
+            min_length=1,
+            max_length=128,
+            pattern=r"^[A-Za-z0-9._:-]+$",
+            description="client's batch id: sending it again loads nothing",
+        ),
     ] = None,
 ) -> dict:
     if batch_id is not None and not _BATCH_ID.match(batch_id):

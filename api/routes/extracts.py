@@ -12,7 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import Dpo, Liaison, LiaisonOrDpo, Principal
 from api.context import Rejected
-from api.routes.common import Ctx, Reader, route_of, utc, who
+from api.models import one_of_required
+from api.routes.common import Ctx, Reader, refusals, route_of, utc, who
 from privacy.extracts import (
     ExtractError,
     ExtractRequest,
@@ -30,7 +31,10 @@ Text = Annotated[str, Field(min_length=1, max_length=500)]
 
 
 class ScopeIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(
+        extra="forbid", populate_by_name=True,
+        json_schema_extra=one_of_required("users", "customer_ids", "ips", kind="array"),
+    )  # fmt: skip
     users: list[Annotated[str, Field(min_length=1, max_length=256)]] = Field(
         default=[], max_length=1000
     )
@@ -119,12 +123,18 @@ def _decide(
     return decided.as_json(ctx.clock())
 
 
-@router.post("/{extract_id}/approve", summary="Approve (not your own request)")
+_DECISION = refusals(
+    not_found="no such request",
+    conflict="decided already, or four eyes: the decider made the request or its credentials",
+)
+
+
+@router.post("/{extract_id}/approve", summary="Approve (not your own request)", responses=_DECISION)
 def approve(request: Request, principal: Dpo, ctx: Ctx, extract_id: ExtractId) -> dict[str, Any]:
     return _decide(request, principal, ctx, extract_id, None)
 
 
-@router.post("/{extract_id}/refuse", summary="Refuse, with the reason")
+@router.post("/{extract_id}/refuse", summary="Refuse, with the reason", responses=_DECISION)
 def refuse(
     request: Request, principal: Dpo, ctx: Ctx, extract_id: ExtractId, body: Refusal
 ) -> dict[str, Any]:
@@ -134,7 +144,10 @@ def refuse(
 @router.get(
     "/{extract_id}/package",
     summary="The package of an approved production order (each download is a disclosure)",
-    responses={200: {"content": {"application/zip": {}}}},
+    responses={
+        200: {"content": {"application/zip": {}}},
+        **refusals(not_found="no such request", conflict="not an approved production order"),
+    },
     response_class=Response,
 )
 def package(request: Request, principal: Liaison, ctx: Ctx, extract_id: ExtractId) -> Response:

@@ -28,8 +28,12 @@ def store_stats(principal: Monitor, ctx: Ctx) -> dict[str, Any]:
 
 class DetectIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    since: Annotated[str | None, Field(alias="from", max_length=40)] = None
-    until: Annotated[str | None, Field(alias="to", max_length=40)] = None
+    since: Annotated[
+        str | None, Field(alias="from", max_length=40, json_schema_extra={"format": "date-time"})
+    ] = None
+    until: Annotated[
+        str | None, Field(alias="to", max_length=40, json_schema_extra={"format": "date-time"})
+    ] = None
 
 
 @router.post("/detect", summary="Run every enabled rule now (or replay from/to)")
@@ -40,7 +44,7 @@ def detect_now(principal: Analyst, ctx: Ctx, body: DetectIn | None = None) -> di
 
 class IngestIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    paths: list[Annotated[str, Field(min_length=1, max_length=4096)]] = Field(
+    paths: list[Annotated[str, Field(min_length=1, max_length=4096, pattern="^/")]] = Field(
         min_length=1, max_length=1000
     )
     format: Annotated[str, Field(max_length=10)] = "auto"

@@ -13,7 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import Dpo
 from api.context import Rejected
-from api.routes.common import Ctx, Reader, route_of, utc, who
+from api.models import one_of_required
+from api.routes.common import Ctx, Reader, refusals, route_of, utc, who
 from privacy.holds import HoldError, HoldRequest, audited_add, audited_release, list_holds
 from privacy.purge import dry_run
 from privacy.register import describe
@@ -24,7 +25,11 @@ _PURPOSE = "retention"
 
 
 class HoldIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    # What a hold must name, in the schema too (a client can see it before sending).
+    model_config = ConfigDict(
+        extra="forbid", populate_by_name=True,
+        json_schema_extra=one_of_required("user", "customer_id", "ip"),
+    )  # fmt: skip
     reason: str = Field(min_length=3, max_length=1000)
     user: str | None = Field(default=None, max_length=256)
     customer_id: str | None = Field(default=None, max_length=256)
@@ -82,7 +87,11 @@ def new_hold(request: Request, principal: Dpo, ctx: Ctx, body: HoldIn) -> dict[s
     return {**hold.as_json(ctx.clock()), "covered_events": covered, "note": note}
 
 
-@router.post("/holds/{hold_id}/release", summary="End a legal hold")
+@router.post(
+    "/holds/{hold_id}/release",
+    summary="End a legal hold",
+    responses=refusals(not_found="no such hold"),
+)
 def end_hold(
     request: Request,
     principal: Dpo,

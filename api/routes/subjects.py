@@ -10,7 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import Dpo
 from api.context import Rejected
-from api.routes.common import Ctx, route_of
+from api.models import one_of_required
+from api.routes.common import Ctx, refusals, route_of
 from privacy.erasure import ErasureRefused, erase_subject
 from privacy.letter import render
 from privacy.subject import Subject, audited_subject_report
@@ -20,12 +21,19 @@ router = APIRouter(prefix="/api/v1/subjects", tags=["privacy"])
 
 
 class ErasureIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra=one_of_required("user", "customer_id"),
+    )
     user: str | None = Field(default=None, min_length=1, max_length=256)
     customer_id: str | None = Field(default=None, min_length=1, max_length=256)
 
 
-@router.post("/erase", summary="Erase one person's data (unless a legal hold covers it)")
+@router.post(
+    "/erase",
+    summary="Erase one person's data (unless a legal hold covers it)",
+    responses=refusals(conflict="a legal hold covers the data: it names the hold"),
+)
 def erase(request: Request, principal: Dpo, ctx: Ctx, body: ErasureIn) -> dict[str, Any]:
     if not (body.user or body.customer_id):
         raise Rejected(422, "give user or customer_id", ("body",))

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Path, Request
 from api.auth import Admin, Principal
 from api.context import Rejected
 from api.models import PersonAdded, PersonIn, PersonOut, TokenCreated, TokenIn, TokenOut
-from api.routes.common import Ctx, Reader, who
+from api.routes.common import Ctx, Reader, refusals, who
 from store.staff import add_person, disable_person, list_people, totp_uri
 from store.tokens import OPERATOR_TOKEN, TokenError, create_token, list_tokens, revoke_token
 
@@ -36,10 +36,9 @@ def tokens(principal: Admin, con: Reader) -> list[dict]:
     return [token.as_json() for token in list_tokens(con)]
 
 
-_CREATE_REFUSALS: dict[int | str, dict[str, str]] = {
-    404: {"description": "no such person"},
-    409: {"description": "the name is taken, or the role is not the person's"},
-}
+_CREATE_REFUSALS = refusals(
+    not_found="no such person", conflict="the name is taken, or the role is not the person's"
+)
 
 
 @router.post("", response_model=TokenCreated, status_code=201, summary="Create a token",
@@ -59,8 +58,7 @@ def create(request: Request, principal: Admin, ctx: Ctx, new: TokenIn) -> dict:
 
 
 @router.delete("/{name}", response_model=TokenOut, summary="Revoke a token",
-               responses={404: {"description": "no such token"},
-                          409: {"description": "the last admin"}})  # fmt: skip
+               responses=refusals(not_found="no such token", conflict="last admin"))  # fmt: skip
 def revoke(request: Request, principal: Admin, ctx: Ctx, name: NameInPath) -> dict:
     detail = who(principal, request, _ADMINISTRATION, token=name)
     try:
@@ -79,7 +77,7 @@ def persons(principal: Admin, con: Reader) -> list[dict]:
 
 
 @people.post("", response_model=PersonAdded, status_code=201, summary="Add a person",
-             responses={409: {"description": "the name is taken"}})  # fmt: skip
+             responses=refusals(conflict="the name is taken"))  # fmt: skip
 def add(request: Request, principal: Admin, ctx: Ctx, new: PersonIn) -> dict:
     detail = who(principal, request, _ADMINISTRATION, person=new.name, role=new.role)
     try:
@@ -93,8 +91,7 @@ def add(request: Request, principal: Admin, ctx: Ctx, new: PersonIn) -> dict:
 
 
 @people.delete("/{name}", response_model=PersonOut, summary="Disable a person (and their tokens)",
-               responses={404: {"description": "no such person"},
-                          409: {"description": "the last admin"}})  # fmt: skip
+               responses=refusals(not_found="no such person", conflict="last admin"))  # fmt: skip
 def disable(request: Request, principal: Admin, ctx: Ctx, name: NameInPath) -> dict:
     detail = who(principal, request, _ADMINISTRATION, person=name)
     try:
