@@ -14,7 +14,7 @@ from pathlib import Path
 import duckdb
 
 from store.db import Store
-from store.encryption import attach_encrypted, connect_encrypted, load_crypto
+from store.encryption import attach_encrypted, connect_encrypted, load_crypto, newer_file
 
 
 def pending_marker(path: Path) -> Path:
@@ -60,7 +60,10 @@ def encrypt_file(path: Path, key: str) -> None:
     the key, then rename that over the original (the plaintext's disk blocks are the
     filesystem's to reuse: an encrypted volume or a wiped disk removes them for good)."""
     copy = path.with_name(path.name + ".encrypting")
-    con = duckdb.connect(str(path))
+    try:
+        con = duckdb.connect(str(path))
+    except duckdb.Error as exc:
+        raise newer_file(path, exc) or exc from None
     try:
         load_crypto(con)
         _copy_database(con, copy, key)

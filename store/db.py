@@ -14,7 +14,7 @@ from pathlib import Path
 import duckdb
 import orjson
 
-from store.encryption import ATTACHED, EncryptionError, connect_encrypted
+from store.encryption import ATTACHED, EncryptionError, connect_encrypted, newer_file
 from store.schema import LATEST_VERSION, MIGRATIONS
 
 
@@ -194,9 +194,9 @@ def _connect(
         if "lock" in text.lower():
             pid = _LOCK_PID.search(text)
             raise StoreBusyError(_busy_message(path, pid.group(1) if pid else None)) from exc
-        raise StoreError(f"cannot open database {path}: {text}") from exc
+        raise newer_file(path, exc) or StoreError(f"cannot open database {path}: {text}") from exc
     except duckdb.Error as exc:
-        raise StoreError(f"cannot open database {path}: {exc}") from exc
+        raise newer_file(path, exc) or StoreError(f"cannot open database {path}: {exc}") from exc
 
 
 def owner_only(path: Path) -> None:

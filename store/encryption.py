@@ -42,6 +42,24 @@ def read_key(environ: dict[str, str]) -> str | None:
     return check_key(key.strip(), "VAHTI_DB_KEY") if key else None
 
 
+# DuckDB's words when a file's storage format is newer than the running DuckDB reads.
+_NEWER_FILE = re.compile(r"newer version|version number|storage version", re.IGNORECASE)
+
+
+def newer_file(path: Path, exc: Exception) -> EncryptionError | None:
+    """DuckDB's raw "newer version" refusal, as what to do about it: encryption runs on
+    DuckDB 1.5.5, which cannot read a file DuckDB 2.x wrote until it is copied (README,
+    "Encryption at rest")."""
+    if not _NEWER_FILE.search(str(exc)):
+        return None
+    return EncryptionError(
+        f"database {path} was written by a newer DuckDB than this one ({duckdb.__version__}, "
+        "the version with the crypto module): copy it first with the DuckDB that wrote it, "
+        "as README \"Encryption at rest\" shows (ATTACH 'copy.duckdb' AS n "
+        "(STORAGE_VERSION 'v1.5.0'); COPY FROM DATABASE old TO n), then encrypt the copy"
+    )
+
+
 def check_key(key: str, origin: str) -> str:
     if not _KEY.match(key):
         raise EncryptionError(

@@ -55,7 +55,7 @@ def _real(failure: BaseException, answer: str) -> list[str]:
 @pytest.mark.parametrize("role", ["admin", "analyst"])
 def test_every_check_holds_for_every_operation(world: World, role: str) -> None:
     schema = schemathesis.openapi.from_asgi("/openapi.json", world.app)
-    failures = []
+    failures: list[tuple[str, str, str]] = []
     for result in schema.get_all_operations():
         operation = result.ok()  # type: ignore[union-attr]
 

@@ -5,6 +5,8 @@ missing key is refused with a clear message."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -150,3 +152,15 @@ def test_an_encrypted_store_serves_the_api(tmp_path: Path) -> None:
     store.close()
     user = found.json()["events"][0]["user"]
     assert not _plaintext(tmp_path / "vahti.duckdb", user)
+
+
+def test_a_database_a_newer_duckdb_wrote_is_refused_with_the_copy_step(tmp_path: Path) -> None:
+    """The default install's DuckDB (2.x) writes a file DuckDB 1.5.5 cannot read: `vahti
+    encrypt` used to pass on DuckDB's raw "newer version" error."""
+    db = tmp_path / "new.duckdb"
+    newer = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    write = "import duckdb, sys; duckdb.connect(sys.argv[1]).execute('CREATE TABLE t (i INT)')"
+    subprocess.run([sys.executable, "-c", write, str(db)], env=newer, check=True)
+    done = run_cli("encrypt", "--db", str(db), env={"VAHTI_DB_KEY": KEY})
+    assert done.returncode == 2, done.stderr
+    assert "newer DuckDB" in done.stderr and "STORAGE_VERSION" in done.stderr, done.stderr
