@@ -103,7 +103,7 @@ def push_group(
     results: list[PushReport | Exception | None] = [None] * len(pushes)
     fresh: dict[str, int] = {}  # batch id -> index of the push that loads it
     earlier = _earlier_all(store, sorted({p.batch_id for p in pushes}))
-    parts: list[tuple[int, pl.DataFrame]] = []
+    parts: list[tuple[int, bytes]] = []
     for index, push in enumerate(pushes):
         first = fresh.get(push.batch_id)
         before = earlier.get(push.batch_id)
@@ -117,7 +117,7 @@ def push_group(
                 results[index] = _earlier_report(store, push.batch_id, before)
             continue
         try:
-            parts.append((index, split_lines(body_lines(push.body), 1)))
+            parts.append((index, _ndjson(push.body)))
         except PushError as exc:
             results[index] = exc
             continue
@@ -137,18 +137,21 @@ def push_group(
     return [r for r in results if r is not None]
 
 
+def _ndjson(body: bytes) -> bytes:
+    """The body as NDJSON ending with a newline, so that bodies can be joined."""
+    lines = body_lines(body)
+    return lines if not lines or lines.endswith(b"\n") else lines + b"\n"
+
+
 def _store_parts(
-    store: Store, pushes: list[PushedBody], parts: list[tuple[int, pl.DataFrame]],
+    store: Store, pushes: list[PushedBody], parts: list[tuple[int, bytes]],
     enricher: Enricher, context: ParseContext,
 ) -> list[PushReport]:  # fmt: skip
-    """The fresh pushes' lines, numbered one after another, parsed as one; then each event
-    and quarantined line is given back to its push by where its line falls."""
-    sizes = [lines.height for _, lines in parts]
+    """The fresh pushes' lines, numbered one after another, split and parsed as one; then
+    each event and quarantined line is given back to its push by where its line falls."""
+    sizes = [data.count(b"\n") for _, data in parts]
     offsets = list(accumulate([0, *sizes[:-1]]))
-    lines = pl.concat(
-        [frame.with_columns(pl.col("line_no") + offset) for (_, frame), offset in
-         zip(parts, offsets, strict=True)]
-    )  # fmt: skip
+    lines = split_lines(b"".join(data for _, data in parts), 1)
     events, quarantine = parse_lines(lines, enricher, context)
     now = datetime.now(UTC).replace(tzinfo=None)
     first_source = next_source_id(store)
@@ -167,13 +170,16 @@ def _store_parts(
         ingested_at=pl.lit(now),
     )
     quarantine = owned(quarantine).sort("source_id", "line_no")
+    loaded_of = dict(events["source_id"].value_counts().iter_rows())
+    rejected_of: dict[int, list[dict[str, Any]]] = {}
+    for row in quarantine.select("source_id", "line_no", "reason").iter_rows(named=True):
+        rejected_of.setdefault(row.pop("source_id"), []).append(row)  # the few bad lines
     reports, progress = [], []
     for k, ((index, _), size) in enumerate(zip(parts, sizes, strict=True)):
         push, source_id = pushes[index], first_source + k
-        mine = quarantine.filter(pl.col("source_id") == source_id)
-        loaded = events.filter(pl.col("source_id") == source_id).height
+        loaded = int(loaded_of.get(source_id, 0))
         report = PushReport(push.batch_id, received=size, loaded=loaded,
-                            rejected=mine.select("line_no", "reason").to_dicts())  # fmt: skip
+                            rejected=rejected_of.get(source_id, []))  # fmt: skip
         report.skipped = size - loaded - len(report.rejected)
         reports.append(report)
         progress.append(SourceProgress(

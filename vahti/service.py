@@ -146,15 +146,16 @@ def make_pusher(service: Service) -> Callable[[bytes, str, str], dict[str, Any]]
     (vahti/group_commit.py): one parse and one transaction for all of them. Each client is
     answered after the transaction holding its events has committed."""
 
+    # One parser for every group (its DuckDB engine costs as much to start as to parse a
+    # group): only the lock holder uses it.
+    context = ParseContext(format="jsonl", mtime=now_utc())
+
     def write(group: list[PushedBody]) -> list[PushReport | Exception]:
-        context = ParseContext(format="jsonl", mtime=now_utc())
         store = service.own_store()
         try:
             return push_group(store, group, service.enricher, context)
         finally:
             store.close()
-            if context.engine is not None:
-                context.engine.close()
 
     grouped: GroupCommit[PushedBody, PushReport] = GroupCommit(write, service.event_writer)
 
