@@ -16,6 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.auth import FailureLimiter, TokenCache
+from api.console import account as console_account
 from api.console import investigate as console_investigate
 from api.console import pages as console_pages
 from api.console import records as console_records
@@ -145,6 +146,7 @@ def create_app(ctx: ApiContext, lifespan: Lifespan | None = None, tls: bool = Fa
     app.include_router(console_pages.router)
     app.include_router(console_investigate.router)
     app.include_router(console_records.router)
+    app.include_router(console_account.router)
     app.mount("/static", StaticFiles(directory=Path(console_pages.__file__).parent / "static"))
     install_docs(app)
     _install_handlers(app)

@@ -3,6 +3,7 @@ person, the audit log naming the person, four eyes between persons, the last adm
 
 from __future__ import annotations
 
+import re
 from urllib.parse import parse_qs, urlparse
 
 import pyotp
@@ -196,3 +197,42 @@ def test_an_audited_change_after_a_quarantine_retry_through_the_server(world: Wo
         headers=world.as_role("admin"),
     )  # fmt: skip
     assert made.status_code == 201
+
+
+def _csrf(html: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert found, html[:500]
+    return found.group(1)
+
+
+def test_a_person_makes_their_own_token_in_the_console_and_it_decides(world: World) -> None:
+    totp = _person(world, "dora", "dpo")
+    assert _sign_in(world, "dora", PASSWORD, totp.now()) == 303
+    form = world.client.get("/account")
+    assert form.status_code == 200 and "Make a token" in form.text
+    made = world.client.post("/account/tokens", data={"name": "dora-cli", "csrf": _csrf(form.text)})
+    secret = re.search(r'<code id="new-token">([^<]+)</code>', made.text)
+    assert made.status_code == 200 and secret, made.text[:500]
+    headers = {"Authorization": f"Bearer {secret.group(1)}"}
+    extract_id = _request(world, world.as_role("liaison"))
+    assert _approve(world, extract_id, headers)[0] == 200  # nobody else saw the secret
+    last = entries(world.store.con, limit=3, newest_first=True)
+    assert any((e.actor, e.action) == ("dora", "tokens.create") for e in last)
+    listed = world.client.get("/account")
+    revoke = world.client.post(
+        "/account/tokens/dora-cli/revoke", data={"csrf": _csrf(listed.text)},
+        follow_redirects=False,
+    )  # fmt: skip
+    assert revoke.status_code == 303
+    assert world.client.get("/api/v1/holds", headers=headers).status_code == 401  # revoked
+
+
+def test_a_token_session_cannot_make_tokens(world: World) -> None:
+    signed = world.client.post(
+        "/login", data={"token": world.tokens["analyst"]}, follow_redirects=False
+    )
+    assert signed.status_code == 303
+    form = world.client.get("/account")
+    assert form.status_code == 200 and "Make a token" not in form.text
+    made = world.client.post("/account/tokens", data={"name": "x", "csrf": _csrf(form.text)})
+    assert made.status_code == 403

@@ -177,6 +177,11 @@ def test_a_person_signs_in_with_password_and_one_time_code(
     WebDriverWait(browser, 10).until(until.title_contains("Overview"))
     assert "pia" in browser.find_element(By.TAG_NAME, "header").text
     assert "Data protection" in nav(browser) and "Alerts" not in nav(browser)
+    browser.find_element(By.LINK_TEXT, "pia").click()
+    browser.find_element(By.ID, "name").send_keys("pia-laptop")
+    submit(browser, "form[action='/account/tokens'] button")
+    assert browser.find_element(By.ID, "new-token").text.startswith("vahti_")
+    shot(browser, "account")
 
 
 def test_analyst_triages_and_sees_no_dpo_pages(browser: WebDriver, console: Console) -> None:
@@ -394,6 +399,7 @@ PAGES = {
     "/entity": "Look up an address, account or session", "/dpo": "Data protection",
     "/dpo/audit": "Audit log", "/dpo/purges": "Purge history",
     "/dpo/disclosures": "Disclosure register", "/liaison": "Authority requests",
+    "/account": "My API tokens",
 }  # fmt: skip
 
 
