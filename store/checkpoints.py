@@ -11,6 +11,7 @@ machine). Verification holds the database to the latest one it trusts."""
 from __future__ import annotations
 
 import base64
+import logging
 import os
 import stat
 import syslog
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import httpx
 import orjson
 import rfc8785
 from cryptography.exceptions import InvalidSignature
@@ -28,6 +30,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from store.audit import anchor, head
 from store.db import StoreError
+
+log = logging.getLogger("vahti.audit")
 
 
 class CheckpointError(StoreError):
@@ -86,9 +90,11 @@ def current(con: duckdb.DuckDBPyConnection, now: datetime) -> Checkpoint:
 
 
 def write_checkpoint(
-    con: duckdb.DuckDBPyConnection, key: Ed25519PrivateKey, file: Path, now: datetime
-) -> Checkpoint:
-    """Sign the chain as it is now; append it to `file` (owner-only) and to syslog."""
+    con: duckdb.DuckDBPyConnection, key: Ed25519PrivateKey, file: Path, now: datetime,
+    webhook: str = "",
+) -> Checkpoint:  # fmt: skip
+    """Sign the chain as it is now; append it to `file` (owner-only), to syslog and, when
+    configured, POST it to `webhook`."""
     point = current(con, now)
     signature = base64.b64encode(key.sign(point.payload())).decode()
     line = {**asdict(point), "public_key": public_text(key.public_key()), "signature": signature}
@@ -101,7 +107,21 @@ def write_checkpoint(
         f"audit checkpoint seq={point.seq} hash={point.hash} entries={point.entries} "
         f"anchor={point.anchor_seq} signature={signature}",
     )
+    if webhook:
+        post_checkpoint(webhook, line)
     return point
+
+
+def post_checkpoint(url: str, line: dict[str, object]) -> None:
+    """A copy of the signed checkpoint to another machine (it holds no personal data). A
+    receiver that is down does not stop vahti: the file and syslog have it; the failure is
+    logged."""
+    try:
+        answer = httpx.post(url, content=orjson.dumps(line), timeout=5.0,
+                            headers={"Content-Type": "application/json"})  # fmt: skip
+        answer.raise_for_status()
+    except httpx.HTTPError as exc:
+        log.warning("audit checkpoint webhook %s failed: %s", url, type(exc).__name__)
 
 
 def latest(file: Path, key: Ed25519PublicKey) -> tuple[Checkpoint | None, str | None]:
@@ -156,14 +176,15 @@ class CheckpointFiles:
 
     key: Path
     file: Path
+    webhook: str = ""
 
     @classmethod
-    def beside(cls, db: Path, key: str = "", file: str = "") -> CheckpointFiles:
+    def beside(cls, db: Path, key: str = "", file: str = "", webhook: str = "") -> CheckpointFiles:
         """The configured paths, or `<db>.audit-key` and `<db>.checkpoints`."""
-        return cls(Path(key or f"{db}.audit-key"), Path(file or f"{db}.checkpoints"))
+        return cls(Path(key or f"{db}.audit-key"), Path(file or f"{db}.checkpoints"), webhook)
 
     def sign(self, con: duckdb.DuckDBPyConnection, now: datetime) -> Checkpoint:
-        return write_checkpoint(con, signing_key(self.key), self.file, now)
+        return write_checkpoint(con, signing_key(self.key), self.file, now, self.webhook)
 
     def problems(self, con: duckdb.DuckDBPyConnection, expect_head: str | None) -> list[str]:
         """Everything the database does differently from the latest checkpoint (and from

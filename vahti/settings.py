@@ -173,6 +173,8 @@ class AuditSettings(Section):
     key_file: str = ""  # Ed25519 key, owner-only; default: <database>.audit-key
     checkpoint_file: str = ""  # append-only; default: <database>.checkpoints
     checkpoint_every: Duration = parse_duration("1h")  # by `vahti serve`, and at every purge
+    # Each signed checkpoint is also POSTed here (JSON), so a copy lives on another machine.
+    checkpoint_webhook: str = Field(default="", pattern=r"^(https?://\S+)?$")
 
 
 class ServiceSettings(Section):

@@ -62,7 +62,9 @@ def failures() -> Iterator[None]:
 
 def checkpoint_files(db: Path, settings: Settings) -> CheckpointFiles:
     audit = settings.audit
-    return CheckpointFiles.beside(db.expanduser(), audit.key_file, audit.checkpoint_file)
+    return CheckpointFiles.beside(
+        db.expanduser(), audit.key_file, audit.checkpoint_file, audit.checkpoint_webhook
+    )
 
 
 @contextmanager
