@@ -27,7 +27,7 @@ from store.checkpoints import signing_key
 
 router = APIRouter(prefix="/api/v1/extracts", tags=["extracts"])
 ExtractId = Annotated[int, Path(ge=1, le=2**31 - 1)]
-Text = Annotated[str, Field(min_length=1, max_length=500)]
+Text = Annotated[str, Field(min_length=1, max_length=500, pattern=r"\S")]  # not blank
 
 
 class ScopeIn(BaseModel):

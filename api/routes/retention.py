@@ -30,7 +30,7 @@ class HoldIn(BaseModel):
         extra="forbid", populate_by_name=True,
         json_schema_extra=one_of_required("user", "customer_id", "ip"),
     )  # fmt: skip
-    reason: str = Field(min_length=3, max_length=1000)
+    reason: str = Field(min_length=3, max_length=1000, pattern=r"\S")  # not blank
     user: str | None = Field(default=None, max_length=256)
     customer_id: str | None = Field(default=None, max_length=256)
     ip: str | None = Field(default=None, max_length=64, description="an address or CIDR")
