@@ -14,6 +14,9 @@ Category = Literal[
     "account_enumeration", "dormant_account",
 ]  # fmt: skip
 Role = Literal["analyst", "dpo", "liaison", "admin"]
+# Not blank: a character that is no space, as Python's strip() sees it (it also strips the
+# separators \x1c-\x1f, which the regex \S of the schema does not count as space).
+NOT_BLANK = r"[^\s\x1c-\x1f]"
 
 
 def one_of_required(*names: str, kind: str = "string") -> dict[str, Any]:

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import Dpo, Liaison, LiaisonOrDpo, Principal
 from api.context import Rejected
-from api.models import one_of_required
+from api.models import NOT_BLANK, one_of_required
 from api.routes.common import Ctx, Reader, refusals, route_of, utc, who
 from privacy.extracts import (
     ExtractError,
@@ -27,7 +27,7 @@ from store.checkpoints import signing_key
 
 router = APIRouter(prefix="/api/v1/extracts", tags=["extracts"])
 ExtractId = Annotated[int, Path(ge=1, le=2**31 - 1)]
-Text = Annotated[str, Field(min_length=1, max_length=500, pattern=r"\S")]  # not blank
+Text = Annotated[str, Field(min_length=1, max_length=500, pattern=NOT_BLANK)]
 
 
 class ScopeIn(BaseModel):

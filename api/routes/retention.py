@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import Dpo
 from api.context import Rejected
-from api.models import one_of_required
+from api.models import NOT_BLANK, one_of_required
 from api.routes.common import Ctx, Reader, refusals, route_of, utc, who
 from privacy.holds import HoldError, HoldRequest, audited_add, audited_release, list_holds
 from privacy.purge import dry_run
@@ -30,7 +30,7 @@ class HoldIn(BaseModel):
         extra="forbid", populate_by_name=True,
         json_schema_extra=one_of_required("user", "customer_id", "ip"),
     )  # fmt: skip
-    reason: str = Field(min_length=3, max_length=1000, pattern=r"\S")  # not blank
+    reason: str = Field(min_length=3, max_length=1000, pattern=NOT_BLANK)
     user: str | None = Field(default=None, max_length=256)
     customer_id: str | None = Field(default=None, max_length=256)
     ip: str | None = Field(default=None, max_length=64, description="an address or CIDR")
