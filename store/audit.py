@@ -19,6 +19,8 @@ import duckdb
 import orjson
 import rfc8785
 
+from store.group_commit import GroupCommit
+
 if TYPE_CHECKING:
     from store.db import Store
 
@@ -184,13 +186,11 @@ def verify(con: duckdb.DuckDBPyConnection, batch: int = 50_000) -> ChainCheck:
     return ChainCheck(count, expected_prev, None)
 
 
-@dataclass
-class _Pending:
+@dataclass(frozen=True)
+class _Entry:
     actor: str
     action: str
     detail: dict[str, Any]
-    done: bool = False
-    error: BaseException | None = None
 
 
 class AuditTrail:
@@ -204,8 +204,7 @@ class AuditTrail:
     def __init__(self, store: Store) -> None:
         self._store = store
         self._lock = threading.Lock()
-        self._queue: list[_Pending] = []
-        self._queue_lock = threading.Lock()
+        self._recorded: GroupCommit[_Entry, None] = GroupCommit(self._write_group, self._lock)
         self._head: tuple[int, str] | None = None  # this process is the only writer
         self._pending_head: tuple[int, str] | None = None
 
@@ -220,28 +219,14 @@ class AuditTrail:
 
     def record(self, actor: str, action: str, detail: dict[str, Any]) -> None:
         """An entry on its own, e.g. for a read of personal data."""
-        mine = _Pending(actor, action, detail)
-        with self._queue_lock:
-            self._queue.append(mine)
-        with self._lock:
-            if not mine.done:
-                self._write_queued()
-        if mine.error is not None:
-            raise mine.error
+        self._recorded.submit(_Entry(actor, action, detail))
 
-    def _write_queued(self) -> None:
-        with self._queue_lock:
-            batch, self._queue = self._queue, []
-        try:
-            with self._transaction() as con:
-                now = _now()
-                for entry in batch:
-                    self._append(con, entry.actor, entry.action, entry.detail, now)
-        except Exception as exc:
-            for entry in batch:
-                entry.error = exc
-        for entry in batch:
-            entry.done = True
+    def _write_group(self, group: list[_Entry]) -> list[Exception | None]:
+        with self._transaction() as con:
+            now = _now()
+            for entry in group:
+                self._append(con, entry.actor, entry.action, entry.detail, now)
+        return [None] * len(group)
 
     def _append(
         self,

@@ -36,9 +36,9 @@ from privacy.purge import purge
 from store import Store
 from store.audit import AuditTrail
 from store.checkpoints import CheckpointFiles
+from store.group_commit import GroupCommit
 from store.tokens import OPERATOR_TOKEN, create_token, list_tokens, revoke_token
 from vahti.detection_cli import replay_window, run_json
-from vahti.group_commit import GroupCommit
 from vahti.ingesting import file_report_json, ingest_options, open_enricher, run_ingest
 from vahti.jobs import JobBoard, Stopping
 from vahti.privacy_cli import policy_of
@@ -143,7 +143,7 @@ def checkpoint_job(service: Service) -> str:
 
 def make_pusher(service: Service) -> Callable[[bytes, str, str], dict[str, Any]]:
     """Pushes that arrive while another group is being written are written together next
-    (vahti/group_commit.py): one parse and one transaction for all of them. Each client is
+    (store/group_commit.py): one parse and one transaction for all of them. Each client is
     answered after the transaction holding its events has committed."""
 
     # One parser for every group (its DuckDB engine costs as much to start as to parse a

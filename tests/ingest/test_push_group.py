@@ -14,8 +14,8 @@ from ingest.context import ParseContext
 from ingest.enrich import Enricher
 from ingest.push import BatchConflict, PushedBody, PushError, PushReport, push_group
 from store import open_store
+from store.group_commit import GroupCommit
 from tests.helpers import query
-from vahti.group_commit import GroupCommit
 
 
 def _body(users: list[str], bad_at: int | None = None) -> bytes:
