@@ -27,9 +27,9 @@ class Principal:
     token: str | None = None
     answerable: frozenset[str] = frozenset()
 
-    @property
-    def people(self) -> frozenset[str]:
-        return self.answerable | {self.name}
+    @classmethod
+    def of_token(cls, token: TokenInfo) -> Principal:
+        return cls(token.actor, token.role, token.name, token.answerable)
 
 
 @dataclass
@@ -195,7 +195,7 @@ def require(*roles: str) -> Callable[..., Awaitable[Principal]]:
             if wait:
                 raise Rejected(429, f"too many failed authentications; retry in {wait} s")
             raise Rejected(401, "a valid API token is needed (Authorization: Bearer TOKEN)")
-        principal = Principal(token.actor, token.role, token.name, token.answerable)
+        principal = Principal.of_token(token)
         request.state.principal = principal
         if principal.role not in allowed:
             raise Rejected(403, f"role {principal.role!r} may not use this route")

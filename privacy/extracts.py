@@ -176,16 +176,15 @@ def create_extract(
         "SELECT coalesce(max(extract_id), 0) + 1 FROM extracts"
     ).fetchall()
     con.execute(
-        f"INSERT INTO extracts ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})",
+        f"INSERT INTO extracts ({', '.join(_COLUMNS)}, requested_via) "
+        f"VALUES ({', '.join('?' * (len(_COLUMNS) + 1))})",
         [
             extract_id, request.authority, request.legal_basis, request.order_type,
             request.reference, deadline, request.emergency,
             orjson.dumps(request.scope.as_json()).decode(), request.secrecy_until, "requested",
-            actor, now, None, None, None, None,
+            actor, now, None, None, None, None, orjson.dumps(sorted(answerable | {actor})).decode(),
         ],
     )  # fmt: skip
-    via = orjson.dumps(sorted(answerable | {actor})).decode()
-    con.execute("UPDATE extracts SET requested_via = ? WHERE extract_id = ?", [via, extract_id])
     extract = get_extract(con, extract_id)
     assert extract is not None
     return extract, count_in_scope(con, request.scope)

@@ -130,7 +130,7 @@ def login(
 def _by_token(request: Request, presented: str) -> Principal | None:
     cache: TokenCache = request.app.state.tokens
     found = cache.find(presented)
-    return Principal(found.actor, found.role, found.name, found.answerable) if found else None
+    return Principal.of_token(found) if found else None
 
 
 def _by_password(request: Request, user: str, password: str, code: str) -> Principal | None:
