@@ -167,15 +167,16 @@ def _careful_query() -> str:
             FROM checked WHERE kind = 'OBJECT'
         ), extras AS (
             SELECT *, CASE WHEN len(unknown) > 0
-                           THEN TRY_CAST(raw::JSON AS MAP(VARCHAR, JSON)) END AS named
+                           THEN TRY_CAST(raw::JSON AS MAP(VARCHAR, JSON)) END AS named,
+                   {_not_text()} AS not_text
             FROM objects
         )
         SELECT line_no, {picks},
                CASE WHEN len(unknown) > 0 THEN {rest} END AS extra,
                raw, CASE WHEN len(unknown) > 0 AND named IS NULL THEN {repeated}
-                         WHEN {_not_text()} <> ''
+                         WHEN not_text <> ''
                          THEN 'a string is needed, not a number, boolean, list or object: '
-                              || {_not_text()} END AS problem
+                              || not_text END AS problem
         FROM extras
         UNION ALL
         SELECT line_no, {", ".join("NULL" for _ in _fields())}, NULL, raw,
