@@ -140,13 +140,19 @@ def user_list(
 ) -> None:
     """The staff with their roles, who added them and when (never their secrets)."""
     with failures():
-        try:
-            with open_db(db, load_settings(config)) as store:
-                people = [p.as_json() for p in list_people(store.con)]
-        except StoreBusyError as busy:
-            people = through_server(db, busy).get("/api/v1/users")
+        people = _listing(db, config, list_people, "/api/v1/users")
         _table(people, "Staff", as_json, ("name", "role", "created_by", "created_at",
                                           "disabled_at"))  # fmt: skip
+
+
+def _listing(db: Any, config: Any, read: Any, path: str) -> list[dict[str, Any]]:
+    """`read(con)`'s records as JSON, from the database or from the server holding it."""
+    try:
+        with open_db(db, load_settings(config)) as store:
+            return [record.as_json() for record in read(store.con)]
+    except StoreBusyError as busy:
+        listed: list[dict[str, Any]] = through_server(db, busy).get(path)
+        return listed
 
 
 def _table(rows: list[dict[str, Any]], title: str, as_json: bool, columns: tuple[str, ...]) -> None:
@@ -210,11 +216,7 @@ def token_list(
 ) -> None:
     """Tokens by name, role and person (their secrets are not stored, so cannot be shown)."""
     with failures():
-        try:
-            with open_db(db, load_settings(config)) as store:
-                tokens = [t.as_json() for t in list_tokens(store.con)]
-        except StoreBusyError as busy:
-            tokens = through_server(db, busy).get("/api/v1/tokens")
+        tokens = _listing(db, config, list_tokens, "/api/v1/tokens")
         _table(tokens, "API tokens", as_json, ("name", "role", "person", "created_by",
                                                "created_at", "revoked_at"))  # fmt: skip
 

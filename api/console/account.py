@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import duckdb
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
@@ -14,11 +15,15 @@ from api.auth import context
 from api.console.pages import Session, _guard, back, page, session_of
 from api.context import Rejected
 from api.routes.common import Reader
-from store.tokens import TokenError, create_token, list_tokens, revoke_token
+from store.tokens import TokenError, TokenInfo, create_token, list_tokens, revoke_token
 
 router = APIRouter(include_in_schema=False)
 Signed = Annotated[Session, Depends(session_of)]
 _PURPOSE = "access management"
+
+
+def _own(con: duckdb.DuckDBPyConnection, person: str) -> list[TokenInfo]:
+    return [t for t in list_tokens(con) if t.person == person]
 
 
 def _person(session: Session) -> str:
@@ -29,9 +34,8 @@ def _person(session: Session) -> str:
 
 @router.get("/account", response_class=HTMLResponse)
 def account(request: Request, session: Signed, con: Reader) -> HTMLResponse:
-    mine = [t for t in list_tokens(con) if t.person == session.principal.name]
-    return page(request, "account.html", session, tokens=mine, made=None, error="",
-                by_password=session.principal.token is None)  # fmt: skip
+    return page(request, "account.html", session, tokens=_own(con, session.principal.name),
+                made=None, error="", by_password=session.principal.token is None)  # fmt: skip
 
 
 @router.post("/account/tokens", response_class=HTMLResponse)
@@ -51,7 +55,7 @@ def make_token(
     request.app.state.tokens.invalidate()
     cursor = ctx.store.cursor()
     try:
-        mine = [t for t in list_tokens(cursor) if t.person == person]
+        mine = _own(cursor, person)
     finally:
         cursor.close()
     return page(request, "account.html", session, tokens=mine, made=made, error=error,
@@ -66,10 +70,10 @@ def revoke_own(
     person, ctx = _person(session), context(request)
     cursor = ctx.store.cursor()
     try:
-        owner = {t.name: t.person for t in list_tokens(cursor)}.get(name)
+        theirs = any(t.name == name for t in _own(cursor, person))
     finally:
         cursor.close()
-    if owner != person:
+    if not theirs:
         raise Rejected(404, f"you have no token named {name!r}")
     detail = {"token": name, "person": person, "purpose": _PURPOSE}
     with ctx.audit.change(person, "tokens.revoke", detail) as con:
