@@ -25,7 +25,7 @@ from api.console.sessions import COOKIE, Sessions
 from api.context import ApiContext, Rejected
 from api.docs import install_docs
 from api.metrics import ServiceMetrics
-from api.middleware import BodyLimit, DatabaseGate, SecurityHeaders
+from api.middleware import BodyLimit, DatabaseGate, PushArrivals, SecurityHeaders
 from api.routes import (
     alerts,
     audit,
@@ -160,4 +160,5 @@ def create_app(ctx: ApiContext, lifespan: Lifespan | None = None, tls: bool = Fa
     app.add_middleware(DatabaseGate, gate=ctx.store.gate)
     app.add_middleware(BodyLimit, limit=ctx.limits.max_body_bytes)
     app.add_middleware(SecurityHeaders, tls=tls)
+    app.add_middleware(PushArrivals, arriving=ctx.push_arriving, path="/api/v1/events")
     return app

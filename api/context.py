@@ -4,6 +4,7 @@ the few capabilities it does not own (pushing events, the scheduler's job board)
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -13,6 +14,7 @@ from privacy.retention import Policy
 from store import Store
 from store.audit import AuditTrail
 from store.checkpoints import CheckpointFiles
+from store.group_commit import Arrival
 
 
 class Rejected(Exception):
@@ -33,8 +35,13 @@ class ApiLimits:
     cors_origins: tuple[str, ...] = ()
 
 
-# (body, batch id, actor) -> report as JSON; raises Rejected for a body it cannot take.
-Pusher = Callable[[bytes, str, str], dict[str, Any]]
+# (body, batch id, actor, the push's arrival) -> report as JSON; raises Rejected for a body
+# it cannot take.
+Pusher = Callable[[bytes, str, str, Arrival | None], dict[str, Any]]
+
+
+def _nobody_waits() -> AbstractContextManager[Arrival | None]:
+    return nullcontext()
 
 
 def _no_jobs() -> list[dict[str, Any]]:
@@ -83,6 +90,8 @@ class ApiContext:
     push: Pusher
     policy: Policy
     limits: ApiLimits = field(default_factory=ApiLimits)
+    # Around a push from the moment it reaches the server, so that the writer waits for it.
+    push_arriving: Callable[[], AbstractContextManager[Arrival | None]] = _nobody_waits
     jobs: Callable[[], list[dict[str, Any]]] = _no_jobs
     queue_purge: Callable[[str], None] = _no_scheduler  # run the retention job now, for actor
     config_view: dict[str, Any] = field(default_factory=dict)

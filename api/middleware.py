@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any
 
 import orjson
@@ -96,6 +98,25 @@ class BodyLimit:
         except BodyTooLarge:
             if not started:
                 await _send_json(send, 413, too_large)
+
+
+class PushArrivals:
+    """Tells the push writer of a push the moment it reaches the server, before its token
+    is checked or its body read (store/group_commit.py): the route finds the arrival in the
+    request's state and hands it over with the body."""
+
+    def __init__(
+        self, app: ASGIApp, arriving: Callable[[], AbstractContextManager[Any]], path: str
+    ) -> None:
+        self.app, self.arriving, self.path = app, arriving, path
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != self.path:
+            await self.app(scope, receive, send)
+            return
+        with self.arriving() as arrival:
+            scope.setdefault("state", {})["push_arrival"] = arrival
+            await self.app(scope, receive, send)
 
 
 class SecurityHeaders:

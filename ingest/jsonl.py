@@ -17,6 +17,8 @@ the branches a clean line cannot take (tests/ingest/test_jsonl.py compares them)
 
 from __future__ import annotations
 
+import re
+
 import duckdb
 import orjson
 import polars as pl
@@ -192,27 +194,36 @@ def _string(expr: str) -> str:
     return f"CASE WHEN starts_with({expr}, '\"') THEN {expr}->>'$' END"
 
 
+# Where a clean line's fields are read from, the first name present first (canonical, then
+# flat ECS). Both fast readers (DuckDB's for big batches, Polars's for small ones) use it.
+_FLAT_SOURCES = {
+    "ts_raw": ("ts", "@timestamp"),
+    "event": ("event", "event.action"),
+    "outcome": ("outcome", "event.outcome"),
+    "user": ("user", "user.name"),
+    "customer_id": ("customer_id",),
+    "ip": ("ip", "source.ip"),
+    "host": ("host",),
+    "user_agent": ("user_agent", "user_agent.original"),
+    "session_id": ("session_id", "session.id", "http.cookie.session"),
+    "reason": ("reason", "event.reason"),
+    "service": ("service", "service.name"),
+    "ecs_category": ("event.category",),
+    "ecs_type": ("event.type",),
+}
+
+
 def _fast_fields() -> dict[str, str]:
     """`_fields` for a clean line: no nested objects (so no `_inner`, no `source.ip`), and
     the either-names hold strings (so `_scalar` is `_string`)."""
 
     def f(name: str) -> str:
-        return f'f."{name}"'
+        read = f'f."{name}"'
+        return _string(read) if name in _EITHER else read
 
     return {
-        "ts_raw": _first(f("ts"), f("@timestamp")),
-        "event": _first(_string(f("event")), f("event.action")),
-        "outcome": _first(f("outcome"), f("event.outcome")),
-        "user": _first(_string(f("user")), f("user.name")),
-        "customer_id": f("customer_id"),
-        "ip": _first(f("ip"), f("source.ip")),
-        "host": _string(f("host")),
-        "user_agent": _first(_string(f("user_agent")), f("user_agent.original")),
-        "session_id": _first(f("session_id"), f("session.id"), f("http.cookie.session")),
-        "reason": _first(f("reason"), f("event.reason")),
-        "service": _first(_string(f("service")), f("service.name")),
-        "ecs_category": f("event.category"),
-        "ecs_type": f("event.type"),
+        field: _first(*map(f, names)) if len(names) > 1 else f(names[0])
+        for field, names in _FLAT_SOURCES.items()
     }
 
 
@@ -314,6 +325,44 @@ def _fast(engine: duckdb.DuckDBPyConnection, lines: pl.DataFrame) -> tuple[pl.Da
     return events.filter(clean), clean.not_()
 
 
+# A flat JSON object of known names, each holding a string or null, exactly (JSON's grammar
+# for such an object is regular). Strings may not hold a surrogate escape: a lone one is
+# invalid JSON, which the careful pass reports. A line that is this settles in Polars.
+_JSON_SPACE = r"[ \t\r\n]*"
+_JSON_STRING = (
+    r'"(?:[^"\\\x00-\x1f]|\\["\\/bfnrt]'
+    r"|\\u(?:[0-9a-cA-CefEF][0-9a-fA-F]{3}|[dD][0-7][0-9a-fA-F]{2}))*\""
+)
+_FLAT_PAIR = (
+    '"(?:' + "|".join(re.escape(name) for name in KNOWN_KEYS) + ')"'
+    + f"{_JSON_SPACE}:{_JSON_SPACE}(?:{_JSON_STRING}|null)"
+)  # fmt: skip
+_FLAT_LINE = (
+    rf"^\{{{_JSON_SPACE}(?:{_FLAT_PAIR}(?:{_JSON_SPACE},{_JSON_SPACE}{_FLAT_PAIR})*)?"
+    rf"{_JSON_SPACE}\}}[ \t\r]*$"
+)
+_FLAT_STRUCT = pl.Struct({name: pl.String for name in KNOWN_KEYS})
+# Up to this many lines, the fast pass is Polars's: DuckDB's query costs some 20 ms to plan
+# and start, whatever the batch (more than Polars takes for the whole of it), and pays off
+# only past some 20,000 lines (bench/ingest.py; measured in docs/benchmarks.md).
+_SMALL_BATCH = 4096
+
+
+def _flat(lines: pl.DataFrame) -> tuple[pl.DataFrame, pl.Series]:
+    """The fast pass of a small batch, as `_fast` gives it: (events of the flat lines, mask
+    of the other lines). Timestamps are left to `_timestamps`."""
+    flat = lines["raw"].str.contains(_FLAT_LINE)
+    rows = lines.filter(flat)
+    read = rows["raw"].str.json_decode(_FLAT_STRUCT).struct.unnest()
+    events = read.select(
+        line_no=rows["line_no"],
+        **{field: pl.coalesce(names) for field, names in _FLAT_SOURCES.items()},
+        ts=pl.lit(None, pl.Datetime("us")),
+        raw=rows["raw"],
+    )
+    return events, flat.not_()
+
+
 def _careful(engine: duckdb.DuckDBPyConnection, lines: pl.DataFrame) -> Parsed:
     table = _run(engine, _CAREFUL, lines)
     bad = table.filter(pl.col("problem").is_not_null())
@@ -354,7 +403,10 @@ def _no_fast_events() -> pl.DataFrame:
 
 def parse(lines: pl.DataFrame, lookahead: pl.DataFrame, context: ParseContext) -> Parsed:
     engine = engine_of(context)
-    if _worth_a_fast_pass(lines):
+    if lines.height <= _SMALL_BATCH:
+        events, unsettled = _flat(lines)
+        rest = lines.filter(unsettled)
+    elif _worth_a_fast_pass(lines):
         events, unsettled = _fast(engine, lines)
         rest = lines.filter(unsettled)
     else:

@@ -13,7 +13,7 @@ import threading
 import uuid
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Future
-from contextlib import asynccontextmanager
+from contextlib import AbstractContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,7 +26,7 @@ from fastapi import FastAPI
 
 from analytics.run import run_detection
 from api.app import create_app
-from api.context import ApiContext, ApiLimits, DetectRequest, IngestRequest, Rejected
+from api.context import ApiContext, ApiLimits, DetectRequest, IngestRequest, Pusher, Rejected
 from api.metrics import ServiceMetrics
 from ingest.context import ParseContext
 from ingest.enrich import Enricher
@@ -36,7 +36,7 @@ from privacy.purge import purge
 from store import Store
 from store.audit import AuditTrail
 from store.checkpoints import CheckpointFiles
-from store.group_commit import GroupCommit
+from store.group_commit import Arrival, GroupCommit
 from store.tokens import OPERATOR_TOKEN, create_token, list_tokens, revoke_token
 from vahti.detection_cli import replay_window, run_json
 from vahti.ingesting import file_report_json, ingest_options, open_enricher, run_ingest
@@ -141,10 +141,13 @@ def checkpoint_job(service: Service) -> str:
     return f"signed entry {point.seq} of {point.entries}"
 
 
-def make_pusher(service: Service) -> Callable[[bytes, str, str], dict[str, Any]]:
+def make_pusher(
+    service: Service,
+) -> tuple[Pusher, Callable[[], AbstractContextManager[Arrival | None]]]:
     """Pushes that arrive while another group is being written are written together next
     (store/group_commit.py): one parse and one transaction for all of them. Each client is
-    answered after the transaction holding its events has committed."""
+    answered after the transaction holding its events has committed. Also: what the API
+    calls when a push reaches the server, so that the next group waits for it."""
 
     # One parser for every group (its DuckDB engine costs as much to start as to parse a
     # group): only the lock holder uses it.
@@ -159,9 +162,9 @@ def make_pusher(service: Service) -> Callable[[bytes, str, str], dict[str, Any]]
 
     grouped: GroupCommit[PushedBody, PushReport] = GroupCommit(write, service.event_writer)
 
-    def push(body: bytes, batch_id: str, actor: str) -> dict[str, Any]:
+    def push(body: bytes, batch_id: str, actor: str, arrival: Arrival | None) -> dict[str, Any]:
         try:
-            report = grouped.submit(PushedBody(batch_id, body))
+            report = grouped.submit(PushedBody(batch_id, body), arrival)
         except PushError as exc:
             raise Rejected(422, str(exc), ("body",)) from exc
         except BatchConflict as exc:
@@ -169,7 +172,7 @@ def make_pusher(service: Service) -> Callable[[bytes, str, str], dict[str, Any]]
         log.info("pushed batch by %s: %d loaded", actor, report.loaded)
         return report.as_json()
 
-    return push
+    return push, grouped.arriving
 
 
 def config_view(settings: Settings) -> dict[str, Any]:
@@ -320,10 +323,12 @@ def job_snapshot(service: Service, scheduler: BackgroundScheduler) -> list[dict[
 def build_app(service: Service, scheduler: BackgroundScheduler | None = None) -> FastAPI:
     """The ASGI app; with a scheduler, it starts and stops with the app."""
     settings = service.settings.api
+    push, push_arriving = make_pusher(service)
     context = ApiContext(
         store=service.store,
         audit=service.audit,
-        push=make_pusher(service),
+        push=push,
+        push_arriving=push_arriving,
         limits=ApiLimits(
             max_body_bytes=settings.max_body_bytes,
             auth_failures=settings.auth_failures_per_minute,

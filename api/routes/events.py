@@ -104,4 +104,5 @@ async def push(
     if not body.strip():
         raise Rejected(422, "no events (send a JSON array or NDJSON)", ("body",))
     name = batch_id or f"push-{uuid.uuid4()}"
-    return await run_in_threadpool(ctx.push, body, name, principal.name)
+    arrival = getattr(request.state, "push_arrival", None)
+    return await run_in_threadpool(ctx.push, body, name, principal.name, arrival)

@@ -143,3 +143,22 @@ def test_events_pushed_are_found_by_search(world: World) -> None:
     _push(world, orjson.dumps([GOOD]), "findable")
     found = _search(world, user="pushed.user", purpose="check push").json()["events"]
     assert len(found) == 1 and found[0]["ip"] == GOOD["ip"]
+
+
+def test_a_push_is_announced_when_it_reaches_the_server_and_settled_as_it_is_queued(
+    world: World,
+) -> None:
+    """The writer waits for announced pushes (store/group_commit.py): the announcement is
+    made before the token is checked and must reach the writer with the body."""
+    settled: list[bool] = []
+    real = world.app.state.ctx.push
+
+    def recording(body: bytes, batch: str, actor: str, arrival: Any) -> dict[str, Any]:
+        settled.append(arrival.settled)  # on its way until it joins the queue
+        report: dict[str, Any] = real(body, batch, actor, arrival)
+        settled.append(arrival.settled)
+        return report
+
+    world.app.state.ctx.push = recording
+    assert _push(world, orjson.dumps([GOOD]), "announced").status_code == 200
+    assert settled == [False, True]

@@ -47,14 +47,17 @@ def _reference(lines: pl.DataFrame, context: ParseContext) -> tuple[pl.DataFrame
 def _same_as_reference(raws: list[str]) -> pl.DataFrame:
     """Parse `raws` both ways, insist on the same events and quarantine; the events.
 
-    Also with the lines handed to DuckDB in pieces of two, read by several threads at once,
-    and with the first line deciding whether the batch takes the fast pass at all.
+    A batch this small takes Polars's fast pass: also with DuckDB's (as a big batch would),
+    with the lines handed to DuckDB in pieces of two, read by several threads at once, and
+    with the first line deciding whether the batch takes DuckDB's fast pass at all.
     """
     lines = _lines(raws)
     context = _context()
-    whole, probe = jsonl._PIECE_ROWS, jsonl._PROBE_ROWS
+    whole, probe, small = jsonl._PIECE_ROWS, jsonl._PROBE_ROWS, jsonl._SMALL_BATCH
     try:
         parsed = jsonl.parse(lines, lines.head(0), context)
+        jsonl._SMALL_BATCH = 0
+        by_duckdb = jsonl.parse(lines, lines.head(0), context)
         jsonl._PIECE_ROWS = 2
         in_pieces = jsonl.parse(lines, lines.head(0), context)
         jsonl._PIECE_ROWS, jsonl._PROBE_ROWS = whole, 1  # the first line decides for all
@@ -62,23 +65,28 @@ def _same_as_reference(raws: list[str]) -> pl.DataFrame:
         jsonl._PROBE_ROWS = probe
         events, quarantine = _reference(lines, context)
     finally:
-        jsonl._PIECE_ROWS, jsonl._PROBE_ROWS = whole, probe
+        jsonl._PIECE_ROWS, jsonl._PROBE_ROWS, jsonl._SMALL_BATCH = whole, probe, small
         assert context.engine is not None
         context.engine.close()
-    for result in (parsed, in_pieces, probed):
+    for result in (parsed, by_duckdb, in_pieces, probed):
         assert_frame_equal(result.events, events)
         assert_frame_equal(result.quarantine.sort("line_no"), quarantine)
     return parsed.events
 
 
 def _settled(raws: list[str]) -> list[bool]:
-    """Which lines the fast pass settles."""
+    """Which lines DuckDB's fast pass settles."""
     lines = _lines(raws)
     context = _context()
     _, unsettled = jsonl._fast(engine_of(context), lines)
     assert context.engine is not None
     context.engine.close()
     return (~unsettled).to_list()
+
+
+def _flat(raws: list[str]) -> list[bool]:
+    """Which lines Polars's fast pass settles."""
+    return (~jsonl._flat(_lines(raws))[1]).to_list()
 
 
 CANONICAL = {
@@ -117,6 +125,8 @@ def test_chunk_mixing_clean_and_other_lines() -> None:
         _line(user='user:with "quotes" and {braces}'),
     ]
     assert _settled(raws) == [True, True, False, False, False, False, True, True, True]
+    # Polars's pass settles only strings and nulls: epoch seconds go to the careful pass
+    assert _flat(raws) == [True, True, False, False, False, False, False, True, True]
     events = _same_as_reference(raws)
     assert events["line_no"].to_list() == [1, 2, 4, 5, 7, 8, 9]
     assert events["user"].to_list() == [
@@ -141,7 +151,29 @@ def test_lines_the_fast_pass_leaves_to_the_careful_one() -> None:
         "5",
     ]
     assert _settled(raws) == [False, False, True, True, False, True, False, False, False]
+    assert _flat(raws) == [False, False, True, True, False, False, False, False, False]
     _same_as_reference(raws)
+
+
+def test_what_polars_fast_pass_settles_is_exactly_flat_json_of_known_names() -> None:
+    raws = [
+        '{"user": "a\\u0000b", "ip": "1.2.3.4"}',  # an escaped NUL is a character like any
+        '{"user": "\\u00e9\\/\\b\\f\\n\\"q\\""}',  # every escape JSON has
+        '{"user": "\\ud83d\\ude00"}',  # a surrogate pair: left to DuckDB
+        '{"user": "\\ud800"}',  # a lone surrogate is invalid JSON
+        '{"user": "a\tb"}',  # a raw control character is invalid JSON
+        '{"user": "a",}',
+        '{"user" "a"}',
+        '{"user": "a"} {"user": "b"}',
+        '{"user": "a"}\t ',
+        "{ }",
+        '{"user": nul}',
+        '{"user": "a", "ip": {"x": 1}}',
+    ]
+    assert _flat(raws) == [True, True, False, False, False, False, False, False, True, True,
+                           False, False]  # fmt: skip
+    events = _same_as_reference(raws)
+    assert events["user"].to_list()[:2] == ["a\x00b", '\u00e9/\x08\x0c\n"q"']
 
 
 def test_unusual_timestamps_fall_back_to_the_full_parser() -> None:

@@ -91,3 +91,39 @@ def test_concurrent_submissions_are_written_in_fewer_groups_and_each_gets_its_ow
         thread.join()
     assert answers == {i: f"odd {i}" if i % 2 else i * 10 for i in range(20)}
     assert sum(groups) == 20 and len(groups) < 20
+
+
+def test_the_writer_waits_for_pushes_on_their_way_so_they_share_one_write() -> None:
+    groups: list[list[int]] = []
+
+    def write(items: list[int]) -> list[int | Exception]:
+        groups.append(sorted(items))
+        return list(items)
+
+    grouped: GroupCommit[int, int] = GroupCommit(write, threading.Lock(), linger=30.0)
+    arrived = threading.Barrier(20)
+
+    def client(i: int) -> None:
+        with grouped.arriving() as arrival:
+            arrived.wait()
+            time.sleep(0.002 * i)  # its token checked and its body read, one after another
+            assert grouped.submit(i, arrival) == i
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert groups == [list(range(20))]
+
+
+def test_a_push_that_never_comes_holds_the_writer_no_longer_than_linger() -> None:
+    grouped: GroupCommit[int, int] = GroupCommit(list, threading.Lock(), linger=0.05)
+    with grouped.arriving():  # a client that never sends its body
+        assert grouped.submit(1) == 1
+    long: GroupCommit[int, int] = GroupCommit(list, threading.Lock(), linger=60.0)
+    with long.arriving():
+        pass  # refused (a wrong token, a 415): it no longer counts
+    start = time.monotonic()
+    assert long.submit(2) == 2
+    assert time.monotonic() - start < 30
