@@ -343,8 +343,9 @@ _FLAT_LINE = (
 )
 _FLAT_STRUCT = pl.Struct({name: pl.String for name in KNOWN_KEYS})
 # Up to this many lines, the fast pass is Polars's: DuckDB's query costs some 20 ms to plan
-# and start, whatever the batch (more than Polars takes for the whole of it), and pays off
-# only past some 20,000 lines (bench/ingest.py; measured in docs/benchmarks.md).
+# and start whatever the batch, ten times Polars's whole read of a 1,000-line push; the two
+# meet near 40,000 lines (docs/benchmarks.md, "Issue 15: small batches read by Polars").
+# Kept well below that: Polars's pass leaves epoch-second times to the careful one.
 _SMALL_BATCH = 4096
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 import duckdb
@@ -18,9 +19,14 @@ from store.tokens import ROLES, TokenError, admins_left, valid_name
 
 MIN_PASSWORD = 12
 _HASHER = PasswordHasher()  # argon2id with the library's (RFC 9106 low-memory) parameters
-# A password checked against an absent person still costs one argon2 verification, so the
-# answer's timing does not tell which names exist.
-_DUMMY_HASH = _HASHER.hash("not a password of anyone")
+
+
+@cache
+def _dummy_hash() -> str:
+    """A password checked against an absent person still costs one argon2 verification, so
+    the answer's timing does not tell which names exist. Made on first use: a hash costs
+    some 150 ms, which every command would otherwise pay on starting."""
+    return _HASHER.hash("not a password of anyone")
 
 
 @dataclass(frozen=True)
@@ -152,7 +158,7 @@ def check_sign_in(
     rows = con.execute(
         f"SELECT {_FIELDS}, password_hash, totp_secret FROM staff WHERE name = ?", [name]
     ).fetchall()
-    stored = rows[0][-2] if rows else _DUMMY_HASH
+    stored = rows[0][-2] if rows else _dummy_hash()
     try:
         password_ok = _HASHER.verify(stored, password) and bool(rows)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
