@@ -1,4 +1,4 @@
-"""JSON Lines with canonical or Elastic Common Schema names, parsed by DuckDB.
+"""JSON Lines with canonical or Elastic Common Schema names, parsed by DuckDB (and Polars).
 
 Most lines are flat objects of known names, so a batch takes two passes:
 
@@ -6,12 +6,15 @@ Most lines are flat objects of known names, so a batch takes two passes:
   uses) and counts its keys with `json_keys`. It settles the *clean* lines: JSON objects
   whose keys are all known flat names (canonical, or dotted ECS) and whose either-names hold
   a string or null. Their usual `YYYY-MM-DDTHH:MM:SS(.ffffff)Z` timestamps are read there too.
+  A small batch (a push) takes Polars's fast pass instead (`_flat`): DuckDB's query costs
+  more to start than Polars takes to read the whole batch. It settles fewer lines (only
+  strings and nulls), and gives the same fields for those it settles.
 * the careful pass reads only the other lines: nested ECS objects (`user`, `event`, `host`,
   `user_agent` and `service` are objects in ECS, strings in canonical), unknown keys (kept in
   `extra`), invalid JSON and non-objects (quarantined). It checks each line with several JSON
   functions, each of which parses the line again.
 
-For a clean line both passes give the same fields: the fast one is the careful one without
+For a clean line every pass gives the same fields: a fast one is the careful one without
 the branches a clean line cannot take (tests/ingest/test_jsonl.py compares them).
 """
 
