@@ -22,7 +22,10 @@ GOOD = st.builds(
         }
     ),
     st.integers(0, 10_000_000),
-    st.text(min_size=1, max_size=30).filter(lambda s: "\n" not in s and "\r" not in s),
+    # a name of spaces alone is an empty user (quarantined since issue 15), not a good line
+    st.text(min_size=1, max_size=30).filter(
+        lambda s: "\n" not in s and "\r" not in s and s.strip()
+    ),
 )
 BAD = st.one_of(
     st.binary(max_size=200).map(lambda b: b.replace(b"\n", b" ")),
