@@ -160,5 +160,5 @@ def create_app(ctx: ApiContext, lifespan: Lifespan | None = None, tls: bool = Fa
     app.add_middleware(DatabaseGate, gate=ctx.store.gate)
     app.add_middleware(BodyLimit, limit=ctx.limits.max_body_bytes)
     app.add_middleware(SecurityHeaders, tls=tls)
-    app.add_middleware(PushArrivals, arriving=ctx.push_arriving, path="/api/v1/events")
+    app.add_middleware(PushArrivals, arriving=ctx.push_arriving, path=events.router.prefix)
     return app

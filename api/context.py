@@ -40,10 +40,6 @@ class ApiLimits:
 Pusher = Callable[[bytes, str, str, Arrival | None], dict[str, Any]]
 
 
-def _nobody_waits() -> AbstractContextManager[Arrival | None]:
-    return nullcontext()
-
-
 def _no_jobs() -> list[dict[str, Any]]:
     return []
 
@@ -91,7 +87,7 @@ class ApiContext:
     policy: Policy
     limits: ApiLimits = field(default_factory=ApiLimits)
     # Around a push from the moment it reaches the server, so that the writer waits for it.
-    push_arriving: Callable[[], AbstractContextManager[Arrival | None]] = _nobody_waits
+    push_arriving: Callable[[], AbstractContextManager[Arrival | None]] = nullcontext
     jobs: Callable[[], list[dict[str, Any]]] = _no_jobs
     queue_purge: Callable[[str], None] = _no_scheduler  # run the retention job now, for actor
     config_view: dict[str, Any] = field(default_factory=dict)

@@ -99,8 +99,6 @@ def classified(
     """`event` as one of the contract's kinds where its words, or the ECS category and type
     columns named, say which; `outcome` filled from the action's words where missing."""
     event = frame["event"]
-    if event.is_null().all() and category is None:
-        return frame
     unknown = event.is_not_null() & ~event.is_in(EVENT_TYPES)
     # Without a category, only an event of no known kind can change (a third of a small
     # batch's parse went here for canonical lines, which name none)

@@ -406,16 +406,16 @@ def _no_fast_events() -> pl.DataFrame:
 
 
 def parse(lines: pl.DataFrame, lookahead: pl.DataFrame, context: ParseContext) -> Parsed:
-    engine = engine_of(context)
     if lines.height <= _SMALL_BATCH:
         events, unsettled = _flat(lines)
         rest = lines.filter(unsettled)
     elif _worth_a_fast_pass(lines):
-        events, unsettled = _fast(engine, lines)
+        events, unsettled = _fast(engine_of(context), lines)
         rest = lines.filter(unsettled)
     else:
         events, rest = _no_fast_events(), lines
-    careful = _careful(engine, rest) if rest.height else Parsed()
+    # A small batch of flat lines needs no DuckDB engine: none is started for it.
+    careful = _careful(engine_of(context), rest) if rest.height else Parsed()
     if careful.events.height:
         events = pl.concat(
             [events, careful.events.with_columns(ts=pl.lit(None, pl.Datetime("us")))],
