@@ -172,10 +172,12 @@ class Enricher:
         """
         distinct = addresses.drop_nulls().unique().to_frame("ip")
         unseen = distinct.join(self.cache, on="ip", how="anti")["ip"]
-        fresh = self._describe(unseen)
-        if self.cache.height + fresh.height > _CACHE_LIMIT:
-            self.cache = self.cache.clear()  # memory stays flat on endless streams
-        self.cache = pl.concat([self.cache, fresh], rechunk=False)
+        if unseen.len():
+            fresh = self._describe(unseen)
+            if self.cache.height + fresh.height > _CACHE_LIMIT:
+                # Memory stays flat on endless streams; this batch's addresses stay.
+                self.cache = self.cache.join(distinct, on="ip", how="semi")
+            self.cache = pl.concat([self.cache, fresh], rechunk=False)
         return distinct.join(self.cache, on="ip", how="inner")
 
     def _describe(self, texts: pl.Series) -> pl.DataFrame:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 import polars as pl
 
 from ingest.canonical import EVENT_TYPES, MAX_FIELD_CHARS, OUTCOMES
@@ -26,13 +28,15 @@ def _too_long() -> pl.Expr:
     return reason
 
 
+@cache  # built once: building it cost as much as a small batch's whole check
 def _problem(names_required: bool) -> pl.Expr:
     """The first reason a row is not a valid event, or null."""
     event = pl.col("event")
     outcome = pl.col("outcome")
+    too_long = _too_long()
     return (
-        pl.when(_too_long().is_not_null())
-        .then(_too_long())
+        pl.when(too_long.is_not_null())
+        .then(too_long)
         .when(pl.col("ts_raw").is_null() & pl.col("ts").is_null())
         .then(pl.lit("missing ts"))
         .when(pl.col("ts").is_null())

@@ -61,6 +61,22 @@ def test_each_address_looked_up_once() -> None:
         enricher.close()
 
 
+def test_a_full_cache_keeps_the_batch_it_is_describing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The cache is emptied when full; addresses of the batch met before must still be
+    described (they were lost with it: no key, no place, no own network)."""
+    monkeypatch.setattr("ingest.enrich._CACHE_LIMIT", 3)
+    enricher = Enricher.open("", "", ["10.0.0.0/8"])
+    try:
+        enricher.lookup(pl.Series(["10.0.0.1", "10.0.0.2"]))
+        table = enricher.lookup(pl.Series(["10.0.0.1", "10.0.0.3", "10.0.0.4"]))
+    finally:
+        enricher.close()
+    rows = {r["ip"]: r for r in table.to_dicts()}
+    assert sorted(rows) == ["10.0.0.1", "10.0.0.3", "10.0.0.4"]
+    assert all(r["own_network"] == "10.0.0.0/8" and r["ip_valid"] for r in rows.values())
+    assert sorted(enricher.cache["ip"].to_list()) == ["10.0.0.1", "10.0.0.3", "10.0.0.4"]
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
