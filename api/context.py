@@ -3,7 +3,7 @@ the few capabilities it does not own (pushing events, the scheduler's job board)
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -37,7 +37,7 @@ class ApiLimits:
 
 # (body, batch id, actor, the push's arrival) -> report as JSON; raises Rejected for a body
 # it cannot take.
-Pusher = Callable[[bytes, str, str, Arrival | None], dict[str, Any]]
+Pusher = Callable[[bytes, str, str, Arrival | None], Awaitable[dict[str, Any]]]
 
 
 def _no_jobs() -> list[dict[str, Any]]:

@@ -5,14 +5,20 @@ A write costs nearly the same for one request as for twenty, so the writer also 
 little (`linger`), for requests it knows are on their way (`arriving`): otherwise clients
 answered together come back a few milliseconds apart, the first of them starts a group of
 one, and the rest pay for a second write (as PostgreSQL's commit_delay waits only while
-other transactions are active)."""
+other transactions are active).
+
+A coroutine submits with `submit_async`: it waits for its answer without a thread of its
+own, and one thread writes each group for all of them (twenty requests answered together
+otherwise wake twenty threads, one after another, on a server's few cores)."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Generic, TypeVar
 
 Item = TypeVar("Item")
@@ -25,6 +31,18 @@ class _Waiting(Generic[Item]):
     done: bool = False
     result: Any = None
     error: BaseException | None = None
+    answered: Callable[[], None] | None = None  # wakes an async submitter
+
+
+def _wake(answer: asyncio.Future[None]) -> None:
+    if not answer.done():  # a cancelled request no longer listens
+        answer.set_result(None)
+
+
+def _wake_soon(loop: asyncio.AbstractEventLoop, answer: asyncio.Future[None]) -> None:
+    """From the writer's thread."""
+    with suppress(RuntimeError):  # the loop has closed: nobody is waiting any more
+        loop.call_soon_threadsafe(_wake, answer)
 
 
 @dataclass
@@ -46,6 +64,8 @@ class GroupCommit(Generic[Item, Result]):
     _queue: list[_Waiting[Item]] = field(default_factory=list)
     _changed: threading.Condition = field(default_factory=threading.Condition)
     _coming: int = 0  # arrivals not yet settled
+    _leading: bool = False  # a task writes for async submitters
+    _leaders: set[asyncio.Task[None]] = field(default_factory=set)  # referenced while running
 
     @contextmanager
     def arriving(self) -> Iterator[Arrival]:
@@ -75,6 +95,45 @@ class GroupCommit(Generic[Item, Result]):
             with self.writer:
                 if not mine.done:
                     self._write_next()
+        return self._answer(mine)
+
+    async def submit_async(self, item: Item, arrival: Arrival | None = None) -> Result:
+        """As `submit`, from a coroutine of the running event loop."""
+        loop = asyncio.get_running_loop()
+        answer: asyncio.Future[None] = loop.create_future()
+        mine = _Waiting(item, answered=partial(_wake_soon, loop, answer))
+        with self._changed:
+            self._queue.append(mine)
+            self._settle(arrival)
+            lead, self._leading = not self._leading, True
+        if lead:
+            leader = loop.create_task(self._lead())
+            self._leaders.add(leader)
+            leader.add_done_callback(self._leaders.discard)
+        await answer
+        return self._answer(mine)
+
+    async def _lead(self) -> None:
+        """Writes groups in a worker thread until none is waiting."""
+        try:
+            while True:
+                await asyncio.to_thread(self._write_locked)
+                with self._changed:
+                    if not self._queue:
+                        self._leading = False
+                        return
+        except BaseException as exc:  # no leader any more: nobody may wait for one
+            with self._changed:
+                self._leading, failed, self._queue = False, self._queue, []
+            self._finish(failed, [exc] * len(failed))
+            raise
+
+    def _write_locked(self) -> None:
+        with self.writer:
+            self._write_next()
+
+    @staticmethod
+    def _answer(mine: _Waiting[Item]) -> Result:
         if mine.error is not None:
             raise mine.error
         result: Result = mine.result
@@ -86,15 +145,21 @@ class GroupCommit(Generic[Item, Result]):
                 lambda: self._coming == 0 or len(self._queue) >= self.largest, self.linger
             )
             group, self._queue = self._queue[: self.largest], self._queue[self.largest :]
-        try:
-            results = self.write([waiting.item for waiting in group])
-        except Exception as exc:  # the whole group failed (say, the disk): each hears why
-            for waiting in group:
-                waiting.error, waiting.done = exc, True
+        if not group:  # another writer took them while this one waited for the lock
             return
+        try:
+            results: list[Any] = self.write([waiting.item for waiting in group])
+        except Exception as exc:  # the whole group failed (say, the disk): each hears why
+            results = [exc] * len(group)
+        self._finish(group, results)
+
+    @staticmethod
+    def _finish(group: list[_Waiting[Item]], results: list[Any]) -> None:
         for waiting, result in zip(group, results, strict=True):
             if isinstance(result, BaseException):
                 waiting.error = result
             else:
                 waiting.result = result
             waiting.done = True
+            if waiting.answered is not None:
+                waiting.answered()

@@ -162,9 +162,11 @@ def make_pusher(
 
     grouped: GroupCommit[PushedBody, PushReport] = GroupCommit(write, service.event_writer)
 
-    def push(body: bytes, batch_id: str, actor: str, arrival: Arrival | None) -> dict[str, Any]:
+    async def push(
+        body: bytes, batch_id: str, actor: str, arrival: Arrival | None
+    ) -> dict[str, Any]:
         try:
-            report = grouped.submit(PushedBody(batch_id, body), arrival)
+            report = await grouped.submit_async(PushedBody(batch_id, body), arrival)
         except PushError as exc:
             raise Rejected(422, str(exc), ("body",)) from exc
         except BatchConflict as exc:

@@ -8,7 +8,6 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
-from starlette.concurrency import run_in_threadpool
 
 from api.auth import Admin, Analyst
 from api.context import Rejected
@@ -105,4 +104,4 @@ async def push(
         raise Rejected(422, "no events (send a JSON array or NDJSON)", ("body",))
     name = batch_id or f"push-{uuid.uuid4()}"
     arrival = getattr(request.state, "push_arrival", None)
-    return await run_in_threadpool(ctx.push, body, name, principal.name, arrival)
+    return await ctx.push(body, name, principal.name, arrival)

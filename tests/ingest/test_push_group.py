@@ -3,6 +3,7 @@ with its own report, errors and idempotency."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from datetime import datetime
@@ -127,3 +128,74 @@ def test_a_push_that_never_comes_holds_the_writer_no_longer_than_linger() -> Non
     start = time.monotonic()
     assert long.submit(2) == 2
     assert time.monotonic() - start < 30
+
+
+def test_coroutines_share_writes_without_a_thread_each_and_each_gets_its_own_answer() -> None:
+    groups: list[list[int]] = []
+    writers: set[int] = set()
+
+    def write(items: list[int]) -> list[int | Exception]:
+        groups.append(sorted(items))
+        writers.add(threading.get_ident())
+        time.sleep(0.05)  # a commit: others arrive meanwhile
+        return [ValueError(f"odd {i}") if i % 2 else i * 10 for i in items]
+
+    grouped: GroupCommit[int, int] = GroupCommit(write, threading.Lock())
+
+    async def client(i: int) -> object:
+        await asyncio.sleep(0.001 * i)
+        try:
+            return await grouped.submit_async(i)
+        except ValueError as exc:
+            return str(exc)
+
+    async def clients() -> list[object]:
+        return await asyncio.gather(*(client(i) for i in range(20)))
+
+    assert asyncio.run(clients()) == [f"odd {i}" if i % 2 else i * 10 for i in range(20)]
+    assert sorted(i for group in groups for i in group) == list(range(20)) and 1 < len(groups) < 20
+    assert threading.get_ident() not in writers  # the loop's thread never writes
+    assert not grouped._leading and not grouped._leaders  # nobody left leading
+
+
+def test_a_failed_group_answers_every_coroutine_and_the_next_push_is_written() -> None:
+    calls: list[list[int]] = []
+
+    def write(items: list[int]) -> list[int | Exception]:
+        calls.append(items)
+        if len(calls) == 1:
+            raise OSError("disk full")
+        return list(items)
+
+    grouped: GroupCommit[int, int] = GroupCommit(write, threading.Lock())
+
+    async def twice() -> tuple[list[object], int]:
+        first = await asyncio.gather(
+            *(grouped.submit_async(i) for i in range(3)), return_exceptions=True
+        )
+        return [type(e).__name__ for e in first], await grouped.submit_async(7)
+
+    assert asyncio.run(twice()) == (["OSError"] * 3, 7)
+
+
+def test_coroutines_and_threads_share_one_writer() -> None:
+    """Sync submitters (threads) and async ones on the same group commit: each is
+    answered, whoever writes the group they are in."""
+    lock = threading.Lock()
+    grouped: GroupCommit[int, int] = GroupCommit(lambda items: [i + 1 for i in items], lock)
+    answers: dict[int, int] = {}
+
+    def thread_client(i: int) -> None:
+        answers[i] = grouped.submit(i)
+
+    async def both() -> list[int]:
+        threads = [threading.Thread(target=thread_client, args=(i,)) for i in range(10)]
+        for thread in threads:
+            thread.start()
+        result = await asyncio.gather(*(grouped.submit_async(i) for i in range(10, 20)))
+        for thread in threads:
+            await asyncio.to_thread(thread.join)
+        return list(result)
+
+    assert asyncio.run(both()) == list(range(11, 21))
+    assert answers == {i: i + 1 for i in range(10)}
