@@ -35,9 +35,9 @@ class ApiLimits:
     cors_origins: tuple[str, ...] = ()
 
 
-# (body, batch id, actor, the push's arrival) -> report as JSON; raises Rejected for a body
+# (body, batch id, the push's arrival) -> report as JSON; raises Rejected for a body
 # it cannot take.
-Pusher = Callable[[bytes, str, str, Arrival | None], Awaitable[dict[str, Any]]]
+Pusher = Callable[[bytes, str, Arrival | None], Awaitable[dict[str, Any]]]
 
 
 def _no_jobs() -> list[dict[str, Any]]:

@@ -24,8 +24,7 @@ from store.loading import (
     SourceProgress,
     commit_sources,
     event_rows,
-    next_event_id,
-    next_source_id,
+    next_ids,
 )
 
 
@@ -154,7 +153,7 @@ def _store_parts(
     lines = split_lines(b"".join(data for _, data in parts), 1)
     events, quarantine = parse_lines(lines, enricher, context)
     now = datetime.now(UTC).replace(tzinfo=None)
-    first_source = next_source_id(store)
+    first_event, first_source = next_ids(store)
     starts = pl.Series(offsets, dtype=pl.Int64)
 
     def owned(frame: pl.DataFrame) -> pl.DataFrame:
@@ -166,7 +165,7 @@ def _store_parts(
 
     events = owned(events.sort("line_no", "seq"))
     events = events.with_columns(
-        event_id=pl.int_range(0, events.height, dtype=pl.Int64) + next_event_id(store),
+        event_id=pl.int_range(0, events.height, dtype=pl.Int64) + first_event,
         ingested_at=pl.lit(now),
     )
     quarantine = owned(quarantine).sort("source_id", "line_no")

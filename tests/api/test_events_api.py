@@ -153,9 +153,9 @@ def test_a_push_is_announced_when_it_reaches_the_server_and_settled_as_it_is_que
     settled: list[bool] = []
     real = world.app.state.ctx.push
 
-    async def recording(body: bytes, batch: str, actor: str, arrival: Any) -> dict[str, Any]:
+    async def recording(body: bytes, batch: str, arrival: Any) -> dict[str, Any]:
         settled.append(arrival.settled)  # on its way until it joins the queue
-        report: dict[str, Any] = await real(body, batch, actor, arrival)
+        report: dict[str, Any] = await real(body, batch, arrival)
         settled.append(arrival.settled)
         return report
 
