@@ -61,6 +61,10 @@ class GroupCommit(Generic[Item, Result]):
     writer: AbstractContextManager[Any]
     largest: int = 200  # items per group: a group's latency grows with its size
     linger: float = 0.02  # seconds a writer waits at most for requests on their way
+    # Clients answered by a write send again at once (shippers with a backlog): the next
+    # group also waits, up to `linger`, until as many are queued as the last one answered.
+    expect_back: bool = False
+    _expected: int = 0
     _queue: list[_Waiting[Item]] = field(default_factory=list)
     _changed: threading.Condition = field(default_factory=threading.Condition)
     _coming: int = 0  # arrivals not yet settled
@@ -139,11 +143,14 @@ class GroupCommit(Generic[Item, Result]):
         result: Result = mine.result
         return result
 
+    def _ready(self) -> bool:
+        """Whether the next group may start: full, or nobody known to be on the way."""
+        queued = len(self._queue)
+        return queued >= self.largest or (self._coming == 0 and queued >= self._expected)
+
     def _write_next(self) -> None:
         with self._changed:
-            self._changed.wait_for(
-                lambda: self._coming == 0 or len(self._queue) >= self.largest, self.linger
-            )
+            self._changed.wait_for(self._ready, self.linger)
             group, self._queue = self._queue[: self.largest], self._queue[self.largest :]
         if not group:  # another writer took them while this one waited for the lock
             return
@@ -152,6 +159,9 @@ class GroupCommit(Generic[Item, Result]):
         except Exception as exc:  # the whole group failed (say, the disk): each hears why
             results = [exc] * len(group)
         self._finish(group, results)
+        if self.expect_back:
+            with self._changed:  # those just answered, and those who waited meanwhile
+                self._expected = min(self.largest, len(group) + len(self._queue))
 
     @staticmethod
     def _finish(group: list[_Waiting[Item]], results: list[Any]) -> None:

@@ -164,7 +164,9 @@ def make_pusher(
         log.info("pushed batches written: %d, events loaded: %d", len(group), loaded)
         return reports
 
-    grouped: GroupCommit[PushedBody, PushReport] = GroupCommit(write, service.event_writer)
+    grouped: GroupCommit[PushedBody, PushReport] = GroupCommit(
+        write, service.event_writer, expect_back=True
+    )
 
     async def push(body: bytes, batch_id: str, arrival: Arrival | None) -> dict[str, Any]:
         try:

@@ -199,3 +199,47 @@ def test_coroutines_and_threads_share_one_writer() -> None:
 
     assert asyncio.run(both()) == list(range(11, 21))
     assert answers == {i: i + 1 for i in range(10)}
+
+
+def test_the_next_group_waits_for_the_clients_the_last_one_answered() -> None:
+    """Shippers with a backlog push again as soon as they are answered, a few ms apart:
+    with `expect_back`, their pushes share one write again instead of one each."""
+    groups: list[list[int]] = []
+
+    def write(items: list[int]) -> list[int | Exception]:
+        groups.append(sorted(items))
+        return list(items)
+
+    def run(expect_back: bool) -> list[list[int]]:
+        groups.clear()
+        grouped: GroupCommit[int, int] = GroupCommit(
+            write, threading.Lock(), linger=5.0, expect_back=expect_back
+        )
+
+        async def shipper(i: int) -> None:
+            await grouped.submit_async(i)  # answered together with the others
+            await asyncio.sleep(0.03 * i)  # back one after another
+            await grouped.submit_async(10 + i)
+
+        async def shippers() -> None:
+            await asyncio.gather(*(shipper(i) for i in range(3)))
+
+        asyncio.run(shippers())
+        return list(groups)
+
+    assert run(expect_back=True) == [[0, 1, 2], [10, 11, 12]]
+    assert len(run(expect_back=False)) > 2  # each came back alone
+
+
+def test_a_client_that_does_not_come_back_holds_the_next_group_no_longer_than_linger() -> None:
+    grouped: GroupCommit[int, int] = GroupCommit(
+        list, threading.Lock(), linger=0.05, expect_back=True
+    )
+
+    async def pushes() -> float:
+        await asyncio.gather(*(grouped.submit_async(i) for i in range(3)))
+        start = time.monotonic()
+        await grouped.submit_async(9)  # the other two shippers are done
+        return time.monotonic() - start
+
+    assert asyncio.run(pushes()) < 2
