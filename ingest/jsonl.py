@@ -354,14 +354,15 @@ _SMALL_BATCH = 4096
 
 def _flat(lines: pl.DataFrame) -> tuple[pl.DataFrame, pl.Series]:
     """The fast pass of a small batch, as `_fast` gives it: (events of the flat lines, mask
-    of the other lines). Timestamps are left to `_timestamps`."""
+    of the other lines), their timestamps read as `_timestamps` would (in the same select)."""
     flat = lines["raw"].str.contains(_FLAT_LINE)
     rows = lines.filter(flat)
     read = rows["raw"].str.json_decode(_FLAT_STRUCT).struct.unnest()
+    fields = {field: pl.coalesce(names) for field, names in _FLAT_SOURCES.items()}
     events = read.select(
         line_no=rows["line_no"],
-        **{field: pl.coalesce(names) for field, names in _FLAT_SOURCES.items()},
-        ts=pl.lit(None, pl.Datetime("us")),
+        **fields,
+        ts=parse_rfc3339_or_epoch(fields["ts_raw"]),
         raw=rows["raw"],
     )
     return events, flat.not_()

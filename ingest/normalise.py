@@ -15,51 +15,49 @@ def _shown(column: str) -> pl.Expr:
     return pl.col(column).str.slice(0, 80)
 
 
-def _too_long() -> pl.Expr:
-    """The first field longer than its limit, as a reason, or null."""
-    reason = pl.lit(None, pl.String)
-    for name, most in reversed(MAX_FIELD_CHARS.items()):
-        length = pl.col(name).str.len_chars()
-        reason = (
-            pl.when(length > most)
-            .then(pl.format(f"{name} longer than {most} characters ({{}})", length))
-            .otherwise(reason)
+def _checks(names_required: bool) -> list[tuple[pl.Expr, pl.Expr]]:
+    """(condition, reason) of each way a row can be invalid, in the order they are reported.
+    A condition that is null (a value it looks at is missing) does not hold."""
+    event, outcome, user, ts = pl.col("event"), pl.col("outcome"), pl.col("user"), pl.col("ts")
+    too_long = [
+        (
+            pl.col(name).str.len_chars() > most,
+            pl.format(f"{name} longer than {most} characters ({{}})", pl.col(name).str.len_chars()),
         )
-    return reason
+        for name, most in MAX_FIELD_CHARS.items()
+    ]
+    bad_ts = "bad timestamp '{}' (RFC 3339 with an offset, or epoch seconds)"
+    return [
+        *too_long,
+        (pl.col("ts_raw").is_null() & ts.is_null(), pl.lit("missing ts")),
+        (ts.is_null(), pl.format(bad_ts, _shown("ts_raw"))),
+        ((ts < EARLIEST) | (ts >= LATEST),
+         pl.format("timestamp out of range: {}", ts.cast(pl.String))),
+        (~event.is_in(EVENT_TYPES), pl.format("unknown event '{}'", _shown("event"))),
+        ((event == "login") & outcome.is_null(),
+         pl.lit("missing outcome (success or failure) for a login")),
+        (outcome.is_not_null() & ~outcome.is_in(OUTCOMES),
+         pl.format("bad outcome '{}' (success or failure)", _shown("outcome"))),
+        (user.is_null(), pl.lit("missing user")),
+        (pl.lit(names_required) & (user.str.strip_chars() == ""), pl.lit("empty user")),
+        (pl.col("ip").is_null() & pl.col("host").is_null(), pl.lit("missing ip (or host)")),
+    ]  # fmt: skip
 
 
-@cache  # built once: building it cost as much as a small batch's whole check
+# Both built once: building them cost as much as a small batch's whole check.
+@cache
+def _invalid(names_required: bool) -> pl.Expr:
+    """Whether any check holds: cheap, no reason is formatted (nearly every row is valid)."""
+    return pl.any_horizontal(condition for condition, _ in _checks(names_required))
+
+
+@cache
 def _problem(names_required: bool) -> pl.Expr:
     """The first reason a row is not a valid event, or null."""
-    event = pl.col("event")
-    outcome = pl.col("outcome")
-    too_long = _too_long()
-    return (
-        pl.when(too_long.is_not_null())
-        .then(too_long)
-        .when(pl.col("ts_raw").is_null() & pl.col("ts").is_null())
-        .then(pl.lit("missing ts"))
-        .when(pl.col("ts").is_null())
-        .then(
-            pl.format(
-                "bad timestamp '{}' (RFC 3339 with an offset, or epoch seconds)", _shown("ts_raw")
-            )
-        )
-        .when((pl.col("ts") < EARLIEST) | (pl.col("ts") >= LATEST))
-        .then(pl.format("timestamp out of range: {}", pl.col("ts").cast(pl.String)))
-        .when(~event.is_in(EVENT_TYPES))
-        .then(pl.format("unknown event '{}'", _shown("event")))
-        .when((event == "login") & outcome.is_null())
-        .then(pl.lit("missing outcome (success or failure) for a login"))
-        .when(outcome.is_not_null() & ~outcome.is_in(OUTCOMES))
-        .then(pl.format("bad outcome '{}' (success or failure)", _shown("outcome")))
-        .when(pl.col("user").is_null())
-        .then(pl.lit("missing user"))
-        .when(pl.lit(names_required) & (pl.col("user").str.strip_chars() == ""))
-        .then(pl.lit("empty user"))
-        .when(pl.col("ip").is_null() & pl.col("host").is_null())
-        .then(pl.lit("missing ip (or host)"))
-    )
+    problem = pl.lit(None, pl.String)
+    for condition, reason in reversed(_checks(names_required)):
+        problem = pl.when(condition).then(reason).otherwise(problem)
+    return problem
 
 
 def validate(
@@ -72,16 +70,12 @@ def validate(
         outcome=pl.col("outcome").str.strip_chars().str.to_lowercase().replace("unknown", None),
         ip=pl.col("ip").str.strip_chars(),
     )
-    tidy = (
-        classified(tidy)
-        .with_columns(pl.col("event").fill_null("login"))
-        .with_columns(problem=_problem(names_required))
-    )
-    bad = tidy.filter(pl.col("problem").is_not_null())
+    tidy = classified(tidy).with_columns(pl.col("event").fill_null("login"))
+    bad = tidy.filter(_invalid(names_required))
     if bad.height == 0:
-        return tidy.drop("problem"), bad.select("line_no", "raw", reason="problem")
+        return tidy, bad.select("line_no", "raw", reason=pl.lit(None, pl.String))
     bad_lines = bad.group_by("line_no", maintain_order=True).agg(
-        pl.col("raw").first(), pl.col("problem").first().alias("reason")
+        pl.col("raw").first(), _problem(names_required).first().alias("reason")
     )
     good = tidy.join(bad_lines.select("line_no"), on="line_no", how="anti")
-    return good.drop("problem"), bad_lines
+    return good, bad_lines
