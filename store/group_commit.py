@@ -68,8 +68,7 @@ class GroupCommit(Generic[Item, Result]):
     _queue: list[_Waiting[Item]] = field(default_factory=list)
     _changed: threading.Condition = field(default_factory=threading.Condition)
     _coming: int = 0  # arrivals not yet settled
-    _leading: bool = False  # a task writes for async submitters
-    _leaders: set[asyncio.Task[None]] = field(default_factory=set)  # referenced while running
+    _leader: asyncio.Task[None] | None = None  # writes for async submitters, while any wait
 
     @contextmanager
     def arriving(self) -> Iterator[Arrival]:
@@ -109,11 +108,9 @@ class GroupCommit(Generic[Item, Result]):
         with self._changed:
             self._queue.append(mine)
             self._settle(arrival)
-            lead, self._leading = not self._leading, True
-        if lead:
-            leader = loop.create_task(self._lead())
-            self._leaders.add(leader)
-            leader.add_done_callback(self._leaders.discard)
+            # A leader of another event loop (a test's, closed) will never write again.
+            if self._leader is None or self._leader.get_loop() is not loop:
+                self._leader = loop.create_task(self._lead())
         await answer
         return self._answer(mine)
 
@@ -124,11 +121,11 @@ class GroupCommit(Generic[Item, Result]):
                 await asyncio.to_thread(self._write_locked)
                 with self._changed:
                     if not self._queue:
-                        self._leading = False
+                        self._leader = None
                         return
         except BaseException as exc:  # no leader any more: nobody may wait for one
             with self._changed:
-                self._leading, failed, self._queue = False, self._queue, []
+                self._leader, failed, self._queue = None, self._queue, []
             self._finish(failed, [exc] * len(failed))
             raise
 

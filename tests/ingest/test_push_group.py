@@ -155,7 +155,7 @@ def test_coroutines_share_writes_without_a_thread_each_and_each_gets_its_own_ans
     assert asyncio.run(clients()) == [f"odd {i}" if i % 2 else i * 10 for i in range(20)]
     assert sorted(i for group in groups for i in group) == list(range(20)) and 1 < len(groups) < 20
     assert threading.get_ident() not in writers  # the loop's thread never writes
-    assert not grouped._leading and not grouped._leaders  # nobody left leading
+    assert grouped._leader is None  # nobody left leading
 
 
 def test_a_failed_group_answers_every_coroutine_and_the_next_push_is_written() -> None:
@@ -243,3 +243,18 @@ def test_a_client_that_does_not_come_back_holds_the_next_group_no_longer_than_li
         return time.monotonic() - start
 
     assert asyncio.run(pushes()) < 2
+
+
+def test_a_leader_of_an_event_loop_that_ended_does_not_stall_the_next_one() -> None:
+    """An app's event loop can end while its leader is between two writes (a test client
+    closing): pushes on the next loop start a leader of their own."""
+    grouped: GroupCommit[int, int] = GroupCommit(list, threading.Lock())
+    ended = asyncio.new_event_loop()
+    stranded = ended.create_task(asyncio.sleep(3600))  # will never run again
+    grouped._leader = stranded
+    try:
+        assert asyncio.run(asyncio.wait_for(grouped.submit_async(2), 5)) == 2
+    finally:
+        stranded.cancel()
+        ended.run_until_complete(asyncio.gather(stranded, return_exceptions=True))
+        ended.close()
