@@ -6,6 +6,7 @@ from typing import Any
 
 import orjson
 
+from api.models import PushResult
 from store.audit import entries
 from tests.api.conftest import World
 
@@ -70,6 +71,9 @@ def test_push_loads_good_events_and_returns_bad_ones_with_reasons(world: World) 
     response = _push(world, body, "batch-1")
     assert response.status_code == 200
     report = response.json()
+    # The route returns the report unvalidated (for speed): it must be a PushResult exactly.
+    assert PushResult.model_validate(report).model_dump() == report
+    assert response.headers["content-type"] == "application/json"
     assert (report["received"], report["loaded"], report["quarantined"]) == (4, 1, 3)
     assert [r["line_no"] for r in report["rejected"]] == [2, 3, 4]
     assert "timestamp" in report["rejected"][0]["reason"]
