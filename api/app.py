@@ -5,16 +5,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
-from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.assets import CachedAssets
 from api.auth import FailureLimiter, TokenCache
 from api.console import account as console_account
 from api.console import investigate as console_investigate
@@ -147,7 +146,7 @@ def create_app(ctx: ApiContext, lifespan: Lifespan | None = None, tls: bool = Fa
     app.include_router(console_investigate.router)
     app.include_router(console_records.router)
     app.include_router(console_account.router)
-    app.mount("/static", StaticFiles(directory=Path(console_pages.__file__).parent / "static"))
+    app.mount("/static", CachedAssets(directory=console_pages.STATIC))
     install_docs(app)
     _install_handlers(app)
     if ctx.limits.cors_origins:

@@ -14,7 +14,8 @@ from fastapi.openapi.docs import (
     get_swagger_ui_oauth2_redirect_html,
 )
 from fastapi.responses import HTMLResponse
-from fastapi.staticfiles import StaticFiles
+
+from api.assets import CachedAssets, folder_version
 
 ASSETS = "/docs-assets"
 DOC_PATHS = ("/docs", "/redoc", "/docs/oauth2-redirect")
@@ -23,7 +24,8 @@ DOC_PATHS = ("/docs", "/redoc", "/docs/oauth2-redirect")
 def install_docs(app: FastAPI) -> None:
     """Mount the assets and add the pages (the app is made with docs_url=None)."""
     folder = Path(str(files("fastapi_offline") / "static"))
-    app.mount(ASSETS, StaticFiles(directory=folder), name="docs-assets")
+    app.mount(ASSETS, CachedAssets(directory=folder), name="docs-assets")
+    version = f"?v={folder_version(folder)}"
     openapi = app.openapi_url or "/openapi.json"
 
     @app.get("/docs", include_in_schema=False)
@@ -31,9 +33,9 @@ def install_docs(app: FastAPI) -> None:
         return get_swagger_ui_html(
             openapi_url=openapi,
             title=f"{app.title}: API",
-            swagger_js_url=f"{ASSETS}/swagger-ui-bundle.js",
-            swagger_css_url=f"{ASSETS}/swagger-ui.css",
-            swagger_favicon_url=f"{ASSETS}/favicon.png",
+            swagger_js_url=f"{ASSETS}/swagger-ui-bundle.js{version}",
+            swagger_css_url=f"{ASSETS}/swagger-ui.css{version}",
+            swagger_favicon_url=f"{ASSETS}/favicon.png{version}",
             oauth2_redirect_url="/docs/oauth2-redirect",
         )
 
@@ -46,7 +48,7 @@ def install_docs(app: FastAPI) -> None:
         return get_redoc_html(
             openapi_url=openapi,
             title=f"{app.title}: API",
-            redoc_js_url=f"{ASSETS}/redoc.standalone.js",
-            redoc_favicon_url=f"{ASSETS}/favicon.png",
+            redoc_js_url=f"{ASSETS}/redoc.standalone.js{version}",
+            redoc_favicon_url=f"{ASSETS}/favicon.png{version}",
             with_google_fonts=False,
         )

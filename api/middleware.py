@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.docs import DOC_PATHS
+from api.docs import ASSETS, DOC_PATHS
 from store.db import Gate
 
 log = logging.getLogger("vahti.api")
@@ -163,15 +163,19 @@ class SecurityHeaders:
             )
 
 
+_GATELESS = ("/healthz", "/static/", f"{ASSETS}/")
+
+
 class DatabaseGate:
     """Each request passes the store's gate, so compaction (which swaps the database file)
-    waits for requests in flight and holds new ones at the door without blocking the loop."""
+    waits for requests in flight and holds new ones at the door without blocking the loop.
+    Health checks and static files never touch the database: they pass by."""
 
     def __init__(self, app: ASGIApp, gate: Gate) -> None:
         self.app, self.gate = app, gate
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] == "/healthz":
+        if scope["type"] != "http" or scope["path"].startswith(_GATELESS):
             await self.app(scope, receive, send)
             return
         while not self.gate.try_enter():

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from api.assets import folder_version
 from api.auth import Principal, TokenCache, context, failed_attempt
 from api.console.charts import Bar, bars
 from api.console.sessions import COOKIE, Session, Sessions, csrf_ok
@@ -31,6 +32,8 @@ from store.staff import check_sign_in
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+STATIC = Path(__file__).parent / "static"
+templates.env.globals["assets"] = folder_version(STATIC)
 
 
 def days_text(days: float) -> str:

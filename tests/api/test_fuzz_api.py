@@ -19,6 +19,7 @@ from store.tokens import create_token, list_tokens
 from tests.api.conftest import World
 from vahti.shell import now_utc
 
+ANSWER_WITHIN = 120  # seconds
 EXAMPLES = int(os.environ.get("VAHTI_FUZZ_EXAMPLES", "25"))
 # What a schema cannot say: a cursor is valid only if this API gave it out; an address or
 # network, a file on the server and a time range are checked by their meaning (999.1.1.1
@@ -67,7 +68,9 @@ def test_every_check_holds_for_every_operation(world: World, role: str) -> None:
             suppress_health_check=list(HealthCheck),
         )
         def run(case: schemathesis.Case) -> None:
-            response = case.call(headers=world.as_role(role))
+            # schemathesis waits 10 s for an answer; a retry of the whole quarantine took
+            # longer once on a 2-core machine running four test workers.
+            response = case.call(headers=world.as_role(role), timeout=ANSWER_WITHIN)
             try:
                 case.validate_response(response, headers=world.as_role(role))
             except BaseException as failure:  # schemathesis' failures come as a group
