@@ -111,7 +111,7 @@ def sign_in(browser: WebDriver, console: Console, role: str) -> None:
     browser.get(f"{console.url}/login")
     browser.find_element(By.ID, "token").send_keys(console.tokens[role])
     submit(browser, "form button[type=submit]")
-    WebDriverWait(browser, 10).until(until.title_contains("Overview"))
+    WebDriverWait(browser, 30).until(until.title_contains("Overview"))
 
 
 def submit(browser: WebDriver, selector: str, within: WebElement | None = None) -> None:
@@ -120,7 +120,7 @@ def submit(browser: WebDriver, selector: str, within: WebElement | None = None) 
     page = browser.find_element(By.TAG_NAME, "html")
     scope: WebDriver | WebElement = within if within is not None else browser
     scope.find_element(By.CSS_SELECTOR, selector).click()
-    WebDriverWait(browser, 15).until(lambda _: _replaced(page))
+    WebDriverWait(browser, 30).until(lambda _: _replaced(page))
 
 
 def _replaced(page: WebElement) -> bool:
@@ -134,7 +134,7 @@ def _replaced(page: WebElement) -> bool:
 def refused(browser: WebDriver) -> None:
     """The page says the role may not open it (waiting for it: right after a navigation
     Chromium may still hand over an empty document)."""
-    WebDriverWait(browser, 15).until(lambda b: "may not open this page" in b.page_source)
+    WebDriverWait(browser, 30).until(lambda b: "may not open this page" in b.page_source)
 
 
 def nav(browser: WebDriver) -> list[str]:
@@ -174,7 +174,7 @@ def test_a_person_signs_in_with_password_and_one_time_code(
     browser.find_element(By.ID, "code").send_keys(console.totp.now())
     shot(browser, "login")
     submit(browser, "form button[type=submit]")
-    WebDriverWait(browser, 10).until(until.title_contains("Overview"))
+    WebDriverWait(browser, 30).until(until.title_contains("Overview"))
     assert "pia" in browser.find_element(By.TAG_NAME, "header").text
     assert "Data protection" in nav(browser) and "Alerts" not in nav(browser)
     browser.find_element(By.LINK_TEXT, "pia").click()
@@ -221,7 +221,7 @@ def test_new_alerts_appear_without_a_reload(browser: WebDriver, console: Console
         headers={"Authorization": f"Bearer {console.tokens['admin']}",
                  "Content-Type": "application/json"},
     )  # fmt: skip
-    urllib.request.urlopen(request, timeout=10)
+    urllib.request.urlopen(request, timeout=60)
     WebDriverWait(browser, 60, poll_frequency=1).until(
         lambda b: "198.51.100.77" in b.find_element(By.ID, "rows").text
     )

@@ -24,7 +24,7 @@ def _status(url: str, token: str, forwarded_for: str) -> int:
     request = urllib.request.Request(url, headers={
         "Authorization": f"Bearer {token}", "X-Forwarded-For": forwarded_for})  # fmt: skip
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:
+        with urllib.request.urlopen(request, timeout=60) as response:
             return int(response.status)
     except urllib.error.HTTPError as error:
         return int(error.code)
