@@ -191,13 +191,16 @@ def _store_parts(
     return reports
 
 
+# Read through the index on sources.path (schema step 7), not by reading every source.
+EARLIER_PUSHES = (
+    "SELECT path, head_hash, lines_done, events, source_id FROM sources "
+    "WHERE kind = 'push' AND list_contains(?, path)"
+)
+
+
 def _earlier_all(store: Store, batch_ids: list[str]) -> dict[str, tuple[str, int, int, int]]:
     """(body hash, lines, events, source id) of the batches loaded before, by batch id."""
-    rows = store.con.execute(
-        "SELECT path, head_hash, lines_done, events, source_id FROM sources "
-        "WHERE kind = 'push' AND list_contains(?, path)",
-        [batch_ids],
-    ).fetchall()
+    rows = store.con.execute(EARLIER_PUSHES, [batch_ids]).fetchall()
     return {str(p): (str(d), int(n), int(e), int(s)) for p, d, n, e, s in rows}
 
 
