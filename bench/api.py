@@ -138,9 +138,20 @@ def _cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _cpu_note(before: list[float | None], after: list[float | None], pushes: int) -> str:
+    """The server's and the clients' CPU time per push, or nothing where /proc cannot say."""
+    spent = [None if a is None or b is None else (a - b) * 1000 / pushes
+             for b, a in zip(before, after, strict=True)]  # fmt: skip
+    server, clients = spent
+    if server is None or clients is None:
+        return ""
+    return f", server CPU {server:.2f} ms per push (clients {clients:.2f})"
+
+
 def measure_push(port: int, token: str, clients: int, batches: int, size: int, server: int) -> None:
     """`clients` shippers, each pushing `batches` batches of `size` events (NDJSON); with
-    the server's CPU time per push (less noisy than the clock on a shared machine)."""
+    the server's CPU time per push (less noisy than the clock on a shared machine) and the
+    clients' (they share the machine's cores: together they bound a round)."""
     import orjson
 
     def body(client: int, batch: int) -> bytes:
@@ -157,15 +168,11 @@ def measure_push(port: int, token: str, clients: int, batches: int, size: int, s
     warm = [[(f"warm-{c}-{b}", body(c, b)) for b in range(3)] for c in range(clients)]
     _in_parallel(_pusher, port, token, warm)  # the first groups start parsers and caches
     shares = [[(f"bench-{c}-{b}", body(c, b)) for b in range(batches)] for c in range(clients)]
-    cpu_before = _cpu_seconds(server)
+    pids = (server, os.getpid())  # the clients share this machine's cores with the server
+    before = [_cpu_seconds(pid) for pid in pids]
     latencies, elapsed = _in_parallel(_pusher, port, token, shares)
-    cpu_after = _cpu_seconds(server)
+    cpu = _cpu_note(before, [_cpu_seconds(pid) for pid in pids], len(latencies))
     events = clients * batches * size
-    cpu = (
-        ""
-        if cpu_before is None or cpu_after is None
-        else (f", server CPU {(cpu_after - cpu_before) * 1000 / len(latencies):.2f} ms per push")
-    )
     _report(f"POST /api/v1/events ({size} per push)", latencies, elapsed,
             f" = {events / elapsed:,.0f} events/s with {clients} clients{cpu}")  # fmt: skip
 
