@@ -3,7 +3,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -40,13 +40,14 @@ def database_held_by_another_process(db: Path) -> Iterator[int]:
 
 def run_cli(
     *args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
-    stdin: str | None = None,
+    stdin: str | None = None, through: Sequence[str] = (),
 ) -> subprocess.CompletedProcess[str]:  # fmt: skip
-    """The real command line, in a child process, as a user runs it."""
+    """The real command line, in a child process, as a user runs it (`through`: a command
+    that runs it, such as setpriv)."""
     environment = {k: v for k, v in os.environ.items() if not k.startswith("VAHTI_")}
     environment.update(env or {})
     return subprocess.run(
-        [sys.executable, "-m", "vahti.cli", *args],
+        [*through, sys.executable, "-m", "vahti.cli", *args],
         capture_output=True,
         text=True,
         input=stdin,
