@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -143,6 +144,7 @@ def test_serve_runs_jobs_guards_the_database_and_stops_cleanly(tmp_path: Path) -
         _, stderr = server.communicate(timeout=60)
     assert server.returncode == 0, stderr
     assert "spooled" not in stderr and "192.0.2.9" not in stderr  # no personal data logged
+    assert re.search(r"\b\d{5,} objects made at startup kept out of garbage collection", stderr)
     assert not (tmp_path / "vahti.duckdb.holder").exists()
     assert not (tmp_path / "vahti.duckdb.token").exists()  # and its token is revoked:
     tokens = json.loads(run_cli("token", "list", "--json", "--db", str(db)).stdout)
