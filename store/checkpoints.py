@@ -23,6 +23,7 @@ from typing import Any
 import duckdb
 import httpx
 import orjson
+import polars as pl
 import rfc8785
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
@@ -46,10 +47,19 @@ class Checkpoint:
     anchor_seq: int  # where the chain started then (retention moves it, with a checkpoint)
     anchor_hash: str
     at: str  # RFC 3339, UTC
+    purge: bool = False  # signed right after a purge moved the start (only then may it move)
+
+    def fields(self) -> dict[str, Any]:
+        """The signed fields (`purge` only where true: checkpoints from before it was
+        added keep their signatures)."""
+        named = asdict(self)
+        if not self.purge:
+            del named["purge"]
+        return named
 
     def payload(self) -> bytes:
         """What is signed: the fields as RFC 8785 canonical JSON."""
-        return rfc8785.dumps(asdict(self))
+        return rfc8785.dumps(self.fields())
 
 
 def signing_key(path: Path) -> Ed25519PrivateKey:
@@ -81,32 +91,29 @@ def public_text(key: Ed25519PublicKey) -> str:
     return base64.b64encode(raw).decode()
 
 
-def current(con: duckdb.DuckDBPyConnection, now: datetime) -> Checkpoint:
+def current(con: duckdb.DuckDBPyConnection, now: datetime, purge: bool = False) -> Checkpoint:
     seq, digest = head(con)
     ((entries,),) = con.execute("SELECT count(*) FROM audit").fetchall()
     anchor_seq, anchor_hash = anchor(con)
     return Checkpoint(seq, digest, int(entries), anchor_seq, anchor_hash,
-                      now.isoformat(timespec="seconds") + "Z")  # fmt: skip
+                      now.isoformat(timespec="seconds") + "Z", purge)  # fmt: skip
 
 
 def write_checkpoint(
     con: duckdb.DuckDBPyConnection, key: Ed25519PrivateKey, file: Path, now: datetime,
-    webhook: str = "",
+    webhook: str = "", purge: bool = False,
 ) -> Checkpoint:  # fmt: skip
     """Sign the chain as it is now; append it to `file` (owner-only), to syslog and, when
-    configured, POST it to `webhook`."""
-    point = current(con, now)
+    configured, POST it to `webhook`. `purge`: a purge has just moved the chain's start."""
+    point = current(con, now, purge)
     signature = base64.b64encode(key.sign(point.payload())).decode()
-    line = {**asdict(point), "public_key": public_text(key.public_key()), "signature": signature}
+    line = {**point.fields(), "public_key": public_text(key.public_key()), "signature": signature}
     handle = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     with os.fdopen(handle, "ab") as out:
         out.write(orjson.dumps(line) + b"\n")
     syslog.openlog("vahti", 0, syslog.LOG_AUTH)
-    syslog.syslog(
-        syslog.LOG_INFO,
-        f"audit checkpoint seq={point.seq} hash={point.hash} entries={point.entries} "
-        f"anchor={point.anchor_seq} signature={signature}",
-    )
+    # The whole signed line, so that a log host can check the signature on its own.
+    syslog.syslog(syslog.LOG_INFO, "audit checkpoint " + orjson.dumps(line).decode())
     if webhook:
         post_checkpoint(webhook, line)
     return point
@@ -124,38 +131,99 @@ def post_checkpoint(url: str, line: dict[str, object]) -> None:
         log.warning("audit checkpoint webhook %s failed: %s", url, type(exc).__name__)
 
 
-def latest(file: Path, key: Ed25519PublicKey) -> tuple[Checkpoint | None, str | None]:
-    """The last checkpoint in `file` whose signature holds under `key`: (checkpoint, None),
-    or (None, why there is none to trust)."""
+def _parse(raw: bytes, key: Ed25519PublicKey) -> Checkpoint | None:
+    """The checkpoint on one line, if its signature holds under `key`."""
     try:
-        lines = [line for line in file.read_bytes().splitlines() if line.strip()]
-    except FileNotFoundError:
-        return None, f"no checkpoint: {file} does not exist"
-    if not lines:
-        return None, f"no checkpoint: {file} is empty"
-    try:
-        body: dict[str, Any] = orjson.loads(lines[-1])
+        body: dict[str, Any] = orjson.loads(raw)
         signature = base64.b64decode(body.pop("signature"))
         body.pop("public_key", None)
         point = Checkpoint(**body)
         key.verify(signature, point.payload())
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, InvalidSignature):
+        return None
+    return point
+
+
+def _lines(file: Path) -> tuple[list[bytes], str | None]:
+    try:
+        lines = [line for line in file.read_bytes().splitlines() if line.strip()]
+    except FileNotFoundError:
+        return [], f"no checkpoint: {file} does not exist"
+    return lines, None if lines else f"no checkpoint: {file} is empty"
+
+
+def latest(file: Path, key: Ed25519PublicKey) -> tuple[Checkpoint | None, str | None]:
+    """The last checkpoint in `file` whose signature holds under `key`: (checkpoint, None),
+    or (None, why there is none to trust)."""
+    lines, why = _lines(file)
+    if why:
+        return None, why
+    point = _parse(lines[-1], key)
+    if point is None:
         return None, f"the last checkpoint in {file} is not signed by the audit key"
     return point, None
 
 
-def compare(con: duckdb.DuckDBPyConnection, point: Checkpoint) -> str | None:
-    """What the database does differently from a trusted checkpoint, or None."""
+def history(file: Path, key: Ed25519PublicKey) -> tuple[list[Checkpoint], list[str]]:
+    """Every checkpoint in `file`, oldest first, and what is wrong with the series: a line
+    another key signed (the key was replaced), a later checkpoint of a shorter log (cut in
+    between, then signed again), a start that moved back."""
+    lines, _ = _lines(file)
+    points: list[Checkpoint] = []
+    problems: list[str] = []
+    for number, raw in enumerate(lines, 1):
+        point = _parse(raw, key)
+        if point is None:
+            problems.append(f"checkpoint {number} of {len(lines)} in {file} is not signed by "
+                            "the audit key: the key was replaced or the line forged")  # fmt: skip
+            continue
+        before = points[-1] if points else None
+        if before and point.seq < before.seq:
+            problems.append(
+                f"truncated: the checkpoint of {point.at} signed entry {point.seq}, an "
+                f"earlier one (of {before.at}) entry {before.seq}"
+            )
+        if before and point.anchor_seq < before.anchor_seq:
+            problems.append(f"the chain's start moved back at the checkpoint of {point.at}")
+        elif before and point.anchor_seq != before.anchor_seq and not point.purge:
+            problems.append(f"the chain's start was moved (after entry {point.anchor_seq}) at "
+                            f"the checkpoint of {point.at}, which no purge signed")  # fmt: skip
+        points.append(point)
+    return points, problems
+
+
+def unmatched(con: duckdb.DuckDBPyConnection, points: list[Checkpoint]) -> str | None:
+    """The first entry the log still holds that is not the one a checkpoint signed."""
+    since, _ = anchor(con)
+    signed = [(p.seq, p.hash, p.at) for p in points if p.seq > since]
+    if not signed:
+        return None
+    checked = pl.DataFrame(signed, schema=["seq", "hash", "at"], orient="row")  # noqa: F841
+    row = con.execute(
+        "SELECT c.seq, c.at FROM checked c LEFT JOIN audit a ON a.seq = c.seq "
+        "WHERE a.hash IS DISTINCT FROM c.hash ORDER BY c.seq LIMIT 1"
+    ).fetchall()
+    if not row:
+        return None
+    return f"rewritten: entry {row[0][0]} is not the one the checkpoint of {row[0][1]} signed"
+
+
+def compare(
+    con: duckdb.DuckDBPyConnection, point: Checkpoint, start: tuple[int, str] | None = None
+) -> str | None:
+    """What the database does differently from a trusted checkpoint, or None. `start`: where
+    the chain started before a purge this process has just made (it moves the start)."""
     last, _ = head(con)
     anchor_seq, anchor_hash = anchor(con)
+    before = start or (anchor_seq, anchor_hash)
     if last < point.seq:
         return (f"truncated: the checkpoint of {point.at} signed entry {point.seq}, the log "
                 f"ends at entry {last}")  # fmt: skip
-    if (anchor_seq, anchor_hash) != (point.anchor_seq, point.anchor_hash):
-        return (f"the chain's start was moved (now after entry {anchor_seq}, signed after "
+    if before != (point.anchor_seq, point.anchor_hash):
+        return (f"the chain's start was moved (now after entry {before[0]}, signed after "
                 f"entry {point.anchor_seq}) without a purge's checkpoint")  # fmt: skip
     found = con.execute("SELECT hash FROM audit WHERE seq = ?", [point.seq]).fetchall()
-    if point.seq > point.anchor_seq and (not found or found[0][0] != point.hash):
+    if point.seq > anchor_seq and (not found or found[0][0] != point.hash):
         return (f"rewritten: entry {point.seq} is not the one the checkpoint of {point.at} "
                 "signed")  # fmt: skip
     return None
@@ -183,11 +251,35 @@ class CheckpointFiles:
         """The configured paths, or `<db>.audit-key` and `<db>.checkpoints`."""
         return cls(Path(key or f"{db}.audit-key"), Path(file or f"{db}.checkpoints"), webhook)
 
-    def sign(self, con: duckdb.DuckDBPyConnection, now: datetime) -> Checkpoint:
-        return write_checkpoint(con, signing_key(self.key), self.file, now, self.webhook)
+    def signer(self) -> Ed25519PrivateKey:
+        """The signing key; a new one only where nothing was signed yet (a new key beside
+        old checkpoints would sign whatever the database holds now)."""
+        if not self.key.exists() and _lines(self.file)[0]:
+            raise CheckpointError(
+                f"no audit signing key at {self.key}, but {self.file} holds checkpoints "
+                "signed with one: restore the key"
+            )
+        return signing_key(self.key)
+
+    def sign(
+        self, con: duckdb.DuckDBPyConnection, now: datetime, start: tuple[int, str] | None = None
+    ) -> Checkpoint:
+        """Sign the chain as it is now, if it still holds against the latest checkpoint:
+        signing a tampered log would hide the tampering from every later verification.
+        `start`: where the chain started before a purge this process has just made."""
+        key = self.signer()
+        point, why = latest(self.file, key.public_key())
+        differs = compare(con, point, start) if point else why if _lines(self.file)[0] else None
+        if differs:
+            raise CheckpointError(
+                f"checkpoint not signed: the audit log does not hold against the last one "
+                f"({differs}); signing now would hide it. `vahti audit verify` says the same"
+            )
+        purge = start is not None and start != anchor(con)
+        return write_checkpoint(con, key, self.file, now, self.webhook, purge)
 
     def problems(self, con: duckdb.DuckDBPyConnection, expect_head: str | None) -> list[str]:
-        """Everything the database does differently from the latest checkpoint (and from
+        """Everything the database does differently from the signed checkpoints (and from
         the head an auditor was given); empty: it holds."""
         found: list[str] = []
         if expect_head is not None and not holds_head(con, expect_head):
@@ -195,8 +287,12 @@ class CheckpointFiles:
                          "or truncated")  # fmt: skip
         if not self.key.exists():
             return [*found, f"no checkpoint: no audit signing key at {self.key}"]
-        point, why = latest(self.file, signing_key(self.key).public_key())
+        public = signing_key(self.key).public_key()
+        point, why = latest(self.file, public)
         if point is None:
             return [*found, str(why)]
-        differs = compare(con, point)
-        return [*found, differs] if differs else found
+        points, series = history(self.file, public)
+        for problem in [compare(con, point), *series, unmatched(con, points)]:
+            if problem and problem not in found:
+                found.append(problem)
+        return found

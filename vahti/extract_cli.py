@@ -7,6 +7,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
+import duckdb
 import orjson
 import typer
 from rich.table import Table
@@ -26,8 +27,8 @@ from privacy.package import (
     verify_package,
 )
 from store import StoreBusyError
-from store.audit import AuditTrail
-from store.checkpoints import signing_key
+from store.audit import AuditTrail, verify
+from store.checkpoints import CheckpointFiles, signing_key
 from vahti.remote import through_server
 from vahti.settings import load_settings
 from vahti.shell import (
@@ -196,7 +197,7 @@ def extract_package(
         settings = load_settings(config)
         try:
             with open_db(db, settings) as store:
-                signer = signing_key(checkpoint_files(db, settings).key)
+                signer = checkpoint_files(db, settings).signer()
                 try:
                     data, digest, manifest = make_package(
                         AuditTrail(store), extract_id, cli_actor(), now_utc(), signer
@@ -215,6 +216,14 @@ def extract_package(
         say(f"wrote {path}: {rows} events, SHA-256 {digest}")
 
 
+def _audit_doubts(con: duckdb.DuckDBPyConnection, files: CheckpointFiles) -> list[str]:
+    """Why the audit log's record of packages may not be trusted: its chain, its checkpoints."""
+    check = verify(con)
+    broken = [] if check.first_broken is None else [
+        f"chain broken at entry {check.first_broken}: {check.problem}"]  # fmt: skip
+    return broken + files.problems(con, None)
+
+
 @extract_app.command("verify")
 def extract_verify(
     package: Annotated[Path, typer.Argument(help="a package zip")],
@@ -228,16 +237,24 @@ def extract_verify(
         files = checkpoint_files(db, settings)
         key = signing_key(files.key).public_key() if files.key.exists() else None
         recorded: set[str] | None = None
+        doubts: list[str] = []
         if db.exists():
             try:
                 with open_db(db, settings) as store:
                     recorded = recorded_packages(store.con)
+                    doubts = _audit_doubts(store.con, files)
             except StoreBusyError as busy:
-                entries = through_server(db, busy).pages(
+                remote = through_server(db, busy)
+                entries = remote.pages(
                     "/api/v1/audit", "entries", "after", action="extracts.package", limit=1000
                 )
                 recorded = {e["detail"].get("sha256") for e in entries} - {None}
+                checked = remote.get("/api/v1/audit/verify")
+                doubts = [checked["problem"]] if checked["first_broken"] is not None else []
+                doubts += checked["checkpoint_problems"]
         problems = verify_package(package, key, recorded)
+        problems += [f"audit log: {doubt}: what it records of packages cannot be trusted"
+                     for doubt in doubts]  # fmt: skip
         if problems:
             for problem in problems:
                 say(f"vahti: {problem}", error=True)

@@ -13,7 +13,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
+from store.checkpoints import CheckpointError
+
 log = logging.getLogger("vahti.jobs")
+
+
+def _loggable(exc: Exception) -> str:
+    """What a failed job's log line may say: the type, and the message only where it is
+    known to hold no personal data (a refused checkpoint names paths and entry numbers)."""
+    if isinstance(exc, CheckpointError):
+        return f"{type(exc).__name__}: {exc}"
+    return type(exc).__name__
+
+
 _R = TypeVar("_R")
 
 
@@ -93,7 +105,7 @@ class JobBoard:
             outcome, message = "ok", "stopped early: the service is stopping"
         except Exception as exc:
             outcome, message = "failed", f"{type(exc).__name__}: {exc}"
-            log.error("job %s failed: %s", name, type(exc).__name__)
+            log.error("job %s failed: %s", name, _loggable(exc))
         duration = time.perf_counter() - started
         with self._lock:
             record.duration = duration

@@ -281,7 +281,7 @@ def audit_verify(
         if broken is not None:
             say(f"vahti: audit chain broken at entry {broken}: {problem}", error=True)
         for found in against:
-            say(f"vahti: audit log {found}", error=True)
+            say(f"vahti: audit log: {found}", error=True)
         if broken is not None or against:
             raise typer.Exit(1)
         say(f"audit chain intact: {entries} entries, head {head_hash}; it holds against the "

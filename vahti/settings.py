@@ -176,6 +176,13 @@ class AuditSettings(Section):
     # Each signed checkpoint is also POSTed here (JSON), so a copy lives on another machine.
     checkpoint_webhook: str = Field(default="", pattern=r"^(https?://\S+)?$")
 
+    @field_validator("checkpoint_every")
+    @classmethod
+    def _at_least_hourly(cls, value: timedelta) -> timedelta:
+        if not timedelta(0) < value <= timedelta(hours=1):
+            raise ValueError("checkpoints are signed at least hourly: give at most 1h")
+        return value
+
 
 class ServiceSettings(Section):
     """What `vahti serve` runs on a schedule."""

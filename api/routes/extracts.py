@@ -23,7 +23,6 @@ from privacy.extracts import (
     list_extracts,
 )
 from privacy.package import disclosure_register, make_package
-from store.checkpoints import signing_key
 
 router = APIRouter(prefix="/api/v1/extracts", tags=["extracts"])
 ExtractId = Annotated[int, Path(ge=1, le=2**31 - 1)]
@@ -152,7 +151,7 @@ def refuse(
 )
 def package(request: Request, principal: Liaison, ctx: Ctx, extract_id: ExtractId) -> Response:
     try:
-        signer = signing_key(ctx.checkpoints.key) if ctx.checkpoints else None
+        signer = ctx.checkpoints.signer() if ctx.checkpoints else None
         data, digest, _ = make_package(
             ctx.audit, extract_id, principal.name, ctx.clock(), signer, role=principal.role,
             route=route_of(request),

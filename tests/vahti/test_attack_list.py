@@ -129,3 +129,7 @@ def test_the_whole_attack_list(tmp_path: Path) -> None:
             tamper(con)
         code, said = _verify(copy)
         assert code == 1 and expected in said, (name, said)
+        laundered = run_cli("audit", "checkpoint", "--db", str(copy))
+        assert laundered.returncode == 1 and "not signed" in laundered.stderr, name
+        doubted = run_cli("extract", "verify", str(package), "--db", str(copy))
+        assert doubted.returncode == 1 and "cannot be trusted" in doubted.stderr, name

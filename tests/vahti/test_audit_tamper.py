@@ -6,13 +6,18 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import duckdb
+import orjson
 import pytest
 
-from store.audit import GENESIS, entry_hash
+from store import open_store
+from store.audit import GENESIS, append, entry_hash
+from store.checkpoints import signing_key, write_checkpoint
 from tests.conftest import run_cli
+from vahti.shell import now_utc
 
 Tamper = Callable[[duckdb.DuckDBPyConnection], None]
 
@@ -125,3 +130,62 @@ def test_a_signing_key_readable_by_others_is_refused(sealed: Path, tmp_path: Pat
     Path(f"{db}.audit-key").chmod(0o644)
     code, said = _verify(db)
     assert code == 1 and "chmod 600" in said
+
+
+@pytest.mark.parametrize("name", TAMPERS)
+def test_a_tamper_is_not_hidden_by_a_later_checkpoint(
+    sealed: Path, tmp_path: Path, name: str
+) -> None:
+    """vahti refuses to sign over a tampered log; a checkpoint signed over it anyway (by a
+    signer that did not check) still leaves the earlier checkpoints to catch it."""
+    tamper, expected = TAMPERS[name]
+    db = _copy(sealed, tmp_path)
+    with duckdb.connect(str(db)) as con:
+        tamper(con)
+    for command in (("audit", "checkpoint"), ("events", "--user", "u1", "--purpose", "case 7")):
+        refused = run_cli(*command, "--db", str(db))
+        assert refused.returncode == 1 and "checkpoint not signed" in refused.stderr, command
+        assert expected in refused.stderr, refused.stderr
+    key = signing_key(Path(f"{db}.audit-key"))
+    with duckdb.connect(str(db)) as con:
+        write_checkpoint(con, key, Path(f"{db}.checkpoints"), datetime(2026, 12, 4, 16))
+    code, said = _verify(db)
+    assert code == 1 and ("start was moved" if "anchor" in name else expected) in said, said
+
+
+def test_a_replaced_or_lost_key_is_not_taken_for_the_audit_key(
+    sealed: Path, tmp_path: Path
+) -> None:
+    db = _copy(sealed, tmp_path)
+    key_file = Path(f"{db}.audit-key")
+    key_file.unlink()
+    refused = run_cli("audit", "checkpoint", "--db", str(db))
+    assert refused.returncode == 1 and "restore the key" in refused.stderr
+    assert not key_file.exists()
+    with duckdb.connect(str(db)) as con:  # a forger's own key, and a checkpoint signed with it
+        _rewrite(con)
+        write_checkpoint(con, signing_key(key_file), Path(f"{db}.checkpoints"), datetime.now())
+    code, said = _verify(db)
+    assert code == 1 and "the key was replaced" in said, said
+
+
+def test_the_server_refuses_to_start_on_a_key_others_can_read(sealed: Path, tmp_path: Path) -> None:
+    db = _copy(sealed, tmp_path)
+    Path(f"{db}.audit-key").chmod(0o640)
+    started = run_cli("serve", "--port", "1", "--db", str(db))
+    assert started.returncode == 1 and "chmod 600" in started.stderr, started.stderr
+
+
+def test_a_purge_moves_the_start_and_says_so_in_its_checkpoint(tmp_path: Path) -> None:
+    db = tmp_path / "vahti.duckdb"
+    with open_store(db) as store:
+        for i in range(5):
+            append(store.con, "dpo", "holds.add", {"n": i}, now_utc() - timedelta(hours=5))
+    assert run_cli("audit", "checkpoint", "--db", str(db)).returncode == 0
+    env = {"VAHTI_RETENTION_AUDIT": "1h"}
+    purged = run_cli("retention", "purge", "--db", str(db), env=env)
+    assert purged.returncode == 0, purged.stderr
+    code, said = _verify(db)
+    assert code == 0, said
+    last = orjson.loads(Path(f"{db}.checkpoints").read_bytes().splitlines()[-1])
+    assert last["purge"] is True and last["anchor_seq"] == 5
