@@ -15,7 +15,7 @@ import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from store.tokens import ROLES, TokenError, admins_left, valid_name
+from store.tokens import ROLES, TokenError, admins_left, named_alike, unreserved, valid_name
 
 MIN_PASSWORD = 12
 _HASHER = PasswordHasher()  # argon2id with the library's (RFC 9106 low-memory) parameters
@@ -71,7 +71,10 @@ def add_person(
     """A new person; returns the record and their TOTP secret (shown once, for their app)."""
     if role not in ROLES:
         raise TokenError(f"unknown role {role!r}: one of {', '.join(ROLES)}")
-    name = valid_name(name, "a person's name")
+    name = unreserved(valid_name(name, "a person's name"), "a person's name")
+    if named_alike(con, name, persons=False):
+        raise TokenError(f"a service token is named {name!r}: a person may not take the name "
+                         "(the audit log names the token so)")  # fmt: skip
     _check_password(password)
     if con.execute("SELECT 1 FROM staff WHERE name = ?", [name]).fetchall():
         raise TokenError(f"a person named {name!r} exists already")

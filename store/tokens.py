@@ -62,6 +62,27 @@ def valid_name(name: str, what: str) -> str:
     return name
 
 
+# The audit log names vahti's own actors so: no token or person may take such a name.
+_RESERVED_PREFIXES = (OPERATOR_TOKEN, "cli:", "job:")
+_RESERVED_NAMES = frozenset({"anonymous", "serve"})
+
+
+def unreserved(name: str, what: str) -> str:
+    folded = name.casefold()
+    if folded in _RESERVED_NAMES or folded.startswith(_RESERVED_PREFIXES):
+        raise TokenError(f"{what} may not be {name!r}: the audit log names vahti's own actors so")
+    return name
+
+
+def named_alike(con: duckdb.DuckDBPyConnection, name: str, persons: bool) -> bool:
+    """Whether a person (or a service token: `persons` False) has this name, case aside: the
+    audit log names a service token by its name, so the two may not meet."""
+    table = "staff" if persons else "tokens"
+    extra = "" if persons else " AND person IS NULL"
+    found = con.execute(f"SELECT 1 FROM {table} WHERE lower(name) = lower(?){extra}", [name])
+    return bool(found.fetchall())
+
+
 def hash_token(token: str) -> str:
     # Tokens are 256 random bits, so a fast hash is enough: nothing to brute-force.
     return hashlib.sha256(token.encode()).hexdigest()
@@ -78,11 +99,12 @@ def _person_role(con: duckdb.DuckDBPyConnection, person: str) -> str:
 
 def create_token(
     con: duckdb.DuckDBPyConnection, name: str, role: str | None, now: datetime,
-    person: str | None = None, created_by: str | None = None,
+    person: str | None = None, created_by: str | None = None, operator: bool = False,
 ) -> tuple[TokenInfo, str]:  # fmt: skip
     """A new token; returns its record and the secret, which is never stored. A token issued
     to a person has the person's role; `created_by` is the person who made it (None: the
-    operator at the machine's shell)."""
+    operator at the machine's shell). `operator`: the token `vahti serve` leaves for the
+    machine's operator, the only one named so (four eyes does not count its maker)."""
     if person is not None:
         held = _person_role(con, person)
         if role is not None and role != held:
@@ -91,6 +113,11 @@ def create_token(
     if role not in ROLES:
         raise TokenError(f"unknown role {role!r}: one of {', '.join(ROLES)}")
     name = valid_name(name, "a token name")
+    if not operator:
+        unreserved(name, "a token's name")
+    if person is None and named_alike(con, name, persons=True):
+        raise TokenError(f"a person is named {name!r}: a service token may not take the name "
+                         "(the audit log would name that person for it)")  # fmt: skip
     taken = con.execute("SELECT 1 FROM tokens WHERE name = ?", [name]).fetchall()
     if taken:
         raise TokenError(f"a token named {name!r} exists already (names stay unique after revoke)")

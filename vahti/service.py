@@ -378,7 +378,7 @@ def open_local_token(service: Service, db: Path) -> str:
             if token.name.startswith(OPERATOR_TOKEN) and token.revoked_at is None:
                 revoke_token(con, token.name, now, keep_an_admin=False)
         name = f"{OPERATOR_TOKEN} {user} {now:%Y%m%dT%H%M%S}"[:64]
-        _, secret = create_token(con, name, "admin", now)
+        _, secret = create_token(con, name, "admin", now, operator=True)
     write_token_file(db, secret)
     return name
 

@@ -236,3 +236,34 @@ def test_a_token_session_cannot_make_tokens(world: World) -> None:
     assert form.status_code == 200 and "Make a token" not in form.text
     made = world.client.post("/account/tokens", data={"name": "x", "csrf": _csrf(form.text)})
     assert made.status_code == 403
+
+
+def test_no_token_or_person_passes_for_the_operator_or_another_actor(world: World) -> None:
+    """A token named like the operator's would make what it creates look made at the shell
+    (outside four eyes): an admin could add a puppet dpo and approve their own request."""
+    admin = world.as_role("admin")
+    for name in ("local-cli.x", "LOCAL-CLI.carl", "cli:root", "job:retention", "anonymous"):
+        made = world.client.post("/api/v1/tokens", json={"name": name, "role": "admin"},
+                                 headers=admin)  # fmt: skip
+        assert made.status_code in (409, 422), name  # 422: a character names may not hold
+        assert ":" in name or made.status_code == 409, name
+        assert made.status_code == 422 or "vahti's own actors" in made.text, name
+        body = {"name": name, "role": "dpo", "password": PASSWORD}
+        added = world.client.post("/api/v1/users", json=body, headers=admin)
+        assert added.status_code in (409, 422), name
+        assert added.status_code == 422 or "vahti's own actors" in added.text, name
+
+
+def test_a_service_token_cannot_take_a_persons_name_nor_a_person_a_tokens(world: World) -> None:
+    """The audit log names a service token by its name: a token named `dora` would put the
+    real dora's name on what it did."""
+    admin = world.as_role("admin")
+    _person(world, "dora", "dpo")
+    made = world.client.post("/api/v1/tokens", json={"name": "Dora", "role": "analyst"},
+                             headers=admin)  # fmt: skip
+    assert made.status_code == 409 and "a person is named" in made.text
+    assert world.client.post("/api/v1/tokens", json={"name": "portal", "role": "admin"},
+                             headers=admin).status_code == 201  # fmt: skip
+    body = {"name": "portal", "role": "dpo", "password": PASSWORD}
+    added = world.client.post("/api/v1/users", json=body, headers=admin)
+    assert added.status_code == 409 and "a service token is named" in added.text
