@@ -11,13 +11,14 @@ a pseudonymous reference, which the DPO keeps with the request."""
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from datetime import datetime
 from typing import Any
 
 import duckdb
 
-from privacy.holds import covers
+from privacy.holds import matches
 from privacy.subject import Subject
 from store import Store
 from store.audit import AuditTrail
@@ -41,48 +42,100 @@ def subject_ref(subject: Subject) -> str:
     return "subject-" + hashlib.sha256(salt + "|".join(subject.names()).encode()).hexdigest()[:16]
 
 
+# What a user name, customer number or session id may hold: a match with one of these
+# on either side is part of a longer identifier (ann in joanna, in ann.smith): another's.
+_IDENTIFIER = r"A-Za-z0-9_.@+\-"
+
+
+def _pattern(identifiers: list[str]) -> str:
+    """RE2: any of the identifiers as a whole token (group 2), with what bounds it."""
+    alternatives = "|".join(re.escape(i) for i in sorted(identifiers, key=len, reverse=True))
+    return f"(^|[^{_IDENTIFIER}])({alternatives})($|[^{_IDENTIFIER}])"
+
+
+def _scrub(column: str) -> str:
+    """SQL: `column` (text) with every whole-token identifier replaced by the reference.
+    Twice: a match takes the character after it, which may bound the next one."""
+    once = f"regexp_replace({column}, $pattern, '\\1' || $ref || '\\3', 'g')"
+    return once.replace(column, once, 1)
+
+
+def person_events(con: duckdb.DuckDBPyConnection, subject: Subject) -> tuple[str, list[Any]]:
+    """SQL condition on events `e`: the person's events. A customer number names the
+    account: its user names are the person's too, on events that carry no number."""
+    where, values = subject.condition()
+    users = con.execute(f'SELECT DISTINCT e."user" FROM events e WHERE {where}', values)
+    names = [row[0] for row in users.fetchall()]
+    return f'({where} OR list_contains(?, e."user"))', [*values, names]
+
+
 def holds_on(con: duckdb.DuckDBPyConnection, subject: Subject, now: datetime) -> list[int]:
     """Active holds that cover any of the person's events or name the person."""
-    where, values = subject.condition()
+    where, values = person_events(con, subject)
     rows = con.execute(
-        f"""SELECT DISTINCT h.hold_id FROM holds h
+        f"""SELECT h.hold_id FROM holds h
             WHERE h.released_at IS NULL AND (h.until IS NULL OR h.until > ?::TIMESTAMP)
               AND ((h."user" IS NOT NULL AND h."user" = ?)
                 OR (h.customer_id IS NOT NULL AND h.customer_id = ?)
-                OR EXISTS (SELECT 1 FROM events e WHERE {where} AND {covers("e", "h2")}))
+                OR EXISTS (SELECT 1 FROM events e WHERE {where} AND {matches("e", "h")}))
             ORDER BY 1""",
-        [now, subject.user, subject.customer_id, *values, now],
+        [now, subject.user, subject.customer_id, *values],
     ).fetchall()
     return [int(row[0]) for row in rows]
 
 
+def _identifiers(con: duckdb.DuckDBPyConnection, subject: Subject) -> list[str]:
+    """The person's user names, customer numbers and session ids (from the erased events)."""
+    rows = con.execute(
+        """SELECT DISTINCT x FROM (SELECT unnest(["user", customer_id, session_id]) AS x
+                                   FROM events WHERE event_id IN (SELECT event_id FROM erased))
+           WHERE x IS NOT NULL AND x <> ''"""
+    ).fetchall()
+    return sorted({*subject.names(), *(row[0] for row in rows)})
+
+
 def _erase(con: duckdb.DuckDBPyConnection, subject: Subject, ref: str) -> dict[str, int]:
-    where, values = subject.condition()
+    where, values = person_events(con, subject)
     con.execute(f"CREATE TEMP TABLE erased AS SELECT event_id FROM events e WHERE {where}", values)
     try:
+        ids = _identifiers(con, subject)
+        named = {"pattern": _pattern(ids), "ref": ref, "ids": ids}
+        # Alerts about the person: named by them, or resting on their events.
+        con.execute(
+            """CREATE TEMP TABLE about AS SELECT alert_id FROM alerts
+               WHERE list_contains($ids, entity)
+               UNION SELECT alert_id FROM evidence
+               WHERE event_id IN (SELECT event_id FROM erased)""",
+            {"ids": ids},
+        )
         ((events,),) = con.execute("SELECT count(*) FROM erased").fetchall()
         for table in ("evidence", "login_risk", "events"):
             con.execute(f"DELETE FROM {table} WHERE event_id IN (SELECT event_id FROM erased)")
+        alerts = con.execute(
+            f"""UPDATE alerts SET
+                  entity = CASE WHEN list_contains($ids, entity) THEN $ref ELSE entity END,
+                  summary = {_scrub("summary")},
+                  reasons = {_scrub("reasons::VARCHAR")}::JSON,
+                  members = {_scrub("members::VARCHAR")}::JSON
+                WHERE alert_id IN (SELECT alert_id FROM about)""",
+            named,
+        ).fetchall()
+        con.execute(  # triage notes may name the person too
+            f"""UPDATE alert_history SET change = {_scrub("change::VARCHAR")}::JSON
+                WHERE alert_id IN (SELECT alert_id FROM about)
+                   OR regexp_matches(change::VARCHAR, $pattern)""",
+            {k: named[k] for k in ("pattern", "ref")},
+        )
     finally:
-        con.execute("DROP TABLE erased")
-    names = subject.names()
+        con.execute("DROP TABLE IF EXISTS erased")
+        con.execute("DROP TABLE IF EXISTS about")
     quarantined = con.execute(
-        "DELETE FROM quarantine WHERE list_bool_or([contains(raw, n) FOR n IN ?])", [names]
+        "DELETE FROM quarantine WHERE regexp_matches(raw, ?)", [named["pattern"]]
     ).fetchall()
-    alerts = con.execute(
-        """UPDATE alerts SET entity = CASE WHEN entity IN (SELECT unnest(?)) THEN ?
-                                           ELSE entity END,
-                             summary = list_reduce([summary] || ?, lambda s, n: replace(s, n, ?)),
-                             reasons = NULL
-           WHERE entity IN (SELECT unnest(?))
-              OR list_bool_or([contains(summary, n) FOR n IN ?])""",
-        [names, ref, names, ref, names, names],
-    ).fetchall()
-    con.execute(  # triage notes may name the person too
-        """UPDATE alert_history
-           SET change = list_reduce([change::VARCHAR] || ?, lambda s, n: replace(s, n, ?))::JSON
-           WHERE list_bool_or([contains(change::VARCHAR, n) FOR n IN ?])""",
-        [names, ref, names],
+    con.execute(  # a parser's carry-over (recent sshd lines) may hold the name
+        f"UPDATE sources SET parse_state = {_scrub('parse_state::VARCHAR')}::JSON "
+        "WHERE regexp_matches(parse_state::VARCHAR, $pattern)",
+        {k: named[k] for k in ("pattern", "ref")},
     )
     return {"events": int(events), "quarantined_lines": int(quarantined[0][0]),
             "alerts": int(alerts[0][0])}  # fmt: skip

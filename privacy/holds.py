@@ -113,7 +113,7 @@ def add_hold(
     hold = get_hold(con, hold_id)
     assert hold is not None
     ((covered,),) = con.execute(
-        f"SELECT count(*) FROM events e, holds h WHERE h.hold_id = ? AND {_matches('e', 'h')}",
+        f"SELECT count(*) FROM events e, holds h WHERE h.hold_id = ? AND {matches('e', 'h')}",
         [hold_id],
     ).fetchall()
     return hold, int(covered)
@@ -140,7 +140,7 @@ def release_hold(con: duckdb.DuckDBPyConnection, hold_id: int, now: datetime) ->
     return released
 
 
-def _matches(event: str, hold: str) -> str:
+def matches(event: str, hold: str) -> str:
     """SQL: event row `event` falls inside hold row `hold` (ignoring whether it is active)."""
     e, h = event, hold
     return (
@@ -161,7 +161,7 @@ def covers(event: str = "e", hold: str = "h") -> str:
     return (
         f"{event}.event_id IN (SELECT {inner}.event_id FROM events {inner} JOIN holds {hold} "
         f"ON {hold}.released_at IS NULL AND ({hold}.until IS NULL OR {hold}.until > ?::TIMESTAMP) "
-        f"AND {_matches(inner, hold)})"
+        f"AND {matches(inner, hold)})"
     )
 
 
