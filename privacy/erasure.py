@@ -19,7 +19,7 @@ from typing import Any
 import duckdb
 
 from privacy.holds import matches
-from privacy.subject import Subject
+from privacy.subject import Subject, person_events
 from store import Store
 from store.audit import AuditTrail
 from store.compaction import compact, owe_compaction
@@ -58,15 +58,6 @@ def _scrub(column: str) -> str:
     Twice: a match takes the character after it, which may bound the next one."""
     once = f"regexp_replace({column}, $pattern, '\\1' || $ref || '\\3', 'g')"
     return once.replace(column, once, 1)
-
-
-def person_events(con: duckdb.DuckDBPyConnection, subject: Subject) -> tuple[str, list[Any]]:
-    """SQL condition on events `e`: the person's events. A customer number names the
-    account: its user names are the person's too, on events that carry no number."""
-    where, values = subject.condition()
-    users = con.execute(f'SELECT DISTINCT e."user" FROM events e WHERE {where}', values)
-    names = [row[0] for row in users.fetchall()]
-    return f'({where} OR list_contains(?, e."user"))', [*values, names]
 
 
 def holds_on(con: duckdb.DuckDBPyConnection, subject: Subject, now: datetime) -> list[int]:

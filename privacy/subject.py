@@ -58,8 +58,17 @@ class Subject:
         return [n for n in (self.user, self.customer_id) if n]
 
 
-def _events(con: duckdb.DuckDBPyConnection, subject: Subject) -> list[dict[str, Any]]:
+def person_events(con: duckdb.DuckDBPyConnection, subject: Subject) -> tuple[str, list[Any]]:
+    """SQL condition on events `e`: the person's events. A customer number names the
+    account: its user names are the person's too, on events that carry no number."""
     where, values = subject.condition()
+    users = con.execute(f'SELECT DISTINCT e."user" FROM events e WHERE {where}', values)
+    names = [row[0] for row in users.fetchall()]
+    return f'({where} OR list_contains(?, e."user"))', [*values, names]
+
+
+def _events(con: duckdb.DuckDBPyConnection, subject: Subject) -> list[dict[str, Any]]:
+    where, values = person_events(con, subject)
     names = ", ".join(f'e."{c}"' for c in _EVENT_COLUMNS)
     # A login's familiarity score is data about that login too (GDPR Art. 15).
     rows = con.execute(
@@ -76,7 +85,7 @@ def _events(con: duckdb.DuckDBPyConnection, subject: Subject) -> list[dict[str, 
 
 
 def _alerts(con: duckdb.DuckDBPyConnection, subject: Subject) -> list[dict[str, Any]]:
-    where, values = subject.condition()
+    where, values = person_events(con, subject)
     rows = con.execute(
         f"""SELECT DISTINCT a.alert_id, a.category, a.summary, a.first_seen, a.last_seen, a.status
             FROM alerts a
@@ -95,7 +104,7 @@ def _alerts(con: duckdb.DuckDBPyConnection, subject: Subject) -> list[dict[str, 
 
 
 def _holds(con: duckdb.DuckDBPyConnection, subject: Subject) -> list[dict[str, Any]]:
-    where, values = subject.condition()
+    where, values = person_events(con, subject)
     rows = con.execute(
         f"""SELECT h.hold_id, h.kind, h.reason, h.created_at, h.until, h.released_at FROM holds h
             WHERE (h."user" IS NOT NULL AND h."user" = ?)

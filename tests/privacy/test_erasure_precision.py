@@ -60,6 +60,8 @@ def test_a_name_inside_another_name_is_someone_elses(tmp_path: Path) -> None:
 
 def test_a_customer_number_erases_the_accounts_name_everywhere(tmp_path: Path) -> None:
     db = _world(tmp_path)
+    report = run_cli("subject", "report", "--customer-id", "C-1001", "--json", "--db", str(db))
+    assert len(orjson.loads(report.stdout)["events"]) == 27  # with the one without a number
     erased = run_cli("subject", "erase", "--customer-id", "C-1001", "--json", "--db", str(db))
     assert erased.returncode == 0, erased.stderr
     assert orjson.loads(erased.stdout)["alerts"] >= 1
