@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import BinaryIO
 
 import polars as pl
@@ -23,6 +23,8 @@ class Chunk:
     first_line_no: int
     lines: pl.DataFrame  # line_no, raw (null: blank line), utf8_ok
     lookahead: pl.DataFrame
+    # Lines too long to keep whole: line_no -> their true size; `lines` holds their head.
+    cut_short: dict[int, int] = field(default_factory=dict)
 
 
 def text_lines() -> pl.Expr:
@@ -36,10 +38,14 @@ def text_lines() -> pl.Expr:
     )
 
 
-def unreadable(lines: pl.DataFrame) -> pl.DataFrame:
+def unreadable(lines: pl.DataFrame, cut_short: dict[int, int] | None = None) -> pl.DataFrame:
     """Lines that are not UTF-8 or too long to be a login, as quarantine rows (the line's
-    first `MAX_LINE_BYTES // 4` characters only)."""
-    sized = lines.with_columns(size=pl.col("raw").str.len_bytes().fill_null(0))
+    first `MAX_LINE_BYTES // 4` characters only). `cut_short`: the true size of lines
+    read only in part (`read_chunks`)."""
+    size = pl.col("raw").str.len_bytes().fill_null(0)
+    if cut_short:
+        size = pl.col("line_no").replace_strict(cut_short, default=size, return_dtype=pl.Int64)
+    sized = lines.with_columns(size=size)
     bad = sized.filter(~pl.col("utf8_ok") | (pl.col("size") > MAX_LINE_BYTES))
     too_long = pl.concat_str(
         pl.lit(f"line longer than {MAX_LINE_BYTES} bytes ("),
@@ -115,6 +121,11 @@ def _read_slow(data: bytes) -> pl.DataFrame:
     )
 
 
+# A line with no newline in this many bytes is kept as its head only: the rest is read
+# and dropped as it comes, so a runaway line costs neither memory nor time per byte.
+_LONG_LINE = 4 * MAX_LINE_BYTES
+
+
 def read_chunks(
     handle: BinaryIO,
     start: int,
@@ -125,41 +136,90 @@ def read_chunks(
 ) -> Iterator[Chunk]:
     """Yield line-aligned chunks from `start` up to `end` (or the end of the file); the
     last line may lack its newline."""
-    handle.seek(start)
-    pending = b""
-    eof = False
+    reader = _Reader(handle, start, end)
     offset, line_no = start, first_line_no
-    position = start  # of the handle
     while True:
-        while not eof and (len(pending) < batch_bytes + lookahead_bytes or b"\n" not in pending):
-            # Only what the batch and its lookahead still need: every byte read here is
-            # copied again when the batch is cut off.
-            wanted = max(batch_bytes + lookahead_bytes - len(pending), 1 << 16)
-            if end is not None:
-                wanted = min(wanted, end - position)
-            block = handle.read(wanted) if wanted > 0 else b""
-            if not block:
-                eof = True
-            position += len(block)
-            pending += block
+        pending = reader.fill(batch_bytes + lookahead_bytes)
         if not pending:
             return
-        cut = _cut(pending, batch_bytes, eof)
-        body, pending = pending[:cut], pending[cut:]
+        cut = _cut(pending, batch_bytes, reader.eof)
+        body = reader.take(cut)
         lines = split_lines(body, line_no)
-        ahead = pending[:lookahead_bytes]
-        ahead = (
-            ahead[: ahead.rfind(b"\n") + 1]
-            if not (eof and len(pending) <= lookahead_bytes)
-            else ahead
-        )
-        lookahead = split_lines(ahead, line_no + lines.height)
-        yield Chunk(offset, offset + cut, line_no, lines, lookahead)
-        offset += cut
+        rest = reader.pending
+        ahead = rest[:lookahead_bytes]
+        if not (reader.eof and len(rest) <= lookahead_bytes):
+            ahead = ahead[: ahead.rfind(b"\n") + 1]
+        lookahead = split_lines(bytes(ahead), line_no + lines.height)
+        skipped, cut_short = reader.shortened(line_no)
+        yield Chunk(offset, offset + cut + skipped, line_no, lines, lookahead, cut_short)
+        offset += cut + skipped
         line_no += lines.height
 
 
-def _cut(pending: bytes, batch_bytes: int, eof: bool) -> int:
+class _Reader:
+    """The bytes read ahead of the chunks, with a runaway line kept as its head only."""
+
+    def __init__(self, handle: BinaryIO, start: int, end: int | None) -> None:
+        handle.seek(start)
+        self.handle, self.end, self.position = handle, end, start
+        self.pending = bytearray()
+        self.eof = False
+        self.newline = False  # whether `pending` holds one
+        self.short: tuple[int, int] | None = None  # the first line's (dropped, true size)
+
+    def _read(self, wanted: int) -> bytes:
+        if self.end is not None:
+            wanted = min(wanted, self.end - self.position)
+        block = self.handle.read(wanted) if wanted > 0 else b""
+        self.position += len(block)
+        self.eof = not block
+        return block
+
+    def fill(self, wanted: int) -> bytearray:
+        while not self.eof and (len(self.pending) < wanted or not self.newline):
+            # Only what the batch and its lookahead still need: every byte read here is
+            # copied again when the batch is cut off.
+            block = self._read(max(wanted - len(self.pending), 1 << 16))
+            self.pending += block
+            self.newline = self.newline or b"\n" in block
+            if not self.newline and len(self.pending) > _LONG_LINE:
+                self._drop_the_rest_of_the_line()
+        return self.pending
+
+    def _drop_the_rest_of_the_line(self) -> None:
+        """`pending` is the start of one line without its end: keep a head that is still too
+        long to be a login (whole characters), read on to the newline, count what is gone."""
+        keep = MAX_LINE_BYTES + 4
+        while keep > MAX_LINE_BYTES + 1 and (self.pending[keep] & 0xC0) == 0x80:
+            keep -= 1
+        dropped = len(self.pending) - keep
+        del self.pending[keep:]
+        while not self.eof:
+            block = self._read(1 << 20)
+            newline = block.find(b"\n")
+            if newline >= 0:
+                dropped += newline
+                self.pending += block[newline:]
+                self.newline = True
+                break
+            dropped += len(block)
+        self.short = (dropped, keep + dropped)
+
+    def take(self, cut: int) -> bytes:
+        body = bytes(self.pending[:cut])
+        del self.pending[:cut]
+        self.newline = b"\n" in self.pending
+        return body
+
+    def shortened(self, line_no: int) -> tuple[int, dict[int, int]]:
+        """Bytes dropped from the chunk just taken, and its line read in part (its first)."""
+        if self.short is None:
+            return 0, {}
+        (dropped, size), self.short = self.short, None
+        return dropped, {line_no: size}
+
+
+def _cut(pending: bytes | bytearray, batch_bytes: int, eof: bool) -> int:
     """Where this chunk ends: after the last newline within the batch size (or the first)."""
     newline = pending.rfind(b"\n", 0, batch_bytes)
     if newline < 0:

@@ -380,7 +380,7 @@ class _Parsed:
 
 def _parse(chunk: Chunk, fd: int, context: ParseContext) -> _Parsed:
     lines = chunk.lines
-    broken = unreadable(lines)
+    broken = unreadable(lines, chunk.cut_short)
     usable = lines.filter(text_lines()).select("line_no", "raw")
     ahead = chunk.lookahead.filter(text_lines()).select("line_no", "raw")
     return _Parsed(
