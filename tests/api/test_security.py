@@ -102,6 +102,20 @@ def test_the_limiter_counts_per_address_and_per_token_prefix_with_backoff() -> N
     assert limiter.total_refusals == 4
 
 
+def test_a_flood_of_new_keys_keeps_the_limiter_small_and_the_active_lockout() -> None:
+    """Random token prefixes from many addresses: memory stays bounded, and a lockout that
+    is being hit stays in force (the least recently seen keys are forgotten first)."""
+    limiter = FailureLimiter(3, 60, clock=lambda: 100.0, capacity=1000)
+    guess = limiter_keys("10.9.9.9", "vahti_TARGET")
+    for _ in range(3):
+        limiter.failed(guess)
+    for n in range(5000):
+        limiter.failed(limiter_keys(f"10.1.{n // 250}.{n % 250}", f"vahti_{n:06d}"))
+        if n % 100 == 0:
+            assert limiter.refusal(guess)[0] > 0
+    assert len(limiter._keys) <= 1000
+
+
 def test_no_personal_data_in_server_logs(world: World, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     event = world.client.get(
