@@ -51,6 +51,7 @@ def test_file_and_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
         ("[nonsense]\nx = 1\n", "nonsense: unknown key"),
         ('[geoip]\nown_networks = ["10.0.0.0/33"]\n', "not a network: '10.0.0.0/33'"),
         ("[retention\n", "not valid TOML"),
+        ('[audit]\ncheckpoint_every = "2h"\n', "checkpoints are signed at least hourly"),
     ],
 )
 def test_errors_name_the_key(tmp_path: Path, toml: str, message: str) -> None:
