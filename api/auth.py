@@ -122,9 +122,24 @@ def failed_attempt(
     """A failed authentication: seconds it must wait when its address, token prefix or (for
     a password, `more`) person is locked (the first refusal of each lockout goes to the audit
     log, with what was locked), else 0 after counting it."""
+    keys = limiter_keys(_client(request), presented) + (more or ())
+    wait = locked_out(request, keys, surface)
+    if not wait:
+        request.app.state.limiter.failed(keys)
+    return wait
+
+
+def code_key(person: str) -> str:
+    """The key of one person's one-time codes, counted only after their right password:
+    only someone who holds the password can lock it, and then guessing codes stops."""
+    return f"code {person}"
+
+
+def locked_out(request: Request, keys: tuple[str, ...], surface: str) -> int:
+    """Seconds to wait when one of `keys` is locked, else 0; the first refusal of each
+    lockout goes to the audit log, with what was locked."""
     limiter: FailureLimiter = request.app.state.limiter
     address = _client(request)
-    keys = limiter_keys(address, presented) + (more or ())
     wait, first = limiter.refusal(keys)
     for locked in first:
         kind, _, value = locked.partition(" ")
@@ -132,11 +147,9 @@ def failed_attempt(
             "anonymous", "auth.locked",
             {"purpose": "information security", "surface": surface, "locked": kind,
              "address": address, **({"token_prefix": value} if kind == "token" else {}),
-             **({"user": value} if kind == "user" else {}),
+             **({"user": value} if kind in ("user", "code") else {}),
              "retry_after": wait},
         )  # fmt: skip
-    if not wait:
-        limiter.failed(keys)
     return wait
 
 

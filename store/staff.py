@@ -155,9 +155,9 @@ class CodeReplay:
 def check_sign_in(
     con: duckdb.DuckDBPyConnection, name: str, password: str, code: str,
     replay: CodeReplay, now: datetime,
-) -> Person | None:  # fmt: skip
-    """The person, when the name, password and one-time code all match and they are not
-    disabled; else None (without saying which part was wrong)."""
+) -> tuple[Person | None, bool]:  # fmt: skip
+    """(the person, when the name, password and one-time code all match and they are not
+    disabled, else None; whether the password was right, which the caller must not tell)."""
     rows = con.execute(
         f"SELECT {_FIELDS}, password_hash, totp_secret FROM staff WHERE name = ?", [name]
     ).fetchall()
@@ -167,8 +167,8 @@ def check_sign_in(
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         password_ok = False
     if not password_ok:
-        return None
+        return None, False
     person = Person(*rows[0][:-2])
     if person.disabled_at is not None or not replay.accept(name, rows[0][-1], code.strip(), now):
-        return None
-    return person
+        return None, True
+    return person, True

@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from api.assets import folder_version
-from api.auth import Principal, TokenCache, context, failed_attempt
+from api.auth import Principal, TokenCache, code_key, context, failed_attempt, locked_out
 from api.console.charts import Bar, bars
 from api.console.sessions import COOKIE, Session, Sessions, csrf_ok
 from api.console.worldmap import HEIGHT, WIDTH, label_spots, land_path, legs, project
@@ -110,13 +110,18 @@ def login(
     password: Optional = None, code: Optional = None,
 ) -> Response:  # fmt: skip
     """A person signs in with name, password and one-time code; an API token also works
-    (a session then acts as the token does). Right credentials are never braked."""
+    (a session then acts as the token does). Right credentials are never braked, except
+    after wrong codes behind the right password: then guessing the second factor stops for
+    that name (no one without the password can aim this)."""
+    name = (user or "").strip()[:64]
     if token and token.strip():
         principal = _by_token(request, token.strip())
         presented, keys = token.strip(), None
+    elif wait := locked_out(request, (code_key(name),), "console"):
+        return page(request, "login.html", None, error=f"Too many attempts; wait {wait} s.")
     else:
-        principal = _by_password(request, user or "", password or "", code or "")
-        presented, keys = None, (f"user {(user or '').strip()[:64]}",)
+        principal, password_ok = _by_password(request, user or "", password or "", code or "")
+        presented, keys = None, (f"user {name}", *([code_key(name)] if password_ok else []))
     if principal is None:
         wait = failed_attempt(request, presented, "console", keys)
         error = f"Too many attempts; wait {wait} s." if wait else "Those credentials are not valid."
@@ -136,21 +141,24 @@ def _by_token(request: Request, presented: str) -> Principal | None:
     return Principal.of_token(found) if found else None
 
 
-def _by_password(request: Request, user: str, password: str, code: str) -> Principal | None:
+def _by_password(
+    request: Request, user: str, password: str, code: str
+) -> tuple[Principal | None, bool]:
+    """(the person signing in, or None; whether the password was right)."""
     if not user.strip() or not password or len(password) > 1024:
-        return None
+        return None, False
     ctx = context(request)
     cursor = ctx.store.cursor()
     try:
-        person = check_sign_in(
+        person, password_ok = check_sign_in(
             cursor, user.strip(), password, code, request.app.state.code_replay, ctx.clock()
         )
     finally:
         cursor.close()
     if person is None:
-        return None
+        return None, password_ok
     added_by = frozenset([person.created_by] if person.created_by else [])
-    return Principal(person.name, person.role, None, added_by)
+    return Principal(person.name, person.role, None, added_by), True
 
 
 @router.post("/logout")

@@ -8,6 +8,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pyotp
 
+from api.auth import FailureLimiter
 from store.audit import entries
 from store.staff import add_person
 from store.tokens import create_token
@@ -267,3 +268,28 @@ def test_a_service_token_cannot_take_a_persons_name_nor_a_person_a_tokens(world:
     body = {"name": "portal", "role": "dpo", "password": PASSWORD}
     added = world.client.post("/api/v1/users", json=body, headers=admin)
     assert added.status_code == 409 and "a service token is named" in added.text
+
+
+def test_codes_guessed_behind_the_right_password_stop_and_strangers_cannot_aim_it(
+    world: World,
+) -> None:
+    """A leaked password lets an attacker guess one-time codes; after the limit the right
+    code is refused too, for that name only. Wrong passwords never lock a person's codes."""
+    world.app.state.limiter = FailureLimiter(5, 60)
+    dora, anna = _person(world, "dora", "dpo"), _person(world, "anna", "analyst")
+    wrong = {dora.now(), anna.now()}
+    guess = next(c for c in ("000000", "111111", "222222") if c not in wrong)
+    for _ in range(12):
+        assert _sign_in(world, "anna", "not her password", guess) == 200
+    assert _sign_in(world, "anna", PASSWORD, anna.now()) == 303  # not aimable
+    world.client.cookies.clear()
+    world.app.state.limiter = FailureLimiter(5, 60)  # this client's address is locked now
+    for _ in range(12):
+        assert _sign_in(world, "dora", PASSWORD, guess) == 200
+    refused = world.client.post(
+        "/login", data={"user": "dora", "password": PASSWORD, "code": dora.now()},
+        follow_redirects=False,
+    )  # fmt: skip
+    assert refused.status_code == 200 and "Too many attempts" in refused.text
+    locked = [e for e in entries(world.store.con) if e.action == "auth.locked"]
+    assert any(e.detail.get("locked") == "code" and e.detail["user"] == "dora" for e in locked)
