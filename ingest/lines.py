@@ -206,7 +206,8 @@ class _Reader:
         self.short = (dropped, keep + dropped)
 
     def take(self, cut: int) -> bytes:
-        body = bytes(self.pending[:cut])
+        with memoryview(self.pending) as view:  # one copy, not a slice and then a copy
+            body = bytes(view[:cut])
         del self.pending[:cut]
         self.newline = b"\n" in self.pending
         return body
