@@ -111,17 +111,16 @@ def check_options(options: IngestOptions) -> None:
         ) from exc
 
 
-def expand(paths: Iterable[Path]) -> list[Path]:
-    """Files as given; a folder (the spool) stands for the regular files in it."""
-    return [file for file, _ in _expanded(paths)]
-
-
 def _expanded(paths: Iterable[Path]) -> list[tuple[Path, bool]]:
     """(file, whether it was named itself rather than found in a folder)."""
     files: list[tuple[Path, bool]] = []
     for path in paths:
         if path.is_dir():
-            found = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
+            # Not folders (a folder is read one level deep); everything else, so that a broken
+            # link or a pipe is named rather than passed over in silence.
+            found = sorted(
+                p for p in path.iterdir() if not p.is_dir() and not p.name.startswith(".")
+            )
             files.extend((p, False) for p in found)
         else:
             files.append((path, True))
@@ -143,6 +142,9 @@ def survey(paths: Iterable[Path], options: IngestOptions) -> tuple[list[FilePlan
     check_options(options)
     plans, problems = [], []
     for path, named in _expanded(paths):
+        if not named and not path.is_file():
+            problems.append(f"{path}: cannot read: not a regular file (a broken link or a pipe)")
+            continue
         try:
             plans.append(_plan_one(path, options))
         except InputError as exc:

@@ -56,3 +56,17 @@ def test_a_file_named_itself_still_stops_everything(tmp_path: Path) -> None:
     result = run_cli("ingest", str(LOGHUB), str(tmp_path / "missing.log"), "--db", str(db))
     assert result.returncode == 2 and "missing.log: cannot read" in result.stderr
     assert not db.exists()
+
+
+def test_a_broken_link_and_a_pipe_in_a_folder_are_named(tmp_path: Path) -> None:
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    shutil.copy(LOGHUB, folder / "a-auth.log")
+    (folder / "b-gone.log").symlink_to(tmp_path / "nowhere.log")
+    os.mkfifo(folder / "c-pipe.log")
+    db = tmp_path / "vahti.duckdb"
+    result = run_cli("ingest", str(folder), "--year", "2016", "--db", str(db))
+    assert result.returncode == 1, result.stderr
+    assert "b-gone.log: cannot read: not a regular file" in result.stderr
+    assert "c-pipe.log: cannot read: not a regular file" in result.stderr
+    assert query(db, "SELECT count(*) FROM events") == [(553,)]
