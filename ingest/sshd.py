@@ -219,6 +219,7 @@ def parse(lines: pl.DataFrame, lookahead: pl.DataFrame, context: ParseContext) -
 # that connection's end, not an attempt). Kept in the parser's state, with the source.
 _RECENT = "recent_lines"
 _CARRIED = ("syshost", "pid", "ts", "role", "family", "user", "addr", "method", "invalid")
+CARRIED_STATE, CARRIED_USER = _RECENT, _CARRIED.index("user")  # for erasure
 _PER_CONNECTION = 2
 _MOST_CARRIED = 20_000  # lines: a bounded state however busy the server
 _MOST_REPEATS = 10_000

@@ -17,8 +17,19 @@ from datetime import datetime
 from typing import Any
 
 import duckdb
+import orjson
 
+from ingest.sshd import CARRIED_STATE, CARRIED_USER
 from privacy.holds import matches
+from privacy.retention import names_held
+from privacy.scrub import (
+    json_string_pattern,
+    scrub_members,
+    scrub_note,
+    scrub_texts,
+    sql_pattern,
+    text_pattern,
+)
 from privacy.subject import Subject, person_events
 from store import Store
 from store.audit import AuditTrail
@@ -42,94 +53,123 @@ def subject_ref(subject: Subject) -> str:
     return "subject-" + hashlib.sha256(salt + "|".join(subject.names()).encode()).hexdigest()[:16]
 
 
-# What a user name, customer number or session id may hold: a match with one of these
-# on either side is part of a longer identifier (ann in joanna, in ann.smith): another's.
-_IDENTIFIER = r"A-Za-z0-9_.@+\-"
-
-
-def _pattern(identifiers: list[str]) -> str:
-    """RE2: any of the identifiers as a whole token (group 2), with what bounds it."""
-    alternatives = "|".join(re.escape(i) for i in sorted(identifiers, key=len, reverse=True))
-    return f"(^|[^{_IDENTIFIER}])({alternatives})($|[^{_IDENTIFIER}])"
-
-
-def _scrub(column: str) -> str:
-    """SQL: `column` (text) with every whole-token identifier replaced by the reference.
-    Twice: a match takes the character after it, which may bound the next one."""
-    once = f"regexp_replace({column}, $pattern, '\\1' || $ref || '\\3', 'g')"
-    return once.replace(column, once, 1)
-
-
 def holds_on(con: duckdb.DuckDBPyConnection, subject: Subject, now: datetime) -> list[int]:
-    """Active holds that cover any of the person's events or name the person."""
+    """Active holds that cover any of the person's events or name the person, or that keep
+    a quarantined line the erasure would remove (`doomed`, made by `_plan`)."""
     where, values = person_events(con, subject)
     rows = con.execute(
         f"""SELECT h.hold_id FROM holds h
             WHERE h.released_at IS NULL AND (h.until IS NULL OR h.until > ?::TIMESTAMP)
               AND ((h."user" IS NOT NULL AND h."user" = ?)
                 OR (h.customer_id IS NOT NULL AND h.customer_id = ?)
-                OR EXISTS (SELECT 1 FROM events e WHERE {where} AND {matches("e", "h")}))
+                OR EXISTS (SELECT 1 FROM events e WHERE {where} AND {matches("e", "h")})
+                OR EXISTS (SELECT 1 FROM quarantine q WHERE q.rowid IN (SELECT id FROM doomed)
+                           AND {names_held("q", "h")}))
             ORDER BY 1""",
         [now, subject.user, subject.customer_id, *values],
     ).fetchall()
     return [int(row[0]) for row in rows]
 
 
-def _identifiers(con: duckdb.DuckDBPyConnection, subject: Subject) -> list[str]:
-    """The person's user names, customer numbers and session ids (from the erased events)."""
+def _plan(con: duckdb.DuckDBPyConnection, subject: Subject) -> list[str]:
+    """Temporary tables of what goes: `erased` events, the alerts `about` the person (named
+    by them, or resting on their events), the `doomed` quarantined lines; returns the
+    person's identifiers."""
+    where, values = person_events(con, subject)
+    con.execute(f"CREATE TEMP TABLE erased AS SELECT event_id FROM events e WHERE {where}", values)
     rows = con.execute(
         """SELECT DISTINCT x FROM (SELECT unnest(["user", customer_id, session_id]) AS x
                                    FROM events WHERE event_id IN (SELECT event_id FROM erased))
            WHERE x IS NOT NULL AND x <> ''"""
     ).fetchall()
-    return sorted({*subject.names(), *(row[0] for row in rows)})
-
-
-def _erase(con: duckdb.DuckDBPyConnection, subject: Subject, ref: str) -> dict[str, int]:
-    where, values = person_events(con, subject)
-    con.execute(f"CREATE TEMP TABLE erased AS SELECT event_id FROM events e WHERE {where}", values)
-    try:
-        ids = _identifiers(con, subject)
-        named = {"pattern": _pattern(ids), "ref": ref, "ids": ids}
-        # Alerts about the person: named by them, or resting on their events.
-        con.execute(
-            """CREATE TEMP TABLE about AS SELECT alert_id FROM alerts
-               WHERE list_contains($ids, entity)
-               UNION SELECT alert_id FROM evidence
-               WHERE event_id IN (SELECT event_id FROM erased)""",
-            {"ids": ids},
-        )
-        ((events,),) = con.execute("SELECT count(*) FROM erased").fetchall()
-        for table in ("evidence", "login_risk", "events"):
-            con.execute(f"DELETE FROM {table} WHERE event_id IN (SELECT event_id FROM erased)")
-        alerts = con.execute(
-            f"""UPDATE alerts SET
-                  entity = CASE WHEN list_contains($ids, entity) THEN $ref ELSE entity END,
-                  summary = {_scrub("summary")},
-                  reasons = {_scrub("reasons::VARCHAR")}::JSON,
-                  members = {_scrub("members::VARCHAR")}::JSON
-                WHERE alert_id IN (SELECT alert_id FROM about)""",
-            named,
-        ).fetchall()
-        con.execute(  # triage notes may name the person too
-            f"""UPDATE alert_history SET change = {_scrub("change::VARCHAR")}::JSON
-                WHERE alert_id IN (SELECT alert_id FROM about)
-                   OR regexp_matches(change::VARCHAR, $pattern)""",
-            {k: named[k] for k in ("pattern", "ref")},
-        )
-    finally:
-        con.execute("DROP TABLE IF EXISTS erased")
-        con.execute("DROP TABLE IF EXISTS about")
-    quarantined = con.execute(
-        "DELETE FROM quarantine WHERE regexp_matches(raw, ?)", [named["pattern"]]
-    ).fetchall()
-    con.execute(  # a parser's carry-over (recent sshd lines) may hold the name
-        f"UPDATE sources SET parse_state = {_scrub('parse_state::VARCHAR')}::JSON "
-        "WHERE regexp_matches(parse_state::VARCHAR, $pattern)",
-        {k: named[k] for k in ("pattern", "ref")},
+    ids = sorted({*subject.names(), *(row[0] for row in rows)})
+    con.execute(
+        """CREATE TEMP TABLE about AS SELECT alert_id FROM alerts WHERE list_contains(?, entity)
+           UNION SELECT alert_id FROM evidence WHERE event_id IN (SELECT event_id FROM erased)""",
+        [ids],
     )
-    return {"events": int(events), "quarantined_lines": int(quarantined[0][0]),
-            "alerts": int(alerts[0][0])}  # fmt: skip
+    # A JSON line holds a value as a whole JSON string; other lines as a whole token.
+    con.execute(
+        """CREATE TEMP TABLE doomed AS SELECT rowid AS id FROM quarantine
+           WHERE CASE WHEN starts_with(ltrim(raw), '{')
+                      THEN list_bool_or([contains(raw, s) FOR s IN ?])
+                      ELSE regexp_matches(raw, ?) END""",
+        [json_string_pattern(ids), sql_pattern(ids)],
+    )
+    return ids
+
+
+def _drop_plan(con: duckdb.DuckDBPyConnection) -> None:
+    for table in ("erased", "about", "doomed"):
+        con.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+def _erase(con: duckdb.DuckDBPyConnection, ids: list[str], ref: str) -> dict[str, int]:
+    ((events,),) = con.execute("SELECT count(*) FROM erased").fetchall()
+    for table in ("evidence", "login_risk", "events"):
+        con.execute(f"DELETE FROM {table} WHERE event_id IN (SELECT event_id FROM erased)")
+    ((lines,),) = con.execute(
+        "DELETE FROM quarantine WHERE rowid IN (SELECT id FROM doomed)"
+    ).fetchall()
+    found = text_pattern(ids)
+    alerts = _scrub_alerts(con, ids, found, ref)
+    _forget_carried_lines(con, set(ids))
+    return {"events": int(events), "quarantined_lines": int(lines), "alerts": alerts}
+
+
+def _scrub_alerts(
+    con: duckdb.DuckDBPyConnection, ids: list[str], found: re.Pattern[str], ref: str
+) -> int:
+    """The identifiers out of the alerts about the person: entity, summary, reasons,
+    campaign members' values and triage notes (a few rows: read, rewritten, written back)."""
+    rows = con.execute(
+        "SELECT alert_id, entity, summary, reasons, members FROM alerts "
+        "WHERE alert_id IN (SELECT alert_id FROM about)"
+    ).fetchall()
+    for alert_id, entity, summary, reasons, members in rows:
+        con.execute(
+            "UPDATE alerts SET entity = ?, summary = ?, reasons = ?, members = ? "
+            "WHERE alert_id = ?",
+            [ref if entity in ids else entity, found.sub(ref, summary),
+             _json(scrub_texts(_loaded(reasons), found, ref)),
+             _json(scrub_members(_loaded(members), found, ref)), alert_id],
+        )  # fmt: skip
+    notes = con.execute(
+        "SELECT rowid, change FROM alert_history WHERE alert_id IN (SELECT alert_id FROM about)"
+    ).fetchall()
+    for rowid, change in notes:
+        con.execute(
+            "UPDATE alert_history SET change = ? WHERE rowid = ?",
+            [_json(scrub_note(orjson.loads(change), found, ref)), rowid],
+        )
+    return len(rows)
+
+
+def _forget_carried_lines(con: duckdb.DuckDBPyConnection, ids: set[str]) -> None:
+    """A parser's carry-over (the sshd lines of connections still open at a batch's end)
+    may name the person: those lines go (pairing loses at most their connection)."""
+    rows = con.execute(
+        "SELECT source_id, parse_state FROM sources WHERE parse_state IS NOT NULL "
+        "AND json_exists(parse_state, ?)",
+        [f"$.{CARRIED_STATE}"],
+    ).fetchall()
+    for source_id, state_text in rows:
+        state = orjson.loads(state_text)
+        carried = state.get(CARRIED_STATE) or []
+        kept = [line for line in carried if line[CARRIED_USER] not in ids]
+        if len(kept) != len(carried):
+            state[CARRIED_STATE] = kept
+            con.execute(
+                "UPDATE sources SET parse_state = ? WHERE source_id = ?", [_json(state), source_id]
+            )
+
+
+def _loaded(value: str | None) -> Any:
+    return None if value is None else orjson.loads(value)
+
+
+def _json(value: Any) -> str | None:
+    return None if value is None else orjson.dumps(value).decode()
 
 
 def erase_subject(
@@ -141,10 +181,14 @@ def erase_subject(
     ref = subject_ref(subject)
     detail: dict[str, Any] = {"purpose": "erasure on request", "subject_ref": ref, **context}
     with trail.change(actor, "subject.erase", detail) as con:
-        held = holds_on(con, subject, now)
-        if held:
-            raise ErasureRefused(held)
-        detail.update(_erase(con, subject, ref))
+        try:
+            ids = _plan(con, subject)
+            held = holds_on(con, subject, now)
+            if held:
+                raise ErasureRefused(held)
+            detail.update(_erase(con, ids, ref))
+        finally:
+            _drop_plan(con)
     return {k: v for k, v in detail.items() if k not in context}
 
 

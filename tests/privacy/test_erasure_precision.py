@@ -92,3 +92,85 @@ def test_a_parsers_carry_over_forgets_the_name(tmp_path: Path) -> None:
     erased = run_cli("subject", "erase", "--user", "zqkallemarker", "--db", str(db))
     assert erased.returncode == 0, erased.stderr
     assert b"zqkallemarker" not in db.read_bytes()
+
+
+def _quoted(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _alert_of(db: Path, user: str) -> str:
+    found = query(db, f"SELECT alert_id FROM alerts WHERE entity = {_quoted(user)} LIMIT 1")
+    return str(found[0][0])
+
+
+def test_neighbours_in_any_script_and_common_words_are_left_alone(tmp_path: Path) -> None:
+    """`ann` beside `annä`, `jöann`, `o'ann`, `ann:x`; a user named `from` or `00` beside
+    notes and JSON lines that hold those words (an independent review's cases)."""
+    db = tmp_path / "vahti.duckdb"
+    log = tmp_path / "portal.jsonl"
+    names = ["ann", "annä", "jöann", "o'ann", "ann:x", "from", "00", "bob"]
+    body = b"".join(_hammered(n, f"203.0.113.{i + 1}", i * 60) for i, n in enumerate(names))
+    garbage = b"".join(
+        b'{"ts": "2026-11-02T11:00:00Z", "user": "' + n.encode() + b'", "outcome": "maybe"}\n'
+        for n in names
+    )
+    log.write_bytes(body + garbage)
+    assert run_cli("ingest", str(log), "--detect", "--db", str(db)).returncode == 0
+    note = "checked from the VPN at 10:00:00; ann and annä both called"
+    for user in ("annä", "bob"):
+        assert run_cli("alerts", "ack", _alert_of(db, user), "--note", note, "--db", str(db)
+                       ).returncode == 0  # fmt: skip
+    for user in ("ann", "from", "00"):
+        erased = run_cli("subject", "erase", "--user", user, "--db", str(db))
+        assert erased.returncode == 0, erased.stderr
+    left = {row[0] for row in query(db, 'SELECT DISTINCT "user" FROM events')}
+    assert left == {"annä", "jöann", "o'ann", "ann:x", "bob"}
+    assert query(db, "SELECT count(*) FROM quarantine") == [(5,)]
+    bob = query(db, f"SELECT change FROM alert_history WHERE alert_id = '{_alert_of(db, 'bob')}'")
+    assert orjson.loads(bob[0][0])["note"] == note  # not about any erased person
+    for user in ("annä", "jöann", "o'ann", "ann:x"):
+        ((summary,),) = query(db, f"SELECT summary FROM alerts WHERE entity = {_quoted(user)}")
+        assert user in summary
+
+
+def test_names_that_are_json_keys_or_parser_words_break_nothing(tmp_path: Path) -> None:
+    """Users named `note`, `value`, `UTC`, `[`: the triage notes keep their key, the sshd
+    state its time zone, and the next ingest of the log carries on."""
+    db = tmp_path / "vahti.duckdb"
+    log = tmp_path / "auth.log"
+    lines = [f"Nov  2 08:00:0{i} host sshd[{i}]: Failed password for {n} from 192.0.2.{i} "
+             "port 22 ssh2\n" for i, n in enumerate(["note", "value", "UTC", "[", "bob"], 1)]  # fmt: skip
+    log.write_text("".join(lines))
+    assert run_cli("ingest", str(log), "--year", "2026", "--db", str(db)).returncode == 0
+    portal = tmp_path / "portal.jsonl"
+    portal.write_bytes(_hammered("note", "203.0.113.9", 0) + _hammered("bob", "203.0.113.8", 30))
+    assert run_cli("ingest", str(portal), "--detect", "--db", str(db)).returncode == 0
+    for user in ("note", "bob"):
+        assert run_cli("alerts", "ack", _alert_of(db, user), "--note", "a note", "--db", str(db)
+                       ).returncode == 0  # fmt: skip
+    for user in ("note", "value", "UTC", "["):
+        erased = run_cli("subject", "erase", "--user", user, "--db", str(db))
+        assert erased.returncode == 0, (user, erased.stderr)
+    changes = [orjson.loads(c) for (c,) in query(db, "SELECT change FROM alert_history")]
+    assert all("note" in c for c in changes)
+    states = [orjson.loads(s) for (s,) in query(db, "SELECT parse_state FROM sources "
+                                                    "WHERE parse_state IS NOT NULL")]  # fmt: skip
+    assert any(s.get("tz") == "UTC" for s in states), states
+    with log.open("a") as more:
+        more.write("Nov  2 08:01:00 host sshd[9]: Failed password for carol from 192.0.2.9 "
+                   "port 22 ssh2\n")  # fmt: skip
+    again = run_cli("ingest", str(log), "--year", "2026", "--db", str(db))
+    assert again.returncode == 0, again.stderr
+    assert query(db, "SELECT count(*) FROM events WHERE \"user\" = 'carol'") == [(1,)]
+
+
+def test_a_held_quarantined_line_stops_the_erasure(tmp_path: Path) -> None:
+    db = _world(tmp_path)
+    shared = tmp_path / "q.log"
+    shared.write_text("shared garbage naming ann and joanna\n")
+    assert run_cli("ingest", str(shared), "--format", "jsonl", "--db", str(db)).returncode == 0
+    held = run_cli("hold", "add", "--user", "joanna", "--reason", "case 9", "--db", str(db))
+    assert held.returncode == 0, held.stderr
+    refused = run_cli("subject", "erase", "--user", "ann", "--db", str(db))
+    assert refused.returncode == 1 and "legal hold 1 covers" in refused.stderr, refused.stderr
+    assert query(db, "SELECT count(*) FROM quarantine WHERE contains(raw, 'shared')") == [(1,)]
