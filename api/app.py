@@ -38,6 +38,7 @@ from api.routes import (
     tokens,
 )
 from api.routes.common import GUARDED
+from store.checkpoints import CheckpointError
 from store.staff import CodeReplay
 
 log = logging.getLogger("vahti.api")
@@ -96,6 +97,12 @@ def _install_handlers(app: FastAPI) -> None:
         return JSONResponse(
             {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
         )
+
+    @app.exception_handler(CheckpointError)
+    async def not_signed(request: Request, exc: CheckpointError) -> JSONResponse:
+        # A refused checkpoint names paths and entry numbers only: say why, as the CLI does.
+        log.error("audit checkpoint refused: %s", exc)
+        return JSONResponse({"detail": str(exc)}, status_code=409)
 
     @app.exception_handler(Exception)
     async def crashed(request: Request, exc: Exception) -> JSONResponse:

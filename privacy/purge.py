@@ -3,6 +3,7 @@ pseudonymisation, then compaction so that what was deleted is gone from the file
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -12,6 +13,7 @@ from privacy.retention import (
     PurgeReport,
     delete_due,
     kind_status,
+    next_start,
     pseudonymisation_status,
     pseudonymise_due,
 )
@@ -39,11 +41,17 @@ def dry_run(
 
 
 def purge(
-    store: Store, audit: AuditTrail, policy: Policy, now: datetime, actor: str
-) -> PurgeReport:
+    store: Store, audit: AuditTrail, policy: Policy, now: datetime, actor: str,
+    announce: Callable[[tuple[int, str]], object] | None = None,
+) -> PurgeReport:  # fmt: skip
     """Delete what is due, pseudonymise what is old, compact if anything went (or a
-    compaction is still owed from an interrupted run). `actor` is a person or a job."""
+    compaction is still owed from an interrupted run). `actor` is a person or a job.
+    `announce`: told where the audit chain will start before the purge moves it there (a
+    signed checkpoint says so; it refuses, and so stops the purge, if the log was changed)."""
     report = PurgeReport(now, dry_run=False)
+    start = next_start(store.con, policy.cutoff("audit", now))
+    if announce is not None and start is not None:
+        announce(start)
     owed = compaction_owed(store.path)
     owe_compaction(store.path)  # before any delete commits: a crash leaves the debt on record
     for kind in KINDS:

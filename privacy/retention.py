@@ -168,8 +168,8 @@ def delete_due(
                 f"(SELECT a.alert_id FROM alerts a WHERE {due})",
                 values,
             )
-    if kind.name == "audit" and status.due:
-        _move_anchor(con, status.cutoff, now)
+    if kind.name == "audit":
+        return {**status.as_json(), "deleted": _purge_audit(con, status.cutoff, now)}
     con.execute(f"DELETE FROM {kind.table.split()[0]} {alias} WHERE {due}", values)
     if kind.name == "events" and status.due:
         # Evidence links to events that are gone would point at nothing, and a login's
@@ -181,14 +181,29 @@ def delete_due(
     return {**status.as_json(), "deleted": status.due}
 
 
-def _move_anchor(con: duckdb.DuckDBPyConnection, cutoff: datetime, now: datetime) -> None:
-    """Verification of the chain will start after the last entry that is purged."""
+def next_start(con: duckdb.DuckDBPyConnection, cutoff: datetime) -> tuple[int, str] | None:
+    """Where the chain will start after the purge: the last entry of the leading run older
+    than `cutoff` (by entry number: an entry logged under a clock set back stays, and so
+    does every one after it, or the chain would have a hole), or None."""
     rows = con.execute(
-        "SELECT seq, hash FROM audit WHERE logged_at < ? ORDER BY seq DESC LIMIT 1", [cutoff]
+        """SELECT seq, hash FROM audit
+           WHERE seq < coalesce((SELECT min(seq) FROM audit WHERE logged_at >= ?),
+                                (SELECT max(seq) + 1 FROM audit))
+           ORDER BY seq DESC LIMIT 1""",
+        [cutoff],
     ).fetchall()
-    if rows:
-        con.execute("DELETE FROM audit_anchor")
-        con.execute("INSERT INTO audit_anchor VALUES (?, ?, ?)", [rows[0][0], rows[0][1], now])
+    return (int(rows[0][0]), str(rows[0][1])) if rows else None
+
+
+def _purge_audit(con: duckdb.DuckDBPyConnection, cutoff: datetime, now: datetime) -> int:
+    """Verification of the chain will start after the last entry that is purged."""
+    start = next_start(con, cutoff)
+    if start is None:
+        return 0
+    con.execute("DELETE FROM audit_anchor")
+    con.execute("INSERT INTO audit_anchor VALUES (?, ?, ?)", [*start, now])
+    ((deleted,),) = con.execute("DELETE FROM audit WHERE seq <= ?", [start[0]]).fetchall()
+    return int(deleted)
 
 
 def status(con: duckdb.DuckDBPyConnection, policy: Policy, now: datetime) -> dict[str, Any]:

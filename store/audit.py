@@ -88,8 +88,14 @@ def entry_hash(
 
 def anchor(con: duckdb.DuckDBPyConnection) -> tuple[int, str]:
     """Where the chain starts: (0, GENESIS), or the last entry retention removed."""
-    row = con.execute("SELECT seq, hash FROM audit_anchor").fetchall()
+    row = con.execute("SELECT seq, hash FROM audit_anchor ORDER BY seq DESC LIMIT 1").fetchall()
     return (int(row[0][0]), str(row[0][1])) if row else (0, GENESIS)
+
+
+def anchors(con: duckdb.DuckDBPyConnection) -> int:
+    """Rows of the start table: one at most (more is a forgery)."""
+    ((count,),) = con.execute("SELECT count(*) FROM audit_anchor").fetchall()
+    return int(count)
 
 
 def head(con: duckdb.DuckDBPyConnection) -> tuple[int, str]:
@@ -162,14 +168,18 @@ def entries(
     ]
 
 
-def verify(con: duckdb.DuckDBPyConnection, batch: int = 50_000) -> ChainCheck:
-    """Recompute the chain from its start (or from where retention left it: the anchor);
-    report the first entry that does not hold."""
-    start_seq, expected_prev = anchor(con)
+def verify(
+    con: duckdb.DuckDBPyConnection, batch: int = 50_000, since: tuple[int, str] | None = None
+) -> ChainCheck:
+    """Recompute the chain from its start (or from where retention left it: the anchor; or
+    from entry `since`, whose hash is known); report the first entry that does not hold."""
+    start_seq, expected_prev = since or anchor(con)
     expected_seq = start_seq + 1
     count = 0
-    cursor = con.execute(
-        "SELECT seq, logged_at, actor, action, detail, prev_hash, hash FROM audit ORDER BY seq"
+    cursor = con.execute(  # from the start, every row: one below it is out of place
+        "SELECT seq, logged_at, actor, action, detail, prev_hash, hash FROM audit WHERE seq > ? "
+        "ORDER BY seq",
+        [start_seq if since else -1],
     )
     while rows := cursor.fetchmany(batch):
         for seq, at, who, what, detail, prev, digest in rows:

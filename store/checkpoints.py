@@ -16,7 +16,7 @@ import os
 import stat
 import syslog
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from store.audit import anchor, head
+from store.audit import anchor, anchors, head, verify
 from store.db import StoreError
 
 log = logging.getLogger("vahti.audit")
@@ -48,14 +48,25 @@ class Checkpoint:
     anchor_hash: str
     at: str  # RFC 3339, UTC
     purge: bool = False  # signed right after a purge moved the start (only then may it move)
+    # Signed just before a purge moves the start there (entry, hash): if the purge is cut
+    # off before its own checkpoint, the moved start is still one vahti signed for.
+    moving_to: tuple[int, str] | None = None
 
     def fields(self) -> dict[str, Any]:
-        """The signed fields (`purge` only where true: checkpoints from before it was
-        added keep their signatures)."""
+        """The signed fields (`purge` and `moving_to` only where set: checkpoints from
+        before they were added keep their signatures)."""
         named = asdict(self)
         if not self.purge:
             del named["purge"]
+        if self.moving_to is None:
+            del named["moving_to"]
+        else:
+            named["moving_to"] = list(self.moving_to)
         return named
+
+    def starts(self) -> set[tuple[int, str]]:
+        """Where the chain may start after this checkpoint."""
+        return {(self.anchor_seq, self.anchor_hash), *([self.moving_to] if self.moving_to else [])}
 
     def payload(self) -> bytes:
         """What is signed: the fields as RFC 8785 canonical JSON."""
@@ -91,21 +102,24 @@ def public_text(key: Ed25519PublicKey) -> str:
     return base64.b64encode(raw).decode()
 
 
-def current(con: duckdb.DuckDBPyConnection, now: datetime, purge: bool = False) -> Checkpoint:
+def current(
+    con: duckdb.DuckDBPyConnection, now: datetime, purge: bool = False,
+    moving_to: tuple[int, str] | None = None,
+) -> Checkpoint:  # fmt: skip
     seq, digest = head(con)
     ((entries,),) = con.execute("SELECT count(*) FROM audit").fetchall()
     anchor_seq, anchor_hash = anchor(con)
     return Checkpoint(seq, digest, int(entries), anchor_seq, anchor_hash,
-                      now.isoformat(timespec="seconds") + "Z", purge)  # fmt: skip
+                      now.isoformat(timespec="seconds") + "Z", purge, moving_to)  # fmt: skip
 
 
 def write_checkpoint(
     con: duckdb.DuckDBPyConnection, key: Ed25519PrivateKey, file: Path, now: datetime,
-    webhook: str = "", purge: bool = False,
+    webhook: str = "", purge: bool = False, moving_to: tuple[int, str] | None = None,
 ) -> Checkpoint:  # fmt: skip
     """Sign the chain as it is now; append it to `file` (owner-only), to syslog and, when
     configured, POST it to `webhook`. `purge`: a purge has just moved the chain's start."""
-    point = current(con, now, purge)
+    point = current(con, now, purge, moving_to)
     signature = base64.b64encode(key.sign(point.payload())).decode()
     line = {**point.fields(), "public_key": public_text(key.public_key()), "signature": signature}
     handle = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
@@ -137,6 +151,8 @@ def _parse(raw: bytes, key: Ed25519PublicKey) -> Checkpoint | None:
         body: dict[str, Any] = orjson.loads(raw)
         signature = base64.b64decode(body.pop("signature"))
         body.pop("public_key", None)
+        if body.get("moving_to") is not None:
+            body["moving_to"] = tuple(body["moving_to"])
         point = Checkpoint(**body)
         key.verify(signature, point.payload())
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, InvalidSignature):
@@ -185,7 +201,8 @@ def history(file: Path, key: Ed25519PublicKey) -> tuple[list[Checkpoint], list[s
             )
         if before and point.anchor_seq < before.anchor_seq:
             problems.append(f"the chain's start moved back at the checkpoint of {point.at}")
-        elif before and point.anchor_seq != before.anchor_seq and not point.purge:
+        elif (before and point.anchor_seq != before.anchor_seq and not point.purge
+              and (point.anchor_seq, point.anchor_hash) not in before.starts()):  # fmt: skip
             problems.append(f"the chain's start was moved (after entry {point.anchor_seq}) at "
                             f"the checkpoint of {point.at}, which no purge signed")  # fmt: skip
         points.append(point)
@@ -215,11 +232,14 @@ def compare(
     the chain started before a purge this process has just made (it moves the start)."""
     last, _ = head(con)
     anchor_seq, anchor_hash = anchor(con)
-    before = start or (anchor_seq, anchor_hash)
+    now_or_before = {(anchor_seq, anchor_hash), *([start] if start else [])}
+    if anchors(con) > 1:
+        return "the chain's start table holds more than one start: one was forged"
     if last < point.seq:
         return (f"truncated: the checkpoint of {point.at} signed entry {point.seq}, the log "
                 f"ends at entry {last}")  # fmt: skip
-    if before != (point.anchor_seq, point.anchor_hash):
+    if not now_or_before & point.starts():
+        before = start or (anchor_seq, anchor_hash)
         return (f"the chain's start was moved (now after entry {before[0]}, signed after "
                 f"entry {point.anchor_seq}) without a purge's checkpoint")  # fmt: skip
     found = con.execute("SELECT hash FROM audit WHERE seq = ?", [point.seq]).fetchall()
@@ -231,11 +251,8 @@ def compare(
 
 def holds_head(con: duckdb.DuckDBPyConnection, digest: str) -> bool:
     """Whether an entry (or the retention anchor) has the hash an auditor was given."""
-    found = con.execute(
-        "SELECT 1 FROM audit WHERE hash = ? UNION ALL SELECT 1 FROM audit_anchor WHERE hash = ?",
-        [digest, digest],
-    ).fetchall()
-    return bool(found)
+    found = con.execute("SELECT 1 FROM audit WHERE hash = ?", [digest]).fetchall()
+    return bool(found) or (anchors(con) == 1 and anchor(con)[1] == digest)
 
 
 @dataclass(frozen=True)
@@ -251,32 +268,61 @@ class CheckpointFiles:
         """The configured paths, or `<db>.audit-key` and `<db>.checkpoints`."""
         return cls(Path(key or f"{db}.audit-key"), Path(file or f"{db}.checkpoints"), webhook)
 
-    def signer(self) -> Ed25519PrivateKey:
+    def signer(self, con: duckdb.DuckDBPyConnection | None = None) -> Ed25519PrivateKey:
         """The signing key; a new one only where nothing was signed yet (a new key beside
-        old checkpoints would sign whatever the database holds now)."""
+        old checkpoints would sign whatever the database holds now). A new key signs its
+        first checkpoint at once (given `con`): from then on the file is never empty."""
         if not self.key.exists() and _lines(self.file)[0]:
             raise CheckpointError(
                 f"no audit signing key at {self.key}, but {self.file} holds checkpoints "
                 "signed with one: restore the key"
             )
-        return signing_key(self.key)
+        new = not self.key.exists()
+        key = signing_key(self.key)
+        if new and con is not None:
+            write_checkpoint(con, key, self.file, datetime.now(UTC).replace(tzinfo=None),
+                             self.webhook)  # fmt: skip
+        return key
 
     def sign(
-        self, con: duckdb.DuckDBPyConnection, now: datetime, start: tuple[int, str] | None = None
-    ) -> Checkpoint:
+        self, con: duckdb.DuckDBPyConnection, now: datetime, start: tuple[int, str] | None = None,
+        moving_to: tuple[int, str] | None = None, whole: bool = True,
+    ) -> Checkpoint:  # fmt: skip
         """Sign the chain as it is now, if it still holds against the latest checkpoint:
         signing a tampered log would hide the tampering from every later verification.
-        `start`: where the chain started before a purge this process has just made."""
+        `start`: where the chain started before a purge this process has just made;
+        `moving_to`: where a purge about to run will move it (signed before it does);
+        `whole`: recompute the whole chain first, not only what came after the last
+        checkpoint (a purge must: it would take a tampered old entry away for good)."""
+        existed = self.key.exists()
         key = self.signer()
-        point, why = latest(self.file, key.public_key())
-        differs = compare(con, point, start) if point else why if _lines(self.file)[0] else None
+        differs = self.departure(con, key.public_key(), start, whole) if existed else None
         if differs:
             raise CheckpointError(
                 f"checkpoint not signed: the audit log does not hold against the last one "
                 f"({differs}); signing now would hide it. `vahti audit verify` says the same"
             )
         purge = start is not None and start != anchor(con)
-        return write_checkpoint(con, key, self.file, now, self.webhook, purge)
+        return write_checkpoint(con, key, self.file, now, self.webhook, purge, moving_to)
+
+    def departure(
+        self, con: duckdb.DuckDBPyConnection, key: Ed25519PublicKey,
+        start: tuple[int, str] | None = None, whole: bool = True,
+    ) -> str | None:  # fmt: skip
+        """Why the log no longer holds against the latest checkpoint, or None: its file gone
+        or emptied while the key is there, a change since, or a break in the entries
+        written after it."""
+        point, why = latest(self.file, key)
+        if point is None:
+            return f"{why}; restore it from a copy (syslog, the webhook's receiver)"
+        differs = compare(con, point, start)
+        if differs:
+            return differs
+        after = point.seq > anchor(con)[0] and not whole
+        check = verify(con, since=(point.seq, point.hash) if after else None)
+        if check.first_broken is not None:
+            return f"chain broken at entry {check.first_broken}: {check.problem}"
+        return None
 
     def problems(self, con: duckdb.DuckDBPyConnection, expect_head: str | None) -> list[str]:
         """Everything the database does differently from the signed checkpoints (and from
@@ -286,6 +332,8 @@ class CheckpointFiles:
             found.append(f"the published head {expect_head} is not in the chain: rewritten "
                          "or truncated")  # fmt: skip
         if not self.key.exists():
+            if not _lines(self.file)[0] and head(con)[0] == 0 and anchors(con) == 0:
+                return found  # nothing audited, nothing signed: nothing to hold it to
             return [*found, f"no checkpoint: no audit signing key at {self.key}"]
         public = signing_key(self.key).public_key()
         point, why = latest(self.file, public)

@@ -197,7 +197,7 @@ def extract_package(
         settings = load_settings(config)
         try:
             with open_db(db, settings) as store:
-                signer = checkpoint_files(db, settings).signer()
+                signer = checkpoint_files(db, settings).signer(store.con)
                 try:
                     data, digest, manifest = make_package(
                         AuditTrail(store), extract_id, cli_actor(), now_utc(), signer

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -149,9 +150,12 @@ def run_server_purge(remote: Remote, seconds: float = 4 * 3600) -> dict[str, Any
 
 
 def run_purge(store: Store, settings: Settings, who: str, dry: bool) -> dict[str, Any]:
-    trail = AuditTrail(store)
-    run = dry_run if dry else purge
-    return run(store, trail, policy_of(settings), now_utc(), who).as_json()
+    trail, now = AuditTrail(store), now_utc()
+    if dry:
+        return dry_run(store, trail, policy_of(settings), now, who).as_json()
+    files = checkpoint_files(store.path, settings)
+    announce = partial(files.sign, store.con, now, None)  # signed before the start moves
+    return purge(store, trail, policy_of(settings), now, who, announce).as_json()
 
 
 @hold_app.command("add")

@@ -16,6 +16,7 @@ from concurrent.futures import Future
 from contextlib import AbstractContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -128,8 +129,9 @@ def detect_job(service: Service) -> str:
 def retention_job(service: Service, actor: str = "job:retention") -> str:
     """Purge on the main store: compaction swaps its connection, so not on a cursor. The
     purge moves the chain's start: a signed checkpoint says it was this purge."""
-    start = anchor(service.store.con)
-    report = purge(service.store, service.audit, policy_of(service.settings), now_utc(), actor)
+    start, now = anchor(service.store.con), now_utc()
+    announce = partial(service.checkpoints.sign, service.store.con, now, None)
+    report = purge(service.store, service.audit, policy_of(service.settings), now, actor, announce)
     checkpoint_job(service, start)
     deleted = ", ".join(f"{k['kind']} {k['deleted']}" for k in report.kinds)
     compacted = " and compacted" if report.compacted else ""

@@ -72,7 +72,7 @@ def serve_command(
                     error=True,
                 )
             service = open_service(store, settings)
-            service.checkpoints.signer()  # a key others can read, or a lost one: refuse to start
+            service.checkpoints.signer(store.con)  # one others can read, or lost: refuse to start
             scheme = "https" if tls_cert else "http"
             describe_holder(db, f"{scheme}://{host}:{port}")
             local = open_local_token(service, db)

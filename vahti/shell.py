@@ -82,7 +82,7 @@ def open_db(db: Path, settings: Settings) -> Iterator[Store]:
         before, start = audit_head(store.con), anchor(store.con)
         yield store
         if audit_head(store.con) != before:  # a purge may have moved the start: from `start`
-            checkpoint_files(db, settings).sign(store.con, now_utc(), start)
+            checkpoint_files(db, settings).sign(store.con, now_utc(), start, whole=False)
 
 
 def utc_text(moment: datetime | None, timespec: str = "seconds") -> str:

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request
 from api.auth import Dpo
 from api.context import Rejected
 from api.models import AuditPage, ChainOut
-from api.routes.common import Ctx, Reader, who
+from api.routes.common import Ctx, Reader, refusals, who
 from store.audit import entries, head, verify
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
@@ -74,7 +74,11 @@ def verify_chain(
     }
 
 
-@router.post("/checkpoint", summary="Sign a checkpoint of the chain now (kept outside the DB)")
+@router.post(
+    "/checkpoint",
+    summary="Sign a checkpoint of the chain now (kept outside the DB)",
+    responses=refusals(conflict="the log no longer holds against the last checkpoint: not signed"),
+)
 def checkpoint(principal: Dpo, ctx: Ctx, con: Reader) -> dict[str, Any]:
     if ctx.checkpoints is None:
         raise Rejected(503, "this process keeps no checkpoints: use `vahti audit checkpoint`")

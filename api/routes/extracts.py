@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -140,6 +141,17 @@ def refuse(
     return _decide(request, principal, ctx, extract_id, body.reason)
 
 
+def _signer(ctx: Ctx) -> Ed25519PrivateKey | None:
+    """The audit key that signs packages (a new one signs its first checkpoint first)."""
+    if ctx.checkpoints is None:
+        return None
+    cursor = ctx.store.cursor()
+    try:
+        return ctx.checkpoints.signer(cursor)
+    finally:
+        cursor.close()
+
+
 @router.get(
     "/{extract_id}/package",
     summary="The package of an approved production order (each download is a disclosure)",
@@ -151,7 +163,7 @@ def refuse(
 )
 def package(request: Request, principal: Liaison, ctx: Ctx, extract_id: ExtractId) -> Response:
     try:
-        signer = ctx.checkpoints.signer() if ctx.checkpoints else None
+        signer = _signer(ctx)
         data, digest, _ = make_package(
             ctx.audit, extract_id, principal.name, ctx.clock(), signer, role=principal.role,
             route=route_of(request),
