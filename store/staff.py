@@ -76,8 +76,9 @@ def add_person(
         raise TokenError(f"a service token is named {name!r}: a person may not take the name "
                          "(the audit log names the token so)")  # fmt: skip
     _check_password(password)
-    if con.execute("SELECT 1 FROM staff WHERE name = ?", [name]).fetchall():
-        raise TokenError(f"a person named {name!r} exists already")
+    if named_alike(con, name, persons=True):
+        raise TokenError(f"a person named {name!r} exists already (names that differ only "
+                         "in case, width or dash form are one name to a reader)")  # fmt: skip
     secret = pyotp.random_base32()
     ((person_id,),) = con.execute("SELECT coalesce(max(person_id), 0) + 1 FROM staff").fetchall()
     con.execute(

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -67,20 +68,27 @@ _RESERVED_PREFIXES = (OPERATOR_TOKEN, "cli:", "job:")
 _RESERVED_NAMES = frozenset({"anonymous", "serve"})
 
 
+def skeleton(name: str) -> str:
+    """What a name looks like to a reader: width, case and dash forms aside (`ｓｅｒｖｅ`,
+    `Serve` and `serve` are one name; so are `local‐cli` with a Unicode hyphen and
+    `local-cli`)."""
+    folded = unicodedata.normalize("NFKC", name).casefold()
+    return "".join("-" if unicodedata.category(c) == "Pd" else c for c in folded)
+
+
 def unreserved(name: str, what: str) -> str:
-    folded = name.casefold()
-    if folded in _RESERVED_NAMES or folded.startswith(_RESERVED_PREFIXES):
+    seen = skeleton(name)
+    if seen in _RESERVED_NAMES or seen.startswith(_RESERVED_PREFIXES):
         raise TokenError(f"{what} may not be {name!r}: the audit log names vahti's own actors so")
     return name
 
 
 def named_alike(con: duckdb.DuckDBPyConnection, name: str, persons: bool) -> bool:
-    """Whether a person (or a service token: `persons` False) has this name, case aside: the
-    audit log names a service token by its name, so the two may not meet."""
-    table = "staff" if persons else "tokens"
-    extra = "" if persons else " AND person IS NULL"
-    found = con.execute(f"SELECT 1 FROM {table} WHERE lower(name) = lower(?){extra}", [name])
-    return bool(found.fetchall())
+    """Whether a person (or a service token: `persons` False) has a name that looks like
+    this one: the audit log names a service token by its name, so the two may not meet."""
+    table = "staff" if persons else "tokens WHERE person IS NULL"
+    names = con.execute(f"SELECT name FROM {table}").fetchall()
+    return skeleton(name) in {skeleton(row[0]) for row in names}
 
 
 def hash_token(token: str) -> str:
