@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -23,7 +24,7 @@ from ingest.sshd import CARRIED_STATE, CARRIED_USER
 from privacy.holds import matches
 from privacy.retention import names_held
 from privacy.scrub import (
-    json_string_pattern,
+    json_value_pattern,
     scrub_members,
     scrub_note,
     scrub_texts,
@@ -71,30 +72,50 @@ def holds_on(con: duckdb.DuckDBPyConnection, subject: Subject, now: datetime) ->
     return [int(row[0]) for row in rows]
 
 
-def _plan(con: duckdb.DuckDBPyConnection, subject: Subject) -> list[str]:
+# A session id shorter than this may be any number or word in a text (`42`): it still
+# names the alerts about a session, but is not looked for in text.
+_SHORT_SESSION = 8
+
+
+@dataclass(frozen=True)
+class _Identifiers:
+    names: list[str]  # user names and customer numbers: looked for in quarantined lines
+    words: list[str]  # ... and long session ids: replaced in the text of alerts about them
+    every: list[str]  # ... and every session id: an alert's entity
+
+
+def _identifiers(con: duckdb.DuckDBPyConnection, subject: Subject) -> _Identifiers:
+    rows = con.execute(
+        """SELECT DISTINCT x, kind FROM (
+               SELECT unnest(["user", customer_id, session_id]) AS x,
+                      unnest(['name', 'name', 'session']) AS kind
+               FROM events WHERE event_id IN (SELECT event_id FROM erased))
+           WHERE x IS NOT NULL AND x <> ''"""
+    ).fetchall()
+    names = sorted({*subject.names(), *(x for x, kind in rows if kind == "name")})
+    sessions = {x for x, kind in rows if kind == "session"}
+    long = {x for x in sessions if len(x) >= _SHORT_SESSION}
+    return _Identifiers(names, sorted({*names, *long}), sorted({*names, *sessions}))
+
+
+def _plan(con: duckdb.DuckDBPyConnection, subject: Subject) -> _Identifiers:
     """Temporary tables of what goes: `erased` events, the alerts `about` the person (named
     by them, or resting on their events), the `doomed` quarantined lines; returns the
     person's identifiers."""
     where, values = person_events(con, subject)
     con.execute(f"CREATE TEMP TABLE erased AS SELECT event_id FROM events e WHERE {where}", values)
-    rows = con.execute(
-        """SELECT DISTINCT x FROM (SELECT unnest(["user", customer_id, session_id]) AS x
-                                   FROM events WHERE event_id IN (SELECT event_id FROM erased))
-           WHERE x IS NOT NULL AND x <> ''"""
-    ).fetchall()
-    ids = sorted({*subject.names(), *(row[0] for row in rows)})
+    ids = _identifiers(con, subject)
     con.execute(
         """CREATE TEMP TABLE about AS SELECT alert_id FROM alerts WHERE list_contains(?, entity)
            UNION SELECT alert_id FROM evidence WHERE event_id IN (SELECT event_id FROM erased)""",
-        [ids],
+        [ids.every],
     )
-    # A JSON line holds a value as a whole JSON string; other lines as a whole token.
+    # A JSON line holds a value as a whole JSON string value; other lines as a whole token.
     con.execute(
         """CREATE TEMP TABLE doomed AS SELECT rowid AS id FROM quarantine
-           WHERE CASE WHEN starts_with(ltrim(raw), '{')
-                      THEN list_bool_or([contains(raw, s) FOR s IN ?])
+           WHERE CASE WHEN starts_with(ltrim(raw), '{') THEN regexp_matches(raw, ?)
                       ELSE regexp_matches(raw, ?) END""",
-        [json_string_pattern(ids), sql_pattern(ids)],
+        [json_value_pattern(ids.names), sql_pattern(ids.names)],
     )
     return ids
 
@@ -104,16 +125,16 @@ def _drop_plan(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"DROP TABLE IF EXISTS {table}")
 
 
-def _erase(con: duckdb.DuckDBPyConnection, ids: list[str], ref: str) -> dict[str, int]:
+def _erase(con: duckdb.DuckDBPyConnection, ids: _Identifiers, ref: str) -> dict[str, int]:
     ((events,),) = con.execute("SELECT count(*) FROM erased").fetchall()
     for table in ("evidence", "login_risk", "events"):
         con.execute(f"DELETE FROM {table} WHERE event_id IN (SELECT event_id FROM erased)")
     ((lines,),) = con.execute(
         "DELETE FROM quarantine WHERE rowid IN (SELECT id FROM doomed)"
     ).fetchall()
-    found = text_pattern(ids)
-    alerts = _scrub_alerts(con, ids, found, ref)
-    _forget_carried_lines(con, set(ids))
+    found = text_pattern(ids.words)
+    alerts = _scrub_alerts(con, ids.every, found, ref)
+    _forget_carried_lines(con, set(ids.names))
     return {"events": int(events), "quarantined_lines": int(lines), "alerts": alerts}
 
 

@@ -53,7 +53,7 @@ def purge(
     if announce is not None and start is not None:
         announce(start)
     owed = compaction_owed(store.path)
-    owe_compaction(store.path)  # before any delete commits: a crash leaves the debt on record
+    mine = owe_compaction(store.path)  # before any delete commits: a crash leaves the debt
     for kind in KINDS:
         detail: dict[str, Any] = {"purpose": "retention", "kind": kind.name}
         with audit.change(actor, "retention.purge", detail) as con:
@@ -65,10 +65,16 @@ def purge(
         report.pseudonymised = pseudonymise_due(con, policy, now)
         detail["pseudonymised"] = report.pseudonymised
     if report.removed or owed:
-        with store.gate.exclusive():
-            before, after = compact(store)
-        report.compacted = {"bytes_before": before, "bytes_after": after}
-        audit.record(actor, "retention.compact", {"purpose": "retention", **report.compacted})
+        _compact(store, audit, actor, report)
     else:
-        settle_compaction(store.path)  # nothing was deleted: nothing is owed
+        settle_compaction(store.path, mine)  # nothing was deleted: nothing is owed
+    if compaction_owed(store.path):  # an erasure while this ran: its rows leave the file too
+        _compact(store, audit, actor, report)
     return report
+
+
+def _compact(store: Store, audit: AuditTrail, actor: str, report: PurgeReport) -> None:
+    with store.gate.exclusive():
+        before, after = compact(store)
+    report.compacted = {"bytes_before": before, "bytes_after": after}
+    audit.record(actor, "retention.compact", {"purpose": "retention", **report.compacted})

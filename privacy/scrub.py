@@ -24,9 +24,12 @@ def sql_pattern(identifiers: list[str]) -> str:
     return f"(^|[^{inner}])({alternatives})($|[^{inner}])"
 
 
-def json_string_pattern(identifiers: list[str]) -> list[str]:
-    """The identifiers as JSON strings (`"ann"`): how a JSON line holds a value exactly."""
-    return ['"' + i.replace("\\", "\\\\").replace('"', '\\"') + '"' for i in identifiers]
+def json_value_pattern(identifiers: list[str]) -> str:
+    """RE2: any identifier as a whole JSON string value (after `:`, `[` or `,` and before
+    `,`, `]` or `}`): not a key, which a colon follows (`"ts"` names a field)."""
+    quoted = ['"' + i.replace("\\", "\\\\").replace('"', '\\"') + '"' for i in identifiers]
+    alternatives = "|".join(_re2_literal(q) for q in _longest_first(quoted))
+    return f"[:\\[,]\\s*(?:{alternatives})\\s*[,\\]}}]"
 
 
 def text_pattern(identifiers: list[str]) -> re.Pattern[str]:

@@ -9,6 +9,7 @@ point means the next purge compacts again."""
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 
 import duckdb
@@ -21,19 +22,33 @@ def pending_marker(path: Path) -> Path:
     return path.with_name(path.name + ".compact-pending")
 
 
-def owe_compaction(path: Path) -> None:
-    """Say, durably, that deleted values may be in the file until the next compaction."""
+def owe_compaction(path: Path) -> bytes:
+    """Say, durably, that deleted values may be in the file until the next compaction;
+    returns this debt's token (a later debt replaces it, and only its own settles it)."""
     marker = pending_marker(path)
-    marker.write_bytes(b"")
+    token = secrets.token_hex(8).encode()
+    marker.write_bytes(token)
     _fsync(marker)
+    return token
 
 
 def compaction_owed(path: Path) -> bool:
     return pending_marker(path).exists()
 
 
-def settle_compaction(path: Path) -> None:
-    pending_marker(path).unlink(missing_ok=True)
+def debt(path: Path) -> bytes | None:
+    """The token of the debt on record, or None."""
+    try:
+        return pending_marker(path).read_bytes()
+    except FileNotFoundError:
+        return None
+
+
+def settle_compaction(path: Path, token: bytes | None) -> None:
+    """Settle the debt `token` names, unless a newer one replaced it meanwhile (an erasure
+    while a purge ran: its rows are still in the file)."""
+    if token is not None and debt(path) == token:
+        pending_marker(path).unlink(missing_ok=True)
 
 
 def compact(store: Store) -> tuple[int, int]:
@@ -43,6 +58,7 @@ def compact(store: Store) -> tuple[int, int]:
     with no cursor open)."""
     path = store.path
     copy = path.with_name(path.name + ".compact")
+    owed = debt(path)  # what this compaction settles: a debt made after it is not
     store.con.execute("CHECKPOINT")  # the size before counts what the log held
     before = path.stat().st_size
     _copy_database(store.con, copy, store.key)  # encrypted with the same key, if any
@@ -51,7 +67,7 @@ def compact(store: Store) -> tuple[int, int]:
         _swap_in(copy, path)
     finally:
         store.reopen()
-    settle_compaction(path)
+    settle_compaction(path, owed)
     return before, path.stat().st_size
 
 

@@ -6,11 +6,21 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import orjson
+import pytest
 
+import privacy.purge
+from privacy.purge import purge
+from store import open_store
+from store.audit import AuditTrail
+from store.compaction import compaction_owed, owe_compaction
 from tests.conftest import run_cli
 from tests.helpers import query
+from vahti.privacy_cli import policy_of
+from vahti.settings import load_settings
+from vahti.shell import now_utc
 
 START = datetime(2026, 11, 2, 8, 0)
 
@@ -174,3 +184,48 @@ def test_a_held_quarantined_line_stops_the_erasure(tmp_path: Path) -> None:
     refused = run_cli("subject", "erase", "--user", "ann", "--db", str(db))
     assert refused.returncode == 1 and "legal hold 1 covers" in refused.stderr, refused.stderr
     assert query(db, "SELECT count(*) FROM quarantine WHERE contains(raw, 'shared')") == [(1,)]
+
+
+def test_a_user_named_like_a_json_key_or_with_a_short_session_keeps_to_their_own_lines(
+    tmp_path: Path,
+) -> None:
+    """Erasing `ts` took every quarantined JSON line (`"ts":` is a key in each); a short
+    session id `42` took a line with `"port": "42"`."""
+    db = tmp_path / "vahti.duckdb"
+    log = tmp_path / "portal.jsonl"
+    log.write_bytes(
+        _line(0, "ts", "success", "198.51.100.1", session_id="42")
+        + b'{"ts": "not-a-time", "user": "carol", "outcome": "failure", "ip": "192.0.2.1"}\n'
+        + b'{"ts": "not-a-time", "user": "dave", "port": "42", "outcome": "x", "ip": "192.0.2.2"}\n'
+        + b'{"ts": "not-a-time", "user": "ts", "outcome": "failure", "ip": "192.0.2.3"}\n'
+    )
+    assert run_cli("ingest", str(log), "--db", str(db)).returncode == 0
+    erased = run_cli("subject", "erase", "--user", "ts", "--json", "--db", str(db))
+    assert erased.returncode == 0, erased.stderr
+    assert orjson.loads(erased.stdout)["quarantined_lines"] == 1
+    kept = [row[0] for row in query(db, "SELECT raw FROM quarantine ORDER BY line_no")]
+    assert len(kept) == 2 and '"carol"' in kept[0] and '"dave"' in kept[1]
+
+
+def test_an_erasure_while_a_purge_runs_still_leaves_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The purge settled the compaction debt the erasure wrote meanwhile (nothing of its
+    own was due), so the erased rows stayed in the file: now it compacts for it."""
+    db = _world(tmp_path)
+    with open_store(db) as store:
+        events = store.con.execute("SELECT count(*) FROM events").fetchall()[0][0]
+        real = privacy.purge.delete_due
+
+        def with_an_erasure(con: Any, kind: Any, policy: Any, now: Any) -> Any:
+            if kind.name == "events":  # a DPO's erasure through the API, mid-purge
+                con.execute("DELETE FROM events WHERE \"user\" = 'ann'")
+                owe_compaction(store.path)
+            return real(con, kind, policy, now)
+
+        monkeypatch.setattr(privacy.purge, "delete_due", with_an_erasure)
+        report = purge(store, AuditTrail(store), policy_of(load_settings(None)), now_utc(), "dpo")
+        assert report.compacted is not None
+        assert store.con.execute("SELECT count(*) FROM events").fetchall()[0][0] < events
+    assert not compaction_owed(db)
+    assert query(db, "SELECT count(*) FROM events WHERE \"user\" = 'ann'") == [(0,)]
