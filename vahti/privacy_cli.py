@@ -288,8 +288,10 @@ def audit_verify(
             say(f"vahti: audit log: {found}", error=True)
         if broken is not None or against:
             raise typer.Exit(1)
-        say(f"audit chain intact: {entries} entries, head {head_hash}; it holds against the "
-            "latest signed checkpoint")  # fmt: skip
+        unsigned = entries == 0 and not checkpoint_files(db, settings).file.exists()
+        held = "nothing audited, nothing signed yet" if unsigned else (
+            "it holds against the latest signed checkpoint")  # fmt: skip
+        say(f"audit chain intact: {entries} entries, head {head_hash}; {held}")
 
 
 @audit_app.command("checkpoint")
