@@ -13,8 +13,6 @@ from privacy.holds import covers
 from privacy.pseudonymise import pseudonymise_events
 
 
-# SQL: an active hold covers this quarantined line (its raw text names the held person or
-# address) or this alert (it names them, or its evidence is held). One parameter: now.
 def names_held(line: str, hold: str) -> str:
     """SQL: quarantined line `line`'s raw text names what hold `hold` holds."""
     q, h = line, hold
@@ -23,6 +21,8 @@ def names_held(line: str, hold: str) -> str:
       OR ({h}.ip IS NOT NULL AND contains({q}.raw, split_part({h}.ip, '/', 1))))""")  # fmt: skip
 
 
+# SQL: an active hold covers this quarantined line (its raw text names the held person or
+# address) or this alert (it names them, or its evidence is held). One parameter: now.
 _HOLD_QUARANTINE = f"""EXISTS (SELECT 1 FROM holds h WHERE h.released_at IS NULL
     AND (h.until IS NULL OR h.until > ?::TIMESTAMP) AND {names_held("q", "h")})"""
 _HOLD_ALERT = (

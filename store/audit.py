@@ -56,6 +56,12 @@ class ChainCheck:
     first_broken: int | None  # seq of the first entry whose hash does not hold
     problem: str = ""
 
+    def broken(self) -> str | None:
+        """What does not hold, in words, or None."""
+        if self.first_broken is None:
+            return None
+        return f"chain broken at entry {self.first_broken}: {self.problem}"
+
 
 def _canonical(detail: dict[str, Any]) -> str:
     """RFC 8785 (JSON Canonicalization Scheme): anyone can check a stored entry's hash with

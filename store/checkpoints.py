@@ -47,7 +47,7 @@ class Checkpoint:
     anchor_seq: int  # where the chain started then (retention moves it, with a checkpoint)
     anchor_hash: str
     at: str  # RFC 3339, UTC
-    purge: bool = False  # signed right after a purge moved the start (only then may it move)
+    purge: bool = False  # the first after a purge moved the start where one before announced
     # Signed just before a purge moves the start there (entry, hash): if the purge is cut
     # off before its own checkpoint, the moved start is still one vahti signed for.
     moving_to: tuple[int, str] | None = None
@@ -201,8 +201,7 @@ def history(file: Path, key: Ed25519PublicKey) -> tuple[list[Checkpoint], list[s
             )
         if before and point.anchor_seq < before.anchor_seq:
             problems.append(f"the chain's start moved back at the checkpoint of {point.at}")
-        elif (before and point.anchor_seq != before.anchor_seq and not point.purge
-              and (point.anchor_seq, point.anchor_hash) not in before.starts()):  # fmt: skip
+        elif before and (point.anchor_seq, point.anchor_hash) not in before.starts():
             problems.append(f"the chain's start was moved (after entry {point.anchor_seq}) at "
                             f"the checkpoint of {point.at}, which no purge signed")  # fmt: skip
         points.append(point)
@@ -225,22 +224,18 @@ def unmatched(con: duckdb.DuckDBPyConnection, points: list[Checkpoint]) -> str |
     return f"rewritten: entry {row[0][0]} is not the one the checkpoint of {row[0][1]} signed"
 
 
-def compare(
-    con: duckdb.DuckDBPyConnection, point: Checkpoint, start: tuple[int, str] | None = None
-) -> str | None:
-    """What the database does differently from a trusted checkpoint, or None. `start`: where
-    the chain started before a purge this process has just made (it moves the start)."""
+def compare(con: duckdb.DuckDBPyConnection, point: Checkpoint) -> str | None:
+    """What the database does differently from a trusted checkpoint, or None. The start may
+    be the checkpoint's, or where it announced a purge would move it."""
     last, _ = head(con)
     anchor_seq, anchor_hash = anchor(con)
-    now_or_before = {(anchor_seq, anchor_hash), *([start] if start else [])}
     if anchors(con) > 1:
         return "the chain's start table holds more than one start: one was forged"
     if last < point.seq:
         return (f"truncated: the checkpoint of {point.at} signed entry {point.seq}, the log "
                 f"ends at entry {last}")  # fmt: skip
-    if not now_or_before & point.starts():
-        before = start or (anchor_seq, anchor_hash)
-        return (f"the chain's start was moved (now after entry {before[0]}, signed after "
+    if (anchor_seq, anchor_hash) not in point.starts():
+        return (f"the chain's start was moved (now after entry {anchor_seq}, signed after "
                 f"entry {point.anchor_seq}) without a purge's checkpoint")  # fmt: skip
     found = con.execute("SELECT hash FROM audit WHERE seq = ?", [point.seq]).fetchall()
     if point.seq > anchor_seq and (not found or found[0][0] != point.hash):
@@ -253,6 +248,21 @@ def holds_head(con: duckdb.DuckDBPyConnection, digest: str) -> bool:
     """Whether an entry (or the retention anchor) has the hash an auditor was given."""
     found = con.execute("SELECT 1 FROM audit WHERE hash = ?", [digest]).fetchall()
     return bool(found) or (anchors(con) == 1 and anchor(con)[1] == digest)
+
+
+def _departure(
+    con: duckdb.DuckDBPyConnection, point: Checkpoint | None, why: str | None, whole: bool
+) -> str | None:
+    """Why the log no longer holds against the latest checkpoint `point` (None: `why` there
+    is none while the key is there), or None: a change since, or a break in the entries
+    (all of them, or those written after it)."""
+    if point is None:
+        return f"{why}; restore it from a copy (syslog, the webhook's receiver)"
+    differs = compare(con, point)
+    if differs:
+        return differs
+    after = point.seq > anchor(con)[0] and not whole
+    return verify(con, since=(point.seq, point.hash) if after else None).broken()
 
 
 @dataclass(frozen=True)
@@ -285,44 +295,26 @@ class CheckpointFiles:
         return key
 
     def sign(
-        self, con: duckdb.DuckDBPyConnection, now: datetime, start: tuple[int, str] | None = None,
+        self, con: duckdb.DuckDBPyConnection, now: datetime,
         moving_to: tuple[int, str] | None = None, whole: bool = True,
     ) -> Checkpoint:  # fmt: skip
         """Sign the chain as it is now, if it still holds against the latest checkpoint:
         signing a tampered log would hide the tampering from every later verification.
-        `start`: where the chain started before a purge this process has just made;
-        `moving_to`: where a purge about to run will move it (signed before it does);
-        `whole`: recompute the whole chain first, not only what came after the last
+        `moving_to`: where a purge about to run will move the start (signed before it
+        does); `whole`: recompute the whole chain first, not only what came after the last
         checkpoint (a purge must: it would take a tampered old entry away for good)."""
         existed = self.key.exists()
         key = self.signer()
-        differs = self.departure(con, key.public_key(), start, whole) if existed else None
+        point, why = latest(self.file, key.public_key())
+        differs = _departure(con, point, why, whole) if existed else None
         if differs:
             raise CheckpointError(
                 f"checkpoint not signed: the audit log does not hold against the last one "
                 f"({differs}); signing now would hide it. `vahti audit verify` says the same"
             )
-        purge = start is not None and start != anchor(con)
+        # The start moved since the last checkpoint (to where it announced): a purge's.
+        purge = point is not None and anchor(con) != (point.anchor_seq, point.anchor_hash)
         return write_checkpoint(con, key, self.file, now, self.webhook, purge, moving_to)
-
-    def departure(
-        self, con: duckdb.DuckDBPyConnection, key: Ed25519PublicKey,
-        start: tuple[int, str] | None = None, whole: bool = True,
-    ) -> str | None:  # fmt: skip
-        """Why the log no longer holds against the latest checkpoint, or None: its file gone
-        or emptied while the key is there, a change since, or a break in the entries
-        written after it."""
-        point, why = latest(self.file, key)
-        if point is None:
-            return f"{why}; restore it from a copy (syslog, the webhook's receiver)"
-        differs = compare(con, point, start)
-        if differs:
-            return differs
-        after = point.seq > anchor(con)[0] and not whole
-        check = verify(con, since=(point.seq, point.hash) if after else None)
-        if check.first_broken is not None:
-            return f"chain broken at entry {check.first_broken}: {check.problem}"
-        return None
 
     def problems(self, con: duckdb.DuckDBPyConnection, expect_head: str | None) -> list[str]:
         """Everything the database does differently from the signed checkpoints (and from

@@ -33,7 +33,7 @@ def owe_compaction(path: Path) -> bytes:
 
 
 def compaction_owed(path: Path) -> bool:
-    return pending_marker(path).exists()
+    return debt(path) is not None
 
 
 def debt(path: Path) -> bytes | None:

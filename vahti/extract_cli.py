@@ -27,7 +27,7 @@ from privacy.package import (
     verify_package,
 )
 from store import StoreBusyError
-from store.audit import AuditTrail, verify
+from store.audit import AuditTrail, ChainCheck, verify
 from store.checkpoints import CheckpointFiles, signing_key
 from vahti.remote import through_server
 from vahti.settings import load_settings
@@ -218,10 +218,8 @@ def extract_package(
 
 def _audit_doubts(con: duckdb.DuckDBPyConnection, files: CheckpointFiles) -> list[str]:
     """Why the audit log's record of packages may not be trusted: its chain, its checkpoints."""
-    check = verify(con)
-    broken = [] if check.first_broken is None else [
-        f"chain broken at entry {check.first_broken}: {check.problem}"]  # fmt: skip
-    return broken + files.problems(con, None)
+    broken = verify(con).broken()
+    return [*([broken] if broken else []), *files.problems(con, None)]
 
 
 @extract_app.command("verify")
@@ -250,8 +248,8 @@ def extract_verify(
                 )
                 recorded = {e["detail"].get("sha256") for e in entries} - {None}
                 checked = remote.get("/api/v1/audit/verify")
-                doubts = [checked["problem"]] if checked["first_broken"] is not None else []
-                doubts += checked["checkpoint_problems"]
+                broken = ChainCheck(0, "", checked["first_broken"], checked["problem"]).broken()
+                doubts = [*([broken] if broken else []), *checked["checkpoint_problems"]]
         problems = verify_package(package, key, recorded)
         problems += [f"audit log: {doubt}: what it records of packages cannot be trusted"
                      for doubt in doubts]  # fmt: skip

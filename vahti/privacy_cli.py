@@ -154,7 +154,7 @@ def run_purge(store: Store, settings: Settings, who: str, dry: bool) -> dict[str
     if dry:
         return dry_run(store, trail, policy_of(settings), now, who).as_json()
     files = checkpoint_files(store.path, settings)
-    announce = partial(files.sign, store.con, now, None)  # signed before the start moves
+    announce = partial(files.sign, store.con, now)  # signed before the start moves
     return purge(store, trail, policy_of(settings), now, who, announce).as_json()
 
 

@@ -35,7 +35,7 @@ from ingest.pipeline import InputError, plan
 from ingest.push import BatchConflict, PushedBody, PushError, PushReport, push_group
 from privacy.purge import purge
 from store import Store
-from store.audit import AuditTrail, anchor
+from store.audit import AuditTrail
 from store.checkpoints import CheckpointFiles
 from store.group_commit import Arrival, GroupCommit
 from store.tokens import OPERATOR_TOKEN, create_token, list_tokens, revoke_token
@@ -129,19 +129,18 @@ def detect_job(service: Service) -> str:
 def retention_job(service: Service, actor: str = "job:retention") -> str:
     """Purge on the main store: compaction swaps its connection, so not on a cursor. The
     purge moves the chain's start: a signed checkpoint says it was this purge."""
-    start, now = anchor(service.store.con), now_utc()
-    announce = partial(service.checkpoints.sign, service.store.con, now, None)
+    now = now_utc()
+    announce = partial(service.checkpoints.sign, service.store.con, now)
     report = purge(service.store, service.audit, policy_of(service.settings), now, actor, announce)
-    checkpoint_job(service, start)
+    checkpoint_job(service)
     deleted = ", ".join(f"{k['kind']} {k['deleted']}" for k in report.kinds)
     compacted = " and compacted" if report.compacted else ""
     return f"deleted {deleted}; pseudonymised {report.pseudonymised}{compacted}"
 
 
-def checkpoint_job(service: Service, start: tuple[int, str] | None = None) -> str:
-    """`start`: where the chain started before the purge that has just moved it."""
+def checkpoint_job(service: Service) -> str:
     with service.own_store() as store:
-        point = service.checkpoints.sign(store.con, now_utc(), start)
+        point = service.checkpoints.sign(store.con, now_utc())
     return f"signed entry {point.seq} of {point.entries}"
 
 

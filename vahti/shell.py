@@ -17,7 +17,6 @@ from rich.console import Console
 from ingest.enrich import GeoIPError
 from ingest.pipeline import InputError
 from store import Store, StoreError, open_store
-from store.audit import anchor
 from store.audit import head as audit_head
 from store.checkpoints import CheckpointFiles
 from store.encryption import EncryptionError, read_key
@@ -79,10 +78,10 @@ def open_db(db: Path, settings: Settings) -> Iterator[Store]:
         key=key,
         checkpoint_threshold=settings.store.checkpoint_threshold,
     ) as store:
-        before, start = audit_head(store.con), anchor(store.con)
+        before = audit_head(store.con)
         yield store
-        if audit_head(store.con) != before:  # a purge may have moved the start: from `start`
-            checkpoint_files(db, settings).sign(store.con, now_utc(), start, whole=False)
+        if audit_head(store.con) != before:
+            checkpoint_files(db, settings).sign(store.con, now_utc(), whole=False)
 
 
 def utc_text(moment: datetime | None, timespec: str = "seconds") -> str:

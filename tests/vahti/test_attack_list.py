@@ -5,10 +5,7 @@ an oversized line and field, each tamper of the audit table and of an extract pa
 from __future__ import annotations
 
 import hashlib
-import os
 import signal
-import subprocess
-import sys
 import urllib.error
 import urllib.request
 import zipfile
@@ -22,7 +19,7 @@ from store import open_store
 from store.tokens import create_token
 from tests.conftest import run_cli
 from tests.vahti.test_audit_tamper import TAMPERS, _copy, _verify
-from tests.vahti.test_serve import _free_port, _get, _wait_for
+from tests.vahti.test_serve import _get, _serve, _wait_for
 from vahti.shell import now_utc
 
 
@@ -100,13 +97,9 @@ def test_the_whole_attack_list(tmp_path: Path) -> None:
         tokens = {role: create_token(store.con, f"{role}-1", role, now_utc())[1]
                   for role in ("admin", "dpo", "liaison")}  # fmt: skip
     (tmp_path / "vahti.toml").write_text("[api]\nauth_failures_per_minute = 5\n")
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VAHTI_")}
-    env.update(VAHTI_SERVICE_DETECT_EVERY="1h", VAHTI_INGEST_SPOOL_DIR=str(tmp_path / "spool"))
-    server = subprocess.Popen(
-        [sys.executable, "-m", "vahti.cli", "serve", "--port", str(port), "--db", str(db),
-         "--config", str(tmp_path / "vahti.toml")],
-        env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    server, port = _serve(
+        db, tmp_path, "--config", str(tmp_path / "vahti.toml"),
+        VAHTI_SERVICE_DETECT_EVERY="1h", VAHTI_INGEST_SPOOL_DIR=str(tmp_path / "spool"),
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:

@@ -4,11 +4,8 @@ the database; a forged checkpoint is caught by its signature."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import signal
-import subprocess
-import sys
 import urllib.request
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -26,7 +23,7 @@ from store.audit import GENESIS, AuditTrail, append, entry_hash
 from store.checkpoints import signing_key, write_checkpoint
 from tests.conftest import LOGHUB, run_cli
 from tests.helpers import query
-from tests.vahti.test_serve import _free_port, _get, _wait_for
+from tests.vahti.test_serve import _get, _serve, _wait_for
 from vahti.privacy_cli import policy_of
 from vahti.remote import token_file
 from vahti.settings import RetentionSettings, load_settings
@@ -229,7 +226,7 @@ def test_a_purge_cut_off_before_its_checkpoint_leaves_a_log_that_still_verifies(
         update={"retention": RetentionSettings(audit=timedelta(hours=1))}
     )
     with open_store(db) as store, pytest.raises(OSError):
-        announce = partial(checkpoint_files(db, settings).sign, store.con, now_utc(), None)
+        announce = partial(checkpoint_files(db, settings).sign, store.con, now_utc())
         purge(store, AuditTrail(store), policy_of(settings), now_utc(), "dpo", announce)
     assert _verify(db)[0] == 0, _verify(db)[1]
     assert run_cli("audit", "checkpoint", "--db", str(db)).returncode == 0
@@ -289,13 +286,9 @@ def test_a_server_that_purged_the_audit_log_stops_cleanly(tmp_path: Path) -> Non
     """Its last checkpoint at the stop held the server to the start it began with (before
     its purge moved it): exit 1 and a message that read like a tamper report."""
     db = _aged(tmp_path, [6, 6, 0.1])
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VAHTI_")}
-    env.update(VAHTI_RETENTION_AUDIT="1h", VAHTI_SERVICE_DETECT_EVERY="1h",
-               VAHTI_INGEST_SPOOL_DIR=str(tmp_path / "spool"))  # fmt: skip
-    server = subprocess.Popen(
-        [sys.executable, "-m", "vahti.cli", "serve", "--port", str(port), "--db", str(db)],
-        env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    server, port = _serve(
+        db, tmp_path, VAHTI_RETENTION_AUDIT="1h", VAHTI_SERVICE_DETECT_EVERY="1h",
+        VAHTI_INGEST_SPOOL_DIR=str(tmp_path / "spool"),
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}/api/v1"
     try:

@@ -29,6 +29,18 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _serve(db: Path, cwd: Path, *more: str, **env: str) -> tuple[subprocess.Popen[str], int]:
+    """A real `vahti serve` on a free port: no VAHTI_ setting from this shell, only `env`."""
+    port = _free_port()
+    settings = {k: v for k, v in os.environ.items() if not k.startswith("VAHTI_")}
+    settings.update(env)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "vahti.cli", "serve", "--port", str(port), "--db", str(db), *more],
+        env=settings, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    return server, port
+
+
 def _get(url: str, token: str | None = None) -> tuple[int, Any]:
     request = urllib.request.Request(url)
     if token:
@@ -69,16 +81,9 @@ def test_serve_runs_jobs_guards_the_database_and_stops_cleanly(tmp_path: Path) -
     assert created.returncode == 0, created.stderr
     token = created.stdout.strip().splitlines()[-1]
     spool = tmp_path / "spool"
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VAHTI_")}
-    env.update(
-        VAHTI_SERVICE_SPOOL_EVERY="1s",
-        VAHTI_INGEST_SPOOL_DIR=str(spool),
+    server, port = _serve(
+        db, tmp_path, VAHTI_SERVICE_SPOOL_EVERY="1s", VAHTI_INGEST_SPOOL_DIR=str(spool),
         VAHTI_RETENTION_EVENTS="2d",
-    )
-    server = subprocess.Popen(
-        [sys.executable, "-m", "vahti.cli", "serve", "--port", str(port), "--db", str(db)],
-        env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:
@@ -194,13 +199,9 @@ def test_sigterm_mid_ingest_leaves_whole_batches_and_the_rest_loads_later(tmp_pa
     total = 200_000
     line = b'{"ts":"2026-11-20T08:00:00Z","outcome":"failure","user":"u%d","ip":"192.0.2.%d"}\n'
     (spool / "big.jsonl").write_bytes(b"".join(line % (i, i % 250) for i in range(total)))
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VAHTI_")}
-    env.update(VAHTI_INGEST_SPOOL_DIR=str(spool), VAHTI_INGEST_BATCH_BYTES="65536")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "vahti.cli", "serve", "--port", str(port), "--db", str(db)],
-        env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+    server, port = _serve(
+        db, tmp_path, VAHTI_INGEST_SPOOL_DIR=str(spool), VAHTI_INGEST_BATCH_BYTES="65536"
+    )
     base = f"http://127.0.0.1:{port}"
     try:
 
